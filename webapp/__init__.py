@@ -1,1 +1,64 @@
-"""webapp."""
+"""Flask application factory: `gunicorn 'webapp:create_app()'`."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from assessment.config import Settings
+
+from . import errors, extensions, i18n, security
+
+__all__ = ["create_app"]
+
+# test_config keys that map onto Settings fields
+_SETTING_KEYS = {
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "SECRET_KEY": "secret_key",
+    "INSTANCE_PATH": "instance_path",
+    "CTCENSUS_ENV": "env",
+    "MIN_CELL_SIZE": "min_cell_size",
+    "LOGIN_RATE_PER_MINUTE": "login_rate_per_minute",
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, overridden by `test_config`."""
+    test_config = dict(test_config or {})
+    overrides: dict[str, Any] = {}
+    for key, field in _SETTING_KEYS.items():
+        if key in test_config:
+            value = test_config.pop(key)
+            overrides[field] = Path(value) if field == "instance_path" else value
+    settings = Settings.from_env(**overrides)
+
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    prefix = app.config.get("REDIS_PREFIX") or os.environ.get("CTCENSUS_REDIS_PREFIX", "ctc:")
+    extensions.init_app(app, settings, redis_prefix=prefix)
+    i18n.init_app(app)
+    errors.init_app(app)
+    app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
+
+    from .views import auth, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    return app

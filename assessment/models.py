@@ -1,0 +1,311 @@
+"""SQLAlchemy 2.0 typed models: the census system of record.
+
+Items and parameter sets; the roster (districts, schools, classes, students);
+staff users and the audit log; test windows, forms, sessions, attempts and
+answers. Answers live here, never only in Redis.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, UTCDateTime, utcnow
+
+__all__ = [
+    "ItemRecord",
+    "ParameterSet",
+    "ItemParameterRecord",
+    "District",
+    "School",
+    "SchoolClass",
+    "Student",
+    "User",
+    "AuditEntry",
+    "TestWindow",
+    "Form",
+    "FormItem",
+    "TestSession",
+    "Attempt",
+    "Answer",
+]
+
+
+# --- item bank ---------------------------------------------------------------
+
+class ItemRecord(Base):
+    """One version of an item; `content` is the canonical `Item.to_dict()`."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+    pk: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    dimension: Mapped[str] = mapped_column(String(4))
+    grades: Mapped[str] = mapped_column(String(16))  # "5", "8" or "5,8"
+    anchor: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    max_score: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ParameterSet(Base):
+    """A named, versioned set of IRT item parameters (provisional or calibrated)."""
+
+    __tablename__ = "parameter_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parameters: Mapped[list["ItemParameterRecord"]] = relationship(
+        back_populates="parameter_set", cascade="all, delete-orphan"
+    )
+
+
+class ItemParameterRecord(Base):
+    """An item's parameters within one parameter set (slope/intercept form)."""
+
+    __tablename__ = "item_parameters"
+    __table_args__ = (UniqueConstraint("parameter_set_id", "item_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id", ondelete="CASCADE"))
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.pk"))
+    model: Mapped[str] = mapped_column(String(8))
+    a: Mapped[float] = mapped_column(Float)
+    d: Mapped[list[Any]] = mapped_column(JSON)
+    c: Mapped[float] = mapped_column(Float, default=0.0)
+    se: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+
+    parameter_set: Mapped[ParameterSet] = relationship(back_populates="parameters")
+    item: Mapped[ItemRecord] = relationship()
+
+
+# --- roster ------------------------------------------------------------------
+
+class District(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(64), default="")
+
+    schools: Mapped[list["School"]] = relationship(back_populates="district")
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    level: Mapped[str] = mapped_column(String(16))  # elementary | junior_high
+
+    district: Mapped[District] = relationship(back_populates="schools")
+    classes: Mapped[list["SchoolClass"]] = relationship(back_populates="school")
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+
+    school: Mapped[School] = relationship(back_populates="classes")
+    students: Mapped[list["Student"]] = relationship(back_populates="school_class")
+
+
+class Student(Base):
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    family_name: Mapped[str] = mapped_column(String(64))
+    given_name: Mapped[str] = mapped_column(String(64))
+    seat_number: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    gender: Mapped[str] = mapped_column(String(8), default="")  # "F", "M", "X" or ""
+
+    school_class: Mapped[SchoolClass] = relationship(back_populates="students")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name}{self.given_name}"
+
+
+# --- staff and audit ------------------------------------------------------------
+
+class User(Base):
+    """A staff account: admin, bureau, school_admin, proctor or researcher."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    school_id: Mapped[Optional[int]] = mapped_column(ForeignKey("schools.id"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """An append-only record of an administrative action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # username, or "cli:<user>"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+# --- test administration --------------------------------------------------------
+
+class TestWindow(Base):
+    """The unit results are computed for, e.g. the 113 academic-year census."""
+
+    __tablename__ = "test_windows"
+    __test__ = False  # not a pytest class
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    parameter_set_id: Mapped[Optional[int]] = mapped_column(ForeignKey("parameter_sets.id"), nullable=True)
+
+
+class Form(Base):
+    """A versioned test form built from a blueprint; frozen once a session uses it."""
+
+    __tablename__ = "forms"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    grade: Mapped[int] = mapped_column(Integer)
+    time_limit_minutes: Mapped[int] = mapped_column(Integer)
+    blueprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    items: Mapped[list["FormItem"]] = relationship(
+        back_populates="form", order_by="FormItem.position", cascade="all, delete-orphan"
+    )
+
+
+class FormItem(Base):
+    __tablename__ = "form_items"
+    __table_args__ = (UniqueConstraint("form_id", "position"), UniqueConstraint("form_id", "item_pk"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.pk"))
+
+    form: Mapped[Form] = relationship(back_populates="items")
+    item: Mapped[ItemRecord] = relationship()
+
+
+class TestSession(Base):
+    """A sitting of one class on one form, opened by a proctor."""
+
+    __tablename__ = "test_sessions"
+    __test__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("test_windows.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    time_limit_minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | closed
+    paused_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+    window: Mapped[TestWindow] = relationship()
+    school_class: Mapped[SchoolClass] = relationship()
+    form: Mapped[Form] = relationship()
+    attempts: Mapped[list["Attempt"]] = relationship(back_populates="session")
+
+
+class Attempt(Base):
+    """One student's sitting in one session, opened by a ticket."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("session_id", "student_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("test_sessions.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    ticket: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="not_started")
+    # not_started | in_progress | submitted | expired
+    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    deadline_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    submitted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    extra_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    shuffle_seed: Mapped[int] = mapped_column(Integer, default=0)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    session: Mapped[TestSession] = relationship(back_populates="attempts")
+    student: Mapped[Student] = relationship()
+    answers: Mapped[list["Answer"]] = relationship(back_populates="attempt")
+
+
+class Answer(Base):
+    """The latest acknowledged response of an attempt to one item (upsert by seq)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "item_pk"),
+        Index("ix_answers_attempt", "attempt_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    item_pk: Mapped[int] = mapped_column(ForeignKey("items.pk"))
+    seq: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    score: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client's claim, clamped
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="answers")

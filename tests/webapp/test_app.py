@@ -1,0 +1,92 @@
+import re
+
+import pytest
+
+from assessment.accounts import create_user
+from assessment.config import UnsafeConfigError
+from webapp import create_app
+from webapp.extensions import services
+from webapp.i18n import LANGUAGES, catalogue
+
+
+def _csrf(page: bytes) -> str:
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    assert match, "page has no CSRF token"
+    return match.group(1).decode()
+
+
+def _make_user(app, username="res", password="research-pass", role="researcher") -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        session = services().sessions()
+        create_user(session, username, password, role)
+        session.commit()
+        session.close()
+
+
+def _login(client, username="res", password="research-pass"):  # type: ignore[no-untyped-def]
+    token = _csrf(client.get("/login").data)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_index_is_zh_tw_first_and_switches_to_english(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/").get_data(as_text=True)
+    assert "基隆市運算思維普測" in page and 'lang="zh-TW"' in page
+    page = client.get("/?lang=en").get_data(as_text=True)
+    assert "Keelung Computational Thinking Census" in page
+    assert "Keelung Computational Thinking Census" in client.get("/").get_data(as_text=True)  # cookie remembered
+
+
+def test_catalogue_has_every_language() -> None:
+    for key, entry in catalogue().items():
+        assert set(LANGUAGES) <= set(entry), f"{key} lacks a language"
+
+
+def test_healthz_reports_schema_and_redis(client) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["redis"] is True and body["schema"] == body["schema_head"]
+
+
+def test_login_requires_csrf(app, client) -> None:  # type: ignore[no-untyped-def]
+    _make_user(app)
+    response = client.post("/login", data={"username": "res", "password": "research-pass"})
+    assert response.status_code == 400 and "reload the page" in response.get_data(as_text=True)
+
+
+def test_login_logout_and_roles(app, client) -> None:  # type: ignore[no-untyped-def]
+    _make_user(app)
+    assert client.get("/items").status_code == 302  # not logged in: to the login page
+    response = _login(client)
+    assert response.status_code == 302
+    assert client.get("/items").status_code == 200
+    token = _csrf(client.get("/home").data)
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/home").status_code == 302
+
+
+def test_wrong_password_and_role_forbidden(app, client) -> None:  # type: ignore[no-untyped-def]
+    _make_user(app, "pr", "proctor-pass", "researcher")
+    assert _login(client, "pr", "wrong-pass").status_code == 401
+    with app.app_context():
+        session = services().sessions()
+        from assessment.roster import generate_demo_city
+
+        generate_demo_city(session, n_elementary=2, n_junior_high=1, grade5_target=60, grade8_target=40)
+        create_user(session, "teacher", "proctor-pass", "proctor", school_source_id="es-001")
+        session.commit()
+        session.close()
+    _login(client, "teacher", "proctor-pass")
+    assert client.get("/items").status_code == 403
+
+
+def test_login_is_rate_limited(app, client) -> None:  # type: ignore[no-untyped-def]
+    app.extensions["ctcensus"].settings = app.extensions["ctcensus"].settings.with_(login_rate_per_minute=3)
+    statuses = [_login(client, "someone", "bad-password").status_code for _ in range(5)]
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]
+    response = _login(client, "someone", "bad-password")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_production_refuses_dev_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnsafeConfigError):
+        create_app({"CTCENSUS_ENV": "production", "SECRET_KEY": "ctcensus-dev-secret-not-for-production",
+                    "INSTANCE_PATH": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})

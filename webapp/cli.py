@@ -1,0 +1,334 @@
+"""The `ctcensus` command: every admin job (database, items, roster, demo, server, scoring)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from assessment.config import Settings, UnsafeConfigError
+from assessment.db import make_engine, make_session_factory, session_scope
+from assessment.errors import DomainError
+
+__all__ = ["main", "cli"]
+
+STARTER_BANK = Path(__file__).resolve().parent.parent / "item_bank" / "content"
+DEMO_PASSWORDS = {
+    "admin": ("admin", "demo-admin-2026", None),
+    "bureau": ("bureau", "demo-bureau-2026", None),
+    "researcher": ("researcher", "demo-research-2026", None),
+    "school": ("school_admin", "demo-school-2026", "es-001"),
+    "proctor": ("proctor", "demo-proctor-2026", "es-001"),
+}
+
+
+class Context:
+    """Lazily built settings and database for one CLI invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._factory: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except UnsafeConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        return self.factory.kw["bind"]
+
+    @property
+    def factory(self):  # type: ignore[no-untyped-def]
+        if self._factory is None:
+            self._factory = make_session_factory(make_engine(self.settings.database_url))
+        return self._factory
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction; domain errors become a one-line CLI error and change nothing."""
+        try:
+            with session_scope(self.factory) as session:
+                yield session
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """ctcensus: computational-thinking census engine (Keelung)."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj=Context())
+
+
+# --- database -------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from assessment.migrate import current_revision, upgrade
+
+    upgrade(ctx.engine)
+    click.echo(f"database at revision {current_revision(ctx.engine)} ({_safe_url(ctx.settings.database_url)})")
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Context) -> None:
+    """Print the schema revision the database is at."""
+    from assessment.migrate import current_revision, head_revision
+
+    click.echo(f"current: {current_revision(ctx.engine)}  head: {head_revision(ctx.engine)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- items ----------------------------------------------------------------------
+
+@cli.group()
+def items() -> None:
+    """Item bank: validate, list, import, export (QTI 3.0)."""
+
+
+def _load(path: str) -> list[Any]:
+    from item_bank import ItemBankError, ItemValidationError, load_bank
+
+    try:
+        return load_bank(Path(path))
+    except (ItemBankError, ItemValidationError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@items.command("validate")
+@click.argument("path", type=click.Path(exists=True))
+def items_validate(path: str) -> None:
+    """Check item files or a QTI package; print each problem with file, item and field."""
+    loaded = _load(path)
+    click.echo(f"{len(loaded)} items valid in {path}")
+
+
+@items.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@pass_ctx
+def items_import(ctx: Context, path: str) -> None:
+    """Import items (our YAML or a QTI 2.1/2.2/3.0 package) in one transaction."""
+    from assessment.item_store import import_items
+
+    loaded = _load(path)
+    with ctx.transaction() as session:
+        report = import_items(session, loaded, actor=_cli_actor(), source=str(path))
+    click.echo(
+        f"imported {len(loaded)} items from {path}: {report.added} new, {report.updated_drafts} drafts updated, "
+        f"{report.unchanged} unchanged; {report.parameters} item parameters in "
+        f"{', '.join(report.parameter_sets) or 'no parameter set'}"
+    )
+
+
+@items.command("list")
+@click.option("--grade", type=click.Choice(["5", "8"]))
+@click.option("--dimension", type=click.Choice(["D1", "D2", "D3", "D4"], case_sensitive=False))
+@click.option("--status", type=click.Choice(["draft", "pilot", "operational", "retired"]))
+@click.option("--type", "type_", help="item type, e.g. grid_path")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@pass_ctx
+def items_list(ctx: Context, grade: str | None, dimension: str | None, status: str | None,
+               type_: str | None, as_json: bool) -> None:
+    """List the newest version of each stored item."""
+    from assessment.item_store import list_items
+
+    with ctx.transaction() as session:
+        rows = list_items(session, grade=int(grade) if grade else None, dimension=dimension, status=status, type=type_)
+        data = [
+            {"id": r.item_id, "version": r.version, "type": r.type, "dimension": r.dimension,
+             "grades": [int(g) for g in r.grades.split(",")], "anchor": r.anchor, "status": r.status,
+             "max_score": r.max_score, "title": r.content.get("title", {}).get("zh-TW", "")}
+            for r in rows
+        ]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for d in data:
+        click.echo(f"{d['id']:<34} v{d['version']} {d['dimension']} {d['type']:<17} grades {','.join(map(str, d['grades'])):<4}"
+                   f" {'anchor ' if d['anchor'] else '       '}{d['status']:<11} {d['title']}")
+    click.echo(f"{len(data)} items")
+
+
+@items.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["qti3"]), default="qti3", show_default=True)
+@click.option("--from", "source", type=click.Path(exists=True), help="export item files instead of the database")
+@pass_ctx
+def items_export(ctx: Context, directory: str, fmt: str, source: str | None) -> None:
+    """Write a QTI 3.0 content package (imsmanifest.xml + one file per item)."""
+    from item_bank import export_qti3
+
+    if source:
+        to_export = _load(source)
+    else:
+        from assessment.item_store import item_from_record, list_items
+
+        with ctx.transaction() as session:
+            to_export = [item_from_record(r) for r in list_items(session)]
+        if not to_export:
+            raise click.ClickException("the database has no items; import some first or use --from PATH")
+    export_qti3(to_export, Path(directory))
+    click.echo(f"exported {len(to_export)} items as QTI 3.0 to {directory}")
+
+
+def _cli_actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+# --- roster and users ------------------------------------------------------------
+
+@cli.command("demo-city")
+@click.option("--seed", default=113, show_default=True)
+@pass_ctx
+def demo_city(ctx: Context, seed: int) -> None:
+    """Generate the synthetic Keelung roster (7 districts, 50 schools, ~5,350 students)."""
+    from assessment.roster import generate_demo_city
+
+    with ctx.transaction() as session:
+        city = generate_demo_city(session, seed=seed, actor=_cli_actor())
+    click.echo(
+        f"demo city: {city.districts} districts, {city.elementary_schools} elementary + "
+        f"{city.junior_high_schools} junior-high schools, {city.classes} classes, "
+        f"{city.grade5_students} grade-5 and {city.grade8_students} grade-8 students "
+        f"({city.one_class_schools} one-class schools)"
+    )
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "bureau", "school_admin", "proctor", "researcher"]))
+@click.option("--school", help="school source id (school_admin and proctor)")
+@click.password_option()
+@pass_ctx
+def users_create(ctx: Context, username: str, role: str, school: str | None, password: str) -> None:
+    """Create a staff user (password asked twice, stored as a scrypt hash)."""
+    from assessment.accounts import create_user
+
+    with ctx.transaction() as session:
+        create_user(session, username, password, role, school_source_id=school, actor=_cli_actor())
+    click.echo(f"created {role} {username}")
+
+
+# --- demo and server ---------------------------------------------------------------
+
+def prepare_demo(ctx: Context) -> list[str]:
+    """Schema, starter bank, demo city and demo logins, each only if missing; returns lines to print."""
+    from sqlalchemy import func, select
+
+    from assessment.accounts import create_user
+    from assessment.item_store import import_items
+    from assessment.migrate import upgrade
+    from assessment.models import School, User
+    from assessment.roster import generate_demo_city
+
+    lines = []
+    upgrade(ctx.engine)
+    bank = _load(str(STARTER_BANK))
+    with ctx.transaction() as session:
+        report = import_items(session, bank, actor="demo", source="starter bank")
+        lines.append(f"item bank: {len(bank)} starter items ({report.added} newly imported)")
+        if not session.scalar(select(func.count()).select_from(School)):
+            city = generate_demo_city(session, actor="demo")
+            lines.append(f"demo city: {city.elementary_schools + city.junior_high_schools} schools, "
+                         f"{city.grade5_students} grade-5 and {city.grade8_students} grade-8 students")
+        for username, (role, password, school) in DEMO_PASSWORDS.items():
+            if session.scalar(select(User).where(User.username == username)) is None:
+                create_user(session, username, password, role, school_source_id=school, actor="demo")
+    lines.append("demo logins (staff):")
+    for username, (role, password, school) in DEMO_PASSWORDS.items():
+        lines.append(f"  {username:<11} / {password:<20} ({role}{', school ' + school if school else ''})")
+    return lines
+
+
+@cli.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--no-serve", is_flag=True, help="prepare the demo data and exit")
+@pass_ctx
+def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
+    """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
+    for line in prepare_demo(ctx):
+        click.echo(line)
+    if not no_serve:
+        _serve(ctx, host, port, workers)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Run the web app under gunicorn (starting the embedded Redis when REDIS_URL is unset)."""
+    _serve(ctx, host, port, workers)
+
+
+def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    from assessment.hotstate import embedded_redis_url
+
+    env = dict(os.environ)
+    env.setdefault("CTCENSUS_INSTANCE", str(ctx.settings.instance_path))
+    if not ctx.settings.redis_url:
+        # One embedded redis-server, owned by this process, shared by every worker.
+        env["REDIS_URL"] = embedded_redis_url(ctx.settings.instance_path)
+    conf = Path(__file__).resolve().parent / "gunicorn_conf.py"
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-b", f"{host}:{port}", "-w", str(workers),
+           "webapp:create_app()"]
+    click.echo(f"ctcensus is running at http://{host}:{port}/  (Ctrl+C to stop)")
+    try:
+        subprocess.run(cmd, env=env, check=False)
+    except KeyboardInterrupt:
+        pass
+
+
+def _register_optional_commands() -> None:
+    """Scoring commands live in their own module (plain click, no Flask)."""
+    try:
+        from webapp.commands.scoring_cli import calibrate_command, score_command
+    except ImportError:
+        return
+    cli.add_command(calibrate_command, "calibrate")
+    cli.add_command(score_command, "score")
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""One place that maps domain errors and HTTP errors to responses (JSON for the API)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from assessment.errors import DomainError, TooManyRequests
+
+__all__ = ["init_app", "json_error"]
+
+
+def json_error(status: int, code: str, message: str, **extra: Any):  # type: ignore[no-untyped-def]
+    """A JSON error body `{"error", "message"}` with the given status."""
+    response = jsonify({"error": code, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+        if _wants_json():
+            response = json_error(exc.http_status, exc.code, exc.message)
+        else:
+            response = app.make_response(
+                (render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status)
+            )
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        status = exc.code or 500
+        message = exc.description or exc.name
+        if _wants_json():
+            return json_error(status, exc.name.lower().replace(" ", "_"), message)
+        return render_template("error.html", status=status, message=message), status

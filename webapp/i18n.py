@@ -1,0 +1,55 @@
+"""One message catalogue for the UI: zh-TW first, English second.
+
+Messages live in `translations/messages.json` as {key: {"zh-TW": ..., "en": ...}};
+a test checks that every key has both languages.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, g, request
+
+__all__ = ["LANGUAGES", "catalogue", "gettext", "current_language", "init_app"]
+
+LANGUAGES = ("zh-TW", "en")
+CATALOGUE_FILE = Path(__file__).resolve().parent / "translations" / "messages.json"
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """The whole message catalogue (read once)."""
+    with CATALOGUE_FILE.open(encoding="utf-8") as fh:
+        data: dict[str, dict[str, str]] = json.load(fh)
+    return data
+
+
+def current_language() -> str:
+    """`?lang=` wins, then the `lang` cookie, then zh-TW."""
+    if "lang" in g:
+        return g.lang  # type: ignore[no-any-return]
+    lang = request.args.get("lang") or request.cookies.get("lang") or "zh-TW"
+    g.lang = lang if lang in LANGUAGES else "zh-TW"
+    return g.lang  # type: ignore[no-any-return]
+
+
+def gettext(key: str, **values: object) -> str:
+    """The message for `key` in the current language (zh-TW as fallback), formatted."""
+    entry = catalogue().get(key)
+    if entry is None:
+        return key
+    text = entry.get(current_language()) or entry["zh-TW"]
+    return text.format(**values) if values else text
+
+
+def init_app(app: Flask) -> None:
+    """Expose `_` and the language to templates; remember a chosen language in a cookie."""
+    app.jinja_env.globals.update(_=gettext, current_language=current_language, LANGUAGES=LANGUAGES)
+
+    @app.after_request
+    def _remember_language(response):  # type: ignore[no-untyped-def]
+        lang = request.args.get("lang")
+        if lang in LANGUAGES:
+            response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
+        return response

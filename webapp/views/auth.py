@@ -1,0 +1,51 @@
+"""Staff login and logout (rate-limited per IP and per username, CSRF-protected)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from assessment import accounts, audit
+from assessment.errors import TooManyRequests, Unauthorized
+from assessment.hotstate import RateLimited
+
+from ..extensions import db_session, services
+from ..i18n import gettext as _
+from ..security import check_csrf, login_user, logout_user
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    if request.method == "GET":
+        return render_template("login.html")
+    check_csrf()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    svc = services()
+    limit = svc.settings.login_rate_per_minute
+    try:
+        svc.limiter.hit(f"login:ip:{request.remote_addr}", limit)
+        svc.limiter.hit(f"login:user:{username.lower()}", limit)
+    except RateLimited as exc:
+        raise TooManyRequests(_("login.rate_limited", seconds=exc.retry_after), retry_after=exc.retry_after)
+    session = db_session()
+    try:
+        user = accounts.authenticate(session, username, password)
+    except Unauthorized:
+        flash(_("login.failed"), "error")
+        return render_template("login.html", username=username), 401
+    svc.limiter.reset(f"login:user:{username.lower()}")
+    audit.record(session, user.username, "auth.login", ip=request.remote_addr or "")
+    session.commit()
+    login_user(user)
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.home")
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    check_csrf()
+    logout_user()
+    return redirect(url_for("main.index"))

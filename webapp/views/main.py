@@ -1,0 +1,47 @@
+"""Landing page, staff home and the item bank browser."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from assessment import item_store
+from assessment.migrate import current_revision, head_revision
+
+from ..extensions import db_session, services
+from ..security import current_user, role_required
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return render_template("index.html", user=current_user())
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    """Liveness and readiness: database schema at head and Redis answering."""
+    svc = services()
+    revision = current_revision(svc.engine)
+    head = head_revision(svc.engine)
+    redis_ok = bool(svc.redis.ping())
+    ok = revision == head and redis_ok
+    body = {"status": "ok" if ok else "degraded", "schema": revision, "schema_head": head, "redis": redis_ok}
+    return jsonify(body), 200 if ok else 503
+
+
+@bp.get("/home")
+@role_required()
+def home():  # type: ignore[no-untyped-def]
+    return render_template("home.html", user=current_user())
+
+
+@bp.get("/items")
+@role_required("researcher", "bureau")
+def items():  # type: ignore[no-untyped-def]
+    grade = request.args.get("grade", type=int)
+    dimension = request.args.get("dimension") or None
+    status = request.args.get("status") or None
+    if grade not in (None, 5, 8):
+        abort(400, description="grade must be 5 or 8")
+    rows = item_store.list_items(db_session(), grade=grade, dimension=dimension, status=status)
+    return render_template("items.html", items=rows, grade=grade, dimension=dimension, status=status)
