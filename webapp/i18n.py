@@ -1,7 +1,8 @@
 """One message catalogue for the UI: zh-TW first, English second.
 
-Messages live in `translations/messages.json` as {key: {"zh-TW": ..., "en": ...}};
-a test checks that every key has both languages.
+Messages live in `translations/*.json` (one file per area) as
+{key: {"zh-TW": ..., "en": ...}}; a key may be defined once only, and a test
+checks that every key has both languages.
 """
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ from flask import Flask, g, request
 __all__ = ["LANGUAGES", "catalogue", "gettext", "current_language", "init_app"]
 
 LANGUAGES = ("zh-TW", "en")
-CATALOGUE_FILE = Path(__file__).resolve().parent / "translations" / "messages.json"
+CATALOGUE_DIR = Path(__file__).resolve().parent / "translations"
 
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
-    """The whole message catalogue (read once)."""
-    with CATALOGUE_FILE.open(encoding="utf-8") as fh:
-        data: dict[str, dict[str, str]] = json.load(fh)
+    """The whole message catalogue, merged from every file (read once)."""
+    data: dict[str, dict[str, str]] = {}
+    for path in sorted(CATALOGUE_DIR.glob("*.json")):
+        with path.open(encoding="utf-8") as fh:
+            part: dict[str, dict[str, str]] = json.load(fh)
+        clash = sorted(set(part) & set(data))
+        if clash:
+            raise ValueError(f"{path.name}: message keys defined in another catalogue file too: {', '.join(clash)}")
+        data.update(part)
     return data
 
 
