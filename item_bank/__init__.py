@@ -19,8 +19,14 @@ from item_bank.model import (
     ShortAnswerKey,
     Text,
 )
+from item_bank.qti import export_qti3, import_qti
 from item_bank.responses import score_response, shuffle_options, validate_response
-from item_bank.validation import build_item, validate_bank, validate_item, verify_published
+from item_bank.validation import (
+    build_item,
+    validate_bank,
+    validate_item,
+    verify_published,
+)
 
 __all__ = [
     "DIMENSIONS",
@@ -40,7 +46,9 @@ __all__ = [
     "Text",
     "build_item",
     "content_dir",
+    "export_qti3",
     "filter_items",
+    "import_qti",
     "load_bank",
     "load_item_file",
     "score_response",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ItemValidationError", "ItemBankError", "ResponseError"]
+__all__ = ["ItemBankError", "ItemValidationError", "ResponseError"]
 
 
 class ItemValidationError(ValueError):

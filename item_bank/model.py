@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any, cast
 
 from item_bank.grid import MapLayout, parse_map, shortest_path
 
@@ -50,7 +50,7 @@ LANGUAGES = ("zh-TW", "en")
 
 Cell = tuple[int, int]
 #: single_choice: an option id; multiple_response/ordering: option ids; matching: (left, right) pairs.
-Key = Union[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+Key = str | tuple[str, ...] | tuple[tuple[str, str], ...]
 
 # Fields that make up what a student sees and how it is scored: changing any of them needs a new
 # version. Metadata (dimension, grades, anchor, status, rationale, irt) may change in place.
@@ -205,7 +205,8 @@ class IrtParameters:
 
 
 def _freeze_images(images: Mapping[str, str] | None) -> Mapping[str, str]:
-    return MappingProxyType({k: images[k] for k in sorted(images or {})})
+    images = images or {}
+    return MappingProxyType({k: images[k] for k in sorted(images)})
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,20 @@ class Item:
         return tuple(o.id for o in self.right)
 
     @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The keyed option ids of multiple_response (display order) and ordering items, else ()."""
+        if self.type in ("multiple_response", "ordering") and self.key is not None:
+            return cast(tuple[str, ...], self.key)
+        return ()
+
+    @property
+    def key_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The (left, right) key pairs of a matching item in left display order, else ()."""
+        if self.type == "matching" and self.key is not None:
+            return cast(tuple[tuple[str, str], ...], self.key)
+        return ()
+
+    @property
     def ref(self) -> str:
         """'id@version', the key used for immutability checks and logs."""
         return f"{self.id}@{self.version}"
@@ -282,9 +297,9 @@ class Item:
         if self.type == "single_choice":
             out["key"] = self.key
         elif self.type in ("multiple_response", "ordering"):
-            out["key"] = list(self.key or ())
+            out["key"] = list(self.key_ids)
         elif self.type == "matching":
-            out["key"] = [list(p) for p in (self.key or ())]
+            out["key"] = [list(p) for p in self.key_pairs]
         if self.answer is not None:
             out["answer"] = self.answer.to_dict()
         if self.grid is not None:
@@ -298,7 +313,9 @@ class Item:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Item:
         """Build and validate an item from its dict form; raise ItemBankError listing every problem."""
-        from item_bank.validation import build_item  # validation builds Items: import late
+        from item_bank.validation import (
+            build_item,  # validation builds Items: import late
+        )
 
         return build_item(data, file=source or "<dict>")
 
@@ -328,7 +345,7 @@ class Item:
         for name, ids in lists.items():
             order = list(ids)
             rng.shuffle(order)
-            if self.type == "ordering" and tuple(order) == tuple(self.key or ()):
+            if self.type == "ordering" and tuple(order) == self.key_ids:
                 order = order[1:] + order[:1]
             shuffled[name] = tuple(order)
         return shuffled

@@ -180,16 +180,16 @@ def score_response(item: Item, response: Any) -> int:
         return 1 if normal["choice"] == item.key else 0
 
     if item.type == "multiple_response":
-        return 1 if set(normal["choices"]) == set(item.key or ()) else 0
+        return 1 if set(normal["choices"]) == set(item.key_ids) else 0
 
     if item.type == "ordering":
-        order, key = tuple(normal["order"]), tuple(item.key or ())
+        order, key = tuple(normal["order"]), item.key_ids
         if order == key:
             return top
         return 1 if top == 2 and is_adjacent_swap(order, key) else 0
 
     if item.type == "matching":
-        key_pairs = {tuple(p) for p in (item.key or ())}
+        key_pairs = set(item.key_pairs)
         right = sum(1 for p in normal["pairs"] if tuple(p) in key_pairs)
         n = len(item.left)
         if right == n:

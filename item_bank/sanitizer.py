@@ -23,7 +23,7 @@ __all__ = [
 
 #: The HTML subset allowed in item text (docs/item-format.md).
 ALLOWED_TAGS = frozenset(
-    "b i em strong code br p ul ol li table tr td th span sub sup".split()
+    ["b", "i", "em", "strong", "code", "br", "p", "ul", "ol", "li", "table", "tr", "td", "th", "span", "sub", "sup"]
 )
 _ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
@@ -37,28 +37,26 @@ _XML_NS = "http://www.w3.org/XML/1998/namespace"
 MAX_SVG_BYTES = 256 * 1024
 
 _SVG_ELEMENTS = frozenset(
-    """svg g defs symbol use title desc rect circle ellipse line polyline polygon path text tspan
-    marker linearGradient radialGradient stop clipPath mask pattern""".split()
+    ["svg", "g", "defs", "symbol", "use", "title", "desc", "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text", "tspan", "marker", "linearGradient", "radialGradient", "stop", "clipPath", "mask", "pattern"]
 )
 _SVG_ATTRIBUTES = frozenset(
-    """id class x y x1 y1 x2 y2 cx cy r rx ry width height d points viewBox preserveAspectRatio
-    transform fill fill-opacity fill-rule stroke stroke-width stroke-opacity stroke-linecap
-    stroke-linejoin stroke-dasharray stroke-dashoffset stroke-miterlimit opacity font-family
-    font-size font-weight font-style text-anchor dominant-baseline alignment-baseline
-    letter-spacing word-spacing dx dy rotate offset stop-color stop-opacity gradientUnits
-    gradientTransform spreadMethod fx fy markerWidth markerHeight refX refY orient markerUnits
-    marker-start marker-mid marker-end clip-path clip-rule clipPathUnits mask maskUnits
-    maskContentUnits patternUnits patternContentUnits patternTransform visibility display role
-    aria-label aria-hidden version lang style textLength lengthAdjust vector-effect
-    shape-rendering text-rendering pathLength href""".split()
+    ["id", "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width", "height", "d", "points", "viewBox", "preserveAspectRatio", "transform", "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linecap", "stroke-linejoin", "stroke-dasharray", "stroke-dashoffset", "stroke-miterlimit", "opacity", "font-family", "font-size", "font-weight", "font-style", "text-anchor", "dominant-baseline", "alignment-baseline", "letter-spacing", "word-spacing", "dx", "dy", "rotate", "offset", "stop-color", "stop-opacity", "gradientUnits", "gradientTransform", "spreadMethod", "fx", "fy", "markerWidth", "markerHeight", "refX", "refY", "orient", "markerUnits", "marker-start", "marker-mid", "marker-end", "clip-path", "clip-rule", "clipPathUnits", "mask", "maskUnits", "maskContentUnits", "patternUnits", "patternContentUnits", "patternTransform", "visibility", "display", "role", "aria-label", "aria-hidden", "version", "lang", "style", "textLength", "lengthAdjust", "vector-effect", "shape-rendering", "text-rendering", "pathLength", "href"]
 )
 # url(...) is only allowed to point inside the document (gradients, markers, clip paths).
 _URL = re.compile(r"url\s*\(\s*['\"]?\s*([^)'\"]*)", re.IGNORECASE)
-_DANGEROUS_VALUE = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\", re.I)
+_DANGEROUS_VALUE = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\", re.IGNORECASE)
+
+
+# C0 controls other than tab and newline are not allowed in XML 1.0 (QTI export) nor useful.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def clean_html(text: str) -> str:
-    """Strip everything but the allowed HTML subset (scripts and styles lose their content)."""
+    """Strip everything but the allowed HTML subset (scripts and styles lose their content).
+
+    Newlines are normalised to \\n and control characters dropped, so the text survives XML.
+    """
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     return nh3.clean(
         text, tags=set(ALLOWED_TAGS), attributes=_ALLOWED_ATTRIBUTES, link_rel=None
     ).strip()

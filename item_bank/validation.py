@@ -34,6 +34,7 @@ __all__ = [
     "ID_PATTERN",
     "IMAGE_NAME_PATTERN",
     "OPTION_ID_PATTERN",
+    "PLACEHOLDER",
     "build_item",
     "collect_item",
     "normalize_answer_text",
@@ -46,10 +47,12 @@ ID_PATTERN = re.compile(r"^[a-z0-9-]{3,64}$")
 #: Option ids must be valid QTI identifiers (NCName-like): a letter first.
 OPTION_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 IMAGE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PLACEHOLDER = re.compile(r"\{\{\s*img:([^}]*)\}\}")
+#: An image placeholder in text, exactly {{img:NAME}}; anything else starting {{img is an error.
+PLACEHOLDER = re.compile(r"\{\{img:([A-Za-z0-9_-]{1,64})\}\}")
+_LOOSE_PLACEHOLDER = re.compile(r"\{\{\s*img\b[^}]*\}?\}?")
 
 _COMMON_FIELDS = frozenset(
-    "id version type dimension grades anchor status title stem rationale max_score irt images".split()
+    ["id", "version", "type", "dimension", "grades", "anchor", "status", "title", "stem", "rationale", "max_score", "irt", "images"]
 )
 _TYPE_FIELDS: dict[str, frozenset[str]] = {
     "single_choice": frozenset({"options", "key"}),
@@ -91,7 +94,7 @@ def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def _canon_number(value: int | float) -> int | float:
+def _canon_number(value: float) -> int | float:
     """Integral floats become ints so 42 and 42.0 hash and export the same way."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
@@ -335,7 +338,7 @@ def _parse_answer(col: _Collector, raw: Any) -> ShortAnswerKey | None:
             col.add(f"answer.{k}", f"unknown field for a {kind} answer")
             ok = False
     if kind == "numeric":
-        value = raw.get("value")
+        value: Any = raw.get("value")
         if not _is_number(value):
             col.add("answer.value", f"must be a number, found {_describe(value)}")
             ok = False
@@ -432,12 +435,12 @@ def _parse_irt(col: _Collector, raw: Any, max_score: int | None) -> IrtParameter
     if max_score == 1 and model == "gpcm":
         col.add("irt.model", "gpcm is for partial-credit items (max_score 2); use 2pl or 3pl")
         ok = False
-    a = raw.get("a")
+    a: Any = raw.get("a")
     if not _is_number(a):
         col.add("irt.a", f"must be a finite number, found {_describe(a)}")
         ok = False
     d_raw = raw.get("d")
-    d_list = [d_raw] if _is_number(d_raw) else d_raw
+    d_list: Any = [d_raw] if _is_number(d_raw) else d_raw
     if not isinstance(d_list, list) or not d_list or not all(_is_number(x) for x in d_list):
         col.add("irt.d", f"must be a list of finite numbers, found {_describe(d_raw)}")
         ok = False
@@ -450,7 +453,7 @@ def _parse_irt(col: _Collector, raw: Any, max_score: int | None) -> IrtParameter
                 f"{model} with max_score {max_score} needs {expected} intercept(s), found {len(d_list)}",
             )
             ok = False
-    c_raw = raw.get("c")
+    c_raw: Any = raw.get("c")
     c: float | None = None
     if model == "3pl":
         if not _is_number(c_raw) or not 0 <= c_raw < 1:
@@ -461,7 +464,7 @@ def _parse_irt(col: _Collector, raw: Any, max_score: int | None) -> IrtParameter
     elif c_raw is not None and not (_is_number(c_raw) and c_raw == 0):
         col.add("irt.c", f"c is only used by 3pl; remove it or set it to 0, found {_describe(c_raw)}")
         ok = False
-    pset = raw.get("parameter_set")
+    pset: Any = raw.get("parameter_set")
     if not isinstance(pset, str) or not pset.strip():
         col.add("irt.parameter_set", f"must name the parameter set, found {_describe(pset)}")
         ok = False
@@ -533,7 +536,7 @@ def collect_item(
             "must be 3-64 characters of lowercase a-z, 0-9 and '-', "
             f"found {_describe(raw_id)}",
         )
-    item_type = data.get("type")
+    item_type: Any = data.get("type")
     if item_type is None:
         col.add("type", f"missing (required); use one of {', '.join(ITEM_TYPES)}")
     elif item_type not in ITEM_TYPES:
@@ -551,10 +554,10 @@ def collect_item(
         if data.get(name) is None and name not in ("id", "type", "title", "stem"):
             col.add(name, "missing (required)")
 
-    version = data.get("version")
+    version: Any = data.get("version")
     if version is not None and (not _is_int(version) or version < 1):
         col.add("version", f"must be a positive integer, found {_describe(version)}")
-    dimension = data.get("dimension")
+    dimension: Any = data.get("dimension")
     if dimension is not None and dimension not in DIMENSIONS:
         col.add("dimension", f"must be one of {', '.join(DIMENSIONS)}, found {_describe(dimension)}")
     grades_raw = data.get("grades")
@@ -574,7 +577,7 @@ def collect_item(
         col.add("anchor", f"must be true or false, found {_describe(anchor)}")
     elif anchor and grades is not None and grades != GRADES:
         col.add("anchor", f"an anchor item must have grades [5, 8], found {list(grades)}")
-    status = data.get("status")
+    status: Any = data.get("status")
     if status is not None and status not in STATUSES:
         col.add("status", f"must be one of {', '.join(STATUSES)}, found {_describe(status)}")
     max_score = data.get("max_score", 1)
@@ -611,7 +614,7 @@ def collect_item(
         right = _parse_options(col, data.get("right"), "right", need_en, 2)
         fields["left"], fields["right"] = left, right
         if left is not None and right is not None:
-            shared = sorted(set(o.id for o in left) & set(o.id for o in right))
+            shared = sorted({o.id for o in left} & {o.id for o in right})
             if shared:
                 col.add("right", f"left and right ids must differ; both use {', '.join(shared)}")
             else:
@@ -628,13 +631,16 @@ def collect_item(
     if images is not None:
         for field, text in _texts_of(fields):
             for lang in (text.zh_tw, text.en or ""):
-                for name in _PLACEHOLDER.findall(lang):
-                    if name.strip() not in images:
+                for name in PLACEHOLDER.findall(lang):
+                    if name not in images:
                         col.add(
                             field,
-                            f"refers to image {name.strip()!r}, which the item does not have "
+                            f"refers to image {name!r}, which the item does not have "
                             f"(images: {', '.join(images) or 'none'})",
                         )
+                for loose in _LOOSE_PLACEHOLDER.findall(lang):
+                    if not PLACEHOLDER.fullmatch(loose):
+                        col.add(field, f"malformed image placeholder {loose!r}; write {{{{img:NAME}}}}")
     if col.errors:
         return None, col.errors
     item = Item(
@@ -642,7 +648,7 @@ def collect_item(
         version=version,
         type=item_type,
         dimension=dimension,
-        grades=grades,
+        grades=grades or (),
         status=status,
         title=fields["title"],
         stem=fields["stem"],

@@ -12,7 +12,6 @@ from item_bank import Item, load_bank
 from tests.item_bank.helpers import ITEMS_DIR
 
 
-
 @pytest.fixture(scope="session")
 def fixture_items() -> list[Item]:
     """The seven valid fixture items (every type; short_answer both numeric and text)."""

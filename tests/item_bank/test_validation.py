@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from item_bank import ItemBankError, build_item, load_bank, validate_item, verify_published
+from item_bank import (
+    ItemBankError,
+    build_item,
+    load_bank,
+    validate_item,
+    verify_published,
+)
 from item_bank.validation import validate_bank
 from tests.item_bank.helpers import FIXTURES, bank_errors, write_yaml
 
