@@ -1,0 +1,388 @@
+"""QTI 3.0 export/import: lossless round trips, QTI 2.1 import, hostile XML and zip-slip refused."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import defusedxml.ElementTree as DET
+import pytest
+
+from item_bank import ItemBankError, content_dir, load_bank, score_response
+from item_bank.qti import CP_NS, CTC_NS, QTI3_NS, export_qti3, import_qti
+from tests.item_bank.helpers import FIXTURES
+
+Q = f"{{{QTI3_NS}}}"
+QTI21 = FIXTURES / "qti21"
+
+
+def _assert_same(before, after) -> None:
+    assert len(after) == len(before)
+    by_ref = {i.ref: i for i in after}
+    for item in before:
+        back = by_ref[item.ref]
+        assert back.to_dict() == item.to_dict(), item.ref
+        assert back == item
+        assert back.content_hash() == item.content_hash()
+
+
+def test_round_trip_fixtures_directory(fixture_items, tmp_path) -> None:
+    export_qti3(fixture_items, tmp_path / "pkg")
+    _assert_same(fixture_items, import_qti(tmp_path / "pkg"))
+    _assert_same(fixture_items, load_bank(tmp_path / "pkg"))  # load_bank delegates to QTI
+
+
+def test_round_trip_fixtures_zip(fixture_items, tmp_path) -> None:
+    written = export_qti3(fixture_items, tmp_path / "bank.zip")
+    assert zipfile.is_zipfile(written)
+    _assert_same(fixture_items, import_qti(written))
+
+
+def test_round_trip_tricky_text(raw_item, tmp_path) -> None:
+    from item_bank import Item
+
+    data = raw_item("fx-beaver-lunch")
+    data["stem"]["zh-TW"] = (
+        "<p>a &lt; b &amp;&amp; c &gt; d\u00a0“引號” 'x'</p><ul><li>一</li><li><b>二</b></li></ul>"
+        "<table><tr><th colspan=\"2\">表</th></tr><tr><td>1</td><td>2</td></tr></table>"
+        "行一<br>行二\n\t縮排 <span lang=\"en\">x<sub>2</sub></span> {{img:pic}} 尾"
+    )
+    data["stem"]["en"] = "  spaces  kept  <code>if x:\n    y</code>  "
+    data["title"]["zh-TW"] = 'Tom & "Jerry" <3'
+    data["options"][0]["text"]["en"] = "{{img:pic}}"
+    data["rationale"]["en"] = "<i>why</i> & how"
+    data["images"] = {"pic": "<svg xmlns='http://www.w3.org/2000/svg'><text>A&amp;B</text></svg>"}
+    data["irt"] = {"model": "3pl", "a": 0.1 + 0.2, "d": [-1e-12], "c": 1 / 3, "parameter_set": "x y"}
+    item = Item.from_dict(data)
+    export_qti3([item], tmp_path / "pkg")
+    _assert_same([item], import_qti(tmp_path / "pkg"))
+
+
+def test_round_trip_numeric_variants(raw_item, tmp_path) -> None:
+    from item_bank import Item
+
+    items = []
+    for n, (value, tol) in enumerate([(42, 0), (-3.75, 0.25), (1e-7, 1e-9), (12345678901, 1)]):
+        data = raw_item("fx-count-loop")
+        data["id"] = f"num-{n}"
+        data["answer"] = {"kind": "numeric", "value": value, "tolerance": tol}
+        items.append(Item.from_dict(data))
+    export_qti3(items, tmp_path / "pkg")
+    _assert_same(items, import_qti(tmp_path / "pkg"))
+
+
+def test_round_trip_whole_starter_bank(tmp_path) -> None:
+    root = content_dir()
+    if not root.is_dir() or not any(root.rglob("*.yaml")):
+        pytest.skip("item_bank/content/ has no items yet")
+    bank = load_bank(root)
+    export_qti3(bank, tmp_path / "bank")
+    _assert_same(bank, import_qti(tmp_path / "bank"))
+
+
+def test_export_uses_qti3_structures(fixture_items, tmp_path) -> None:
+    pkg = export_qti3(fixture_items, tmp_path / "pkg")
+    manifest = DET.parse(pkg / "imsmanifest.xml", forbid_dtd=True).getroot()
+    assert manifest.tag == f"{{{CP_NS}}}manifest"
+    resources = manifest.findall(f".//{{{CP_NS}}}resource")
+    assert len(resources) == len(fixture_items)
+    assert {r.get("type") for r in resources} == {"imsqti_item_xmlv3p0"}
+    assert all(r.find(f".//{{{CTC_NS}}}item") is not None for r in resources)
+
+    def item_root(item_id: str, version: int = 1):
+        return DET.parse(pkg / "items" / f"{item_id}-v{version}.xml", forbid_dtd=True).getroot()
+
+    choice = item_root("fx-beaver-lunch")
+    assert choice.tag == f"{Q}qti-assessment-item"
+    assert choice.find(f"{Q}qti-response-declaration/{Q}qti-correct-response/{Q}qti-value").text == "B"
+    assert len(choice.findall(f".//{Q}qti-choice-interaction/{Q}qti-simple-choice")) == 4
+    assert choice.find(f"{Q}qti-response-processing").get("template").endswith("match_correct.xml")
+    order = item_root("fx-morning")
+    assert order.find(f".//{Q}qti-order-interaction") is not None
+    assert order.find(f"{Q}qti-response-declaration").get("cardinality") == "ordered"
+    match = item_root("fx-match-signs")
+    sets = match.findall(f".//{Q}qti-match-interaction/{Q}qti-simple-match-set")
+    assert [len(s.findall(f"{Q}qti-simple-associable-choice")) for s in sets] == [3, 4]
+    assert match.find(f".//{Q}qti-mapping") is not None  # partial credit via the mapping
+    assert match.find(f".//{Q}qti-map-response") is not None
+    text = item_root("fx-animal-word")
+    assert text.find(f".//{Q}qti-text-entry-interaction") is not None
+    assert text.find(f"{Q}qti-response-processing").get("template").endswith("map_response.xml")
+    grid = item_root("fx-robot-path")
+    custom = grid.find(f".//{Q}qti-custom-interaction")
+    rows = [r.text for r in custom.iter(f"{{{CTC_NS}}}row")]
+    assert rows == ["S..#.", ".#...", "...#G"]
+    assert (pkg / "items" / "fx-robot-path-v1" / "map.svg").is_file()
+    assert grid.find(f".//{Q}img").get("src") == "fx-robot-path-v1/map.svg"
+
+
+def test_exported_partial_credit_processing_matches_our_scoring(by_id, tmp_path) -> None:
+    """The explicit QTI conditions list exactly the orders our scorer gives 1 point."""
+    item = by_id["fx-morning"]
+    pkg = export_qti3([item], tmp_path / "pkg")
+    root = DET.parse(pkg / "items" / "fx-morning-v1.xml", forbid_dtd=True).getroot()
+    partial = [
+        [v.text for v in ordered]
+        for ordered in root.iter(f"{Q}qti-ordered")
+    ]
+    assert all(score_response(item, {"order": order}) == 1 for order in partial)
+    assert len(partial) == len(item.key) - 1
+
+
+def test_export_refuses_duplicate_items(fixture_items, tmp_path) -> None:
+    with pytest.raises(ItemBankError, match="duplicate id and version"):
+        export_qti3([*fixture_items, fixture_items[0]], tmp_path / "pkg")
+
+
+# ------------------------------------------------------------------------------ QTI 2.x import
+
+
+def test_qti21_import_needs_a_dimension() -> None:
+    with pytest.raises(ItemBankError) as info:
+        import_qti(QTI21)
+    errors = info.value.errors
+    assert len(errors) == 6
+    assert all(e.field == "dimension" for e in errors)
+    assert {Path(e.file).name for e in errors} == {
+        "choice.xml", "multi.xml", "order.xml", "match.xml", "text.xml", "number.xml",
+    }
+    assert any(e.item_id == "tree-leaves" for e in errors)
+
+
+def test_qti21_import(tmp_path) -> None:
+    items = {i.id: i for i in import_qti(QTI21, default_dimension="D2", default_grades=(5,))}
+    assert set(items) == {"tree-leaves", "even-numbers", "sort-sizes", "capitals", "next-colour", "half"}
+    assert all(i.status == "draft" and i.version == 1 and i.grades == (5,) for i in items.values())
+    assert all(i.dimension == "D2" for i in items.values())
+
+    tree = items["tree-leaves"]
+    assert tree.type == "single_choice" and tree.key == "ChoiceB"
+    assert tree.option_ids == ("ChoiceA", "ChoiceB", "ChoiceC")
+    assert "{{img:tree}}" in tree.stem.zh_tw and "How many <b>leaves</b>" in tree.stem.zh_tw
+    assert tree.stem.en == tree.stem.zh_tw  # an English item fills both languages
+    assert "script" not in tree.images["tree"] and "onload" not in tree.images["tree"]
+    assert score_response(tree, {"choice": "ChoiceB"}) == 1
+
+    assert items["even-numbers"].type == "multiple_response"
+    assert items["even-numbers"].key == ("N2", "N4")
+    order = items["sort-sizes"]
+    assert order.type == "ordering" and order.key == ("S", "M", "L")
+    assert order.title.zh_tw == "排大小" and order.title.en is None  # a zh-TW item
+    match = items["capitals"]
+    assert match.type == "matching" and match.key == (("Bee", "Hive"), ("Bird", "Nest"))
+    assert match.right_ids == ("Nest", "Hive", "Burrow")
+    text = items["next-colour"]
+    assert text.answer.kind == "text" and text.answer.accepted == ("blue", "navy")
+    assert not text.answer.case_sensitive
+    assert score_response(text, {"text": "NAVY"}) == 1 and score_response(text, {"text": "red"}) == 0
+    half = items["half"]  # a QTI 2.2 item
+    assert (half.answer.kind, half.answer.value, half.answer.tolerance) == ("numeric", 2.5, 0.01)
+    assert score_response(half, {"text": "２.５"}) == 1
+
+    # imported items export and re-import losslessly too
+    export_qti3(items.values(), tmp_path / "again")
+    _assert_same(list(items.values()), import_qti(tmp_path / "again"))
+
+
+def test_single_qti_item_file() -> None:
+    (item,) = import_qti(QTI21 / "items" / "order.xml", default_dimension="D3")
+    assert item.id == "sort-sizes" and item.dimension == "D3"
+
+
+def _write_item(tmp_path: Path, body: str, manifest: str | None = None) -> Path:
+    pkg = tmp_path / "pkg"
+    (pkg / "items").mkdir(parents=True)
+    (pkg / "items" / "a.xml").write_text(body, encoding="utf-8")
+    (pkg / "imsmanifest.xml").write_text(
+        manifest
+        or '<manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"><resources>'
+        '<resource identifier="R" type="imsqti_item_xmlv2p1" href="items/a.xml">'
+        '<file href="items/a.xml"/></resource></resources></manifest>',
+        encoding="utf-8",
+    )
+    return pkg
+
+
+CHOICE_21 = """<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="q1"
+ title="T" adaptive="false" timeDependent="false">
+ <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="identifier">
+  <correctResponse><value>A</value></correctResponse></responseDeclaration>
+ <itemBody>{body}<choiceInteraction responseIdentifier="RESPONSE" maxChoices="1">
+  <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
+ </choiceInteraction></itemBody></assessmentItem>"""
+
+
+def test_unsupported_interaction(tmp_path) -> None:
+    pkg = _write_item(
+        tmp_path,
+        '<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="essay" '
+        'title="E" adaptive="false" timeDependent="false"><itemBody>'
+        '<extendedTextInteraction responseIdentifier="RESPONSE"/></itemBody></assessmentItem>',
+    )
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("essay", "interaction")
+    fields = {e.field for e in import_qti_errors(pkg)}
+    assert fields == {"dimension", "interaction"}  # every problem is reported at once
+    assert err.file.endswith("items/a.xml") and "not supported" in err.message
+
+
+def test_external_image_refused(tmp_path) -> None:
+    pkg = _write_item(tmp_path, CHOICE_21.format(body='<p><img src="http://evil.example/x.svg"/></p>'))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("item-q1", "images")  # a short foreign id is padded
+    assert "external image" in err.message
+
+
+def test_raster_image_refused(tmp_path) -> None:
+    pkg = _write_item(tmp_path, CHOICE_21.format(body='<p><img src="pic.png" alt="p"/></p>'))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert err.field == "images" and "only SVG" in err.message
+
+
+def test_manifest_path_traversal_refused(tmp_path) -> None:
+    pkg = _write_item(
+        tmp_path,
+        CHOICE_21.format(body=""),
+        manifest='<manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"><resources>'
+        '<resource identifier="R" type="imsqti_item_xmlv2p1" href="../../../../etc/passwd">'
+        "</resource></resources></manifest>",
+    )
+    (err,) = import_qti_errors(pkg)
+    assert err.file.endswith("imsmanifest.xml") and "leaves the package" in err.message
+
+
+def import_qti_errors(path, **kwargs):
+    with pytest.raises(ItemBankError) as info:
+        import_qti(path, **kwargs)
+    return info.value.errors
+
+
+# ------------------------------------------------------------------------------ hostile XML
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE assessmentItem [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="x" title="&xxe;"
+ adaptive="false" timeDependent="false"><itemBody><p>&xxe;</p></itemBody></assessmentItem>"""
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<manifest>&lol9;</manifest>"""
+
+EXTERNAL_DTD = """<?xml version="1.0"?>
+<!DOCTYPE assessmentItem SYSTEM "http://evil.example/qti.dtd">
+<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="x" title="t"
+ adaptive="false" timeDependent="false"/>"""
+
+PARAMETER_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY % remote SYSTEM "http://evil.example/x.dtd"> %remote;]>
+<assessmentItem/>"""
+
+
+@pytest.mark.parametrize("hostile", [XXE, EXTERNAL_DTD, PARAMETER_ENTITY], ids=["xxe", "dtd", "param"])
+def test_hostile_item_xml_refused(tmp_path, hostile) -> None:
+    pkg = _write_item(tmp_path, hostile)
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert err.file == f"{pkg}/items/a.xml"
+    assert "refused" in err.message
+    assert "root:" not in str(err)  # nothing from /etc/passwd
+
+
+def test_billion_laughs_manifest_refused(tmp_path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "imsmanifest.xml").write_text(BILLION_LAUGHS, encoding="utf-8")
+    (err,) = import_qti_errors(pkg)
+    assert err.file == f"{pkg}/imsmanifest.xml" and "refused" in err.message
+    assert str(err).startswith(f"{pkg}/imsmanifest.xml: item ?, field -: refused")
+
+
+def test_hostile_xml_inside_zip_refused(tmp_path) -> None:
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("imsmanifest.xml", BILLION_LAUGHS)
+    (err,) = import_qti_errors(path)
+    assert err.file == f"{path}!/imsmanifest.xml" and "refused" in err.message
+
+
+def test_hostile_svg_in_package_refused(tmp_path) -> None:
+    pkg = _write_item(tmp_path, CHOICE_21.format(body='<p><img src="evil.svg"/></p>'))
+    (pkg / "items" / "evil.svg").write_text(
+        '<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;</svg>', encoding="utf-8"
+    )
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert err.field == "images.evil" and "refused" in err.message
+
+
+# ------------------------------------------------------------------------------ zip safety
+
+
+@pytest.mark.parametrize("member", ["../evil.xml", "items/../../evil.xml", "/etc/evil.xml", "C:/evil.xml"])
+def test_zip_slip_refused(tmp_path, fixture_items, member) -> None:
+    good = export_qti3(fixture_items[:1], tmp_path / "good.zip")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr(zipfile.ZipInfo(member), b"<x/>")
+    errors = import_qti_errors(bad)
+    assert any("zip-slip" in e.message and e.file == str(bad) for e in errors)
+    assert not (tmp_path.parent / "evil.xml").exists()
+
+
+def test_oversize_member_refused(tmp_path, fixture_items, monkeypatch) -> None:
+    from item_bank import qti
+
+    path = export_qti3(fixture_items, tmp_path / "bank.zip")
+    monkeypatch.setattr(qti, "MAX_MEMBER_BYTES", 1000)
+    errors = import_qti_errors(path)
+    assert errors and all("more than 1000" in e.message for e in errors)
+
+
+def test_lying_zip_header_is_caught(tmp_path, monkeypatch) -> None:
+    """A member whose real size exceeds the limit is refused while reading, whatever the header says."""
+    from item_bank import qti
+
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("imsmanifest.xml", b"<manifest>" + b" " * 50_000 + b"</manifest>")
+    pkg = qti._ZipPackage(path)
+    assert pkg.open() == []
+    monkeypatch.setattr(qti, "MAX_MEMBER_BYTES", 1000)
+    with pytest.raises(ValueError, match="larger than 1000"):
+        pkg.read("imsmanifest.xml")
+
+
+def test_not_a_zip(tmp_path) -> None:
+    path = tmp_path / "fake.zip"
+    path.write_bytes(b"not a zip")
+    (err,) = import_qti_errors(path)
+    assert "not a readable zip" in err.message
+
+
+def test_metadata_type_mismatch(fixture_items, tmp_path) -> None:
+    item = next(i for i in fixture_items if i.type == "single_choice")
+    pkg = export_qti3([item], tmp_path / "pkg")
+    manifest = (pkg / "imsmanifest.xml").read_text(encoding="utf-8")
+    (pkg / "imsmanifest.xml").write_text(manifest.replace('type="single_choice"', 'type="ordering"'))
+    (err,) = import_qti_errors(pkg)
+    assert (err.item_id, err.field) == (item.id, "type")
+
+
+def test_imported_text_is_sanitised(tmp_path) -> None:
+    pkg = _write_item(
+        tmp_path,
+        CHOICE_21.format(body='<p onclick="x()">Hi<a href="javascript:alert(1)">there</a></p>'),
+    )
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert item.stem.zh_tw == "<p>Hithere</p>"
