@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assessment.errors import Conflict
+from assessment.item_store import import_items, item_from_record, list_items, parameter_set_items
+from assessment.models import AuditEntry, ItemRecord, ParameterSet
+from item_bank import load_bank
+from tests.item_files import GRID, SINGLE, write_bank
+
+
+def test_import_stores_items_parameters_and_audit(db: Session, tmp_path: Path) -> None:
+    items = load_bank(write_bank(tmp_path / "bank"))
+    report = import_items(db, items, actor="cli:test", source="bank")
+    db.commit()
+    assert (report.added, report.unchanged, report.parameters) == (2, 0, 2)
+    assert report.parameter_sets == ("provisional-test",)
+    assert db.scalar(select(ParameterSet.provisional)) is True
+    params = {p.item.item_id: p for p in parameter_set_items(db, "provisional-test")}
+    assert params["t-harbour-path"].model == "gpcm" and params["t-harbour-path"].d == [0.8, -0.4]
+    assert db.scalar(select(AuditEntry.action)) == "items.import"
+    rows = list_items(db, grade=8)
+    assert [r.item_id for r in rows] == ["t-harbour-path", "t-lamp-choice"]
+    assert item_from_record(rows[1]) == [i for i in items if i.id == "t-lamp-choice"][0]
+
+
+def test_reimport_is_idempotent(db: Session, tmp_path: Path) -> None:
+    items = load_bank(write_bank(tmp_path / "bank"))
+    import_items(db, items, actor="t")
+    db.commit()
+    report = import_items(db, items, actor="t")
+    db.commit()
+    assert (report.added, report.unchanged) == (0, 2)
+    assert db.scalar(select(func.count()).select_from(ItemRecord)) == 2
+
+
+def test_published_version_is_immutable_and_nothing_is_half_imported(db: Session, tmp_path: Path) -> None:
+    import_items(db, load_bank(write_bank(tmp_path / "v1")), actor="t")
+    db.commit()
+    edited = SINGLE.replace("共掛幾個？", "一共掛了幾個？")
+    new_item = GRID.replace("t-harbour-path", "t-new-path")
+    bank = write_bank(tmp_path / "v1b", **{"t-lamp-choice.yaml": edited, "t-new-path.yaml": new_item})
+    with pytest.raises(Conflict, match="t-lamp-choice version 1 .* immutable: give the edited item version 2"):
+        import_items(db, load_bank(bank), actor="t")
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(ItemRecord)) == 2  # t-new-path not stored
+
+    bumped = edited.replace("version: 1", "version: 2")
+    report = import_items(db, load_bank(write_bank(tmp_path / "v2", **{"t-lamp-choice.yaml": bumped})), actor="t")
+    db.commit()
+    assert report.added == 1
+    assert [r.version for r in list_items(db) if r.item_id == "t-lamp-choice"] == [2]
