@@ -55,6 +55,12 @@ class Context:
             self._factory = make_session_factory(make_engine(self.settings.database_url))
         return self._factory
 
+    def close(self) -> None:
+        """Release database connections at the end of the command."""
+        if self._factory is not None:
+            self.engine.dispose()
+            self._factory = None
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction; domain errors become a one-line CLI error and change nothing."""
@@ -69,8 +75,10 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(click_ctx: click.Context) -> None:
     """ctcensus: computational-thinking census engine (Keelung)."""
+    click_ctx.call_on_close(click_ctx.ensure_object(Context).close)
 
 
 def main() -> None:
