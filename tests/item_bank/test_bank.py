@@ -7,7 +7,14 @@ from collections import Counter
 
 import pytest
 
-from item_bank import DIMENSIONS, ITEM_TYPES, Item, content_dir, load_bank, score_response
+from item_bank import (
+    DIMENSIONS,
+    ITEM_TYPES,
+    Item,
+    content_dir,
+    load_bank,
+    score_response,
+)
 
 
 def _keyed_response(item: Item) -> dict:
