@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from pathlib import Path
 
 import defusedxml.ElementTree as DET
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from item_bank import ItemBankError, content_dir, load_bank, score_response
 from item_bank.qti import CP_NS, CTC_NS, QTI3_NS, export_qti3, import_qti
@@ -386,3 +389,71 @@ def test_imported_text_is_sanitised(tmp_path) -> None:
     )
     (item,) = import_qti(pkg, default_dimension="D1")
     assert item.stem.zh_tw == "<p>Hithere</p>"
+
+
+# ------------------------------------------------------------------------------ properties
+
+_CHARS = st.text(alphabet=st.sampled_from(list("ab 中文<>&\"'\n\t\u00a0{}:;=/")), max_size=8)
+_TAGS = st.sampled_from(
+    ["b", "i", "em", "strong", "code", "span", "sub", "sup", "p", "ul", "ol", "li", "table", "tr",
+     "td", "th", "br", "div", "a", "script", "img"]
+)
+_FRAGMENT = st.recursive(
+    _CHARS,
+    lambda inner: st.builds(lambda t, parts: f"<{t}>{''.join(parts)}</{t}>", _TAGS, st.lists(inner, max_size=3)),
+    max_leaves=10,
+)
+_HTML = st.lists(_FRAGMENT | st.sampled_from(["<br>", "{{img:pic}}", "&amp;", "&lt;b&gt;"]), max_size=5).map(
+    "".join
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stem=_HTML, option=_HTML, title=_CHARS)
+def test_round_trip_any_text(raw_item, stem, option, title) -> None:
+    from item_bank import Item
+
+    data = raw_item("fx-beaver-lunch")
+    data["stem"] = {"zh-TW": "題" + stem, "en": "x" + stem}  # a prefix keeps the text non-empty
+    data["options"][1]["text"] = {"zh-TW": "乙" + option, "en": "B" + option}
+    data["title"]["en"] = "t" + title
+    data["images"] = {"pic": "<svg xmlns='http://www.w3.org/2000/svg'/>"}
+    item = Item.from_dict(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_qti3([item], Path(tmp) / "pkg")
+        _assert_same([item], import_qti(Path(tmp) / "pkg"))
+
+
+FOREIGN_QTI3 = """<?xml version="1.0" encoding="UTF-8"?>
+<qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="Q3_Order"
+  title="Planets" adaptive="false" time-dependent="false" xml:lang="en">
+  <qti-response-declaration identifier="RESPONSE" cardinality="ordered" base-type="identifier">
+    <qti-correct-response><qti-value>Mercury</qti-value><qti-value>Venus</qti-value>
+      <qti-value>Earth</qti-value></qti-correct-response>
+  </qti-response-declaration>
+  <qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"/>
+  <qti-item-body>
+    <qti-order-interaction response-identifier="RESPONSE" shuffle="true">
+      <qti-prompt>Order the planets from the Sun outwards.</qti-prompt>
+      <qti-simple-choice identifier="Earth">Earth</qti-simple-choice>
+      <qti-simple-choice identifier="Mercury">Mercury</qti-simple-choice>
+      <qti-simple-choice identifier="Venus">Venus</qti-simple-choice>
+    </qti-order-interaction>
+  </qti-item-body>
+  <qti-response-processing template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/match_correct"/>
+</qti-assessment-item>"""
+
+
+def test_foreign_qti3_item(tmp_path) -> None:
+    pkg = _write_item(
+        tmp_path,
+        FOREIGN_QTI3,
+        manifest='<manifest xmlns="http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"><resources>'
+        '<resource identifier="R" type="imsqti_item_xmlv3p0" href="items/a.xml">'
+        '<file href="items/a.xml"/></resource></resources></manifest>',
+    )
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert (item.id, item.type, item.status) == ("q3-order", "ordering", "draft")
+    assert item.key == ("Mercury", "Venus", "Earth")
+    assert item.stem.en == "Order the planets from the Sun outwards."
+    assert score_response(item, {"order": ["Mercury", "Venus", "Earth"]}) == 1

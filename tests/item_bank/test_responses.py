@@ -218,3 +218,26 @@ def test_shuffle_options_does_not_change_scores(by_id) -> None:
     assert sorted(order) == sorted(item.option_ids)
     assert score_response(item, {"choice": "B"}) == 1  # the response names the id, not a position
     assert shuffle_options(by_id["fx-robot-path"], seed=3) == {}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=6)
+    | st.sampled_from(["A", "B", "UP", "GO", "L1", "R2", "RRD", "42", "貓"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+        st.sampled_from(["choice", "choices", "order", "pairs", "text", "moves", "x"]), inner, max_size=2
+    ),
+    max_leaves=12,
+)
+
+
+@FAST
+@given(response=_JSON)
+def test_any_json_is_scored_or_rejected_cleanly(fixture_items, response) -> None:
+    """Whatever a client sends, the result is a score in range or a ResponseError, never a crash."""
+    for item in fixture_items:
+        try:
+            score = score_response(item, response)
+        except ResponseError as exc:
+            assert exc.item_id == item.id
+        else:
+            assert 0 <= score <= item.max_score

@@ -439,3 +439,13 @@ def test_published_version_is_immutable(by_id) -> None:
     (err,) = info.value.errors
     assert (err.item_id, err.field) == ("fx-beaver-lunch", "version")
     assert "immutable" in err.message
+
+
+def test_malformed_image_placeholder(raw_item, tmp_path) -> None:
+    data = raw_item("fx-beaver-lunch")
+    data["images"] = {"map": "<svg xmlns='http://www.w3.org/2000/svg'/>"}
+    data["stem"]["en"] = "See {{ img:map }} and {{img:map}}"
+    write_yaml(tmp_path, "p.yaml", data)
+    (err,) = bank_errors(tmp_path)
+    assert (err.item_id, err.field) == ("fx-beaver-lunch", "stem")
+    assert "malformed image placeholder '{{ img:map }}'" in err.message
