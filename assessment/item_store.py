@@ -27,6 +27,7 @@ class ImportReport:
 
     added: int
     updated_drafts: int
+    metadata_updated: int
     unchanged: int
     parameters: int
     parameter_sets: tuple[str, ...]
@@ -36,7 +37,9 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
     """Store items and their IRT parameters in the caller's transaction.
 
     Raises Conflict (and changes nothing, once the caller rolls back) when an
-    item would overwrite a published version with different content.
+    item would overwrite a published version with different content (what a
+    student sees or is scored on, per `Item.content_hash`); status, grades,
+    rationale and other metadata may change in place.
     """
     existing = {
         (r.item_id, r.version): r
@@ -54,7 +57,7 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
     if conflicts:
         raise Conflict("\n".join(conflicts), code="immutable_version")
 
-    added = updated = unchanged = 0
+    added = updated = relabelled = unchanged = 0
     records: list[tuple[Item, ItemRecord]] = []
     for item in items:
         record = existing.get((item.id, item.version))
@@ -62,10 +65,13 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
             record = ItemRecord(item_id=item.id, version=item.version)
             session.add(record)
             added += 1
-        elif record.content_hash == item.content_hash():
+        elif record.content == item.to_dict():
             unchanged += 1
             records.append((item, record))
             continue
+        elif record.content_hash == item.content_hash():
+            # What students see is the same; status, grades, rationale or metadata changed.
+            relabelled += 1
         else:
             updated += 1
         record.type = item.type
@@ -81,10 +87,10 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
     session.flush()
 
     n_params, set_names = _store_parameters(session, records)
-    report = ImportReport(added, updated, unchanged, n_params, tuple(sorted(set_names)))
+    report = ImportReport(added, updated, relabelled, unchanged, n_params, tuple(sorted(set_names)))
     audit.record(
         session, actor, "items.import", source[:128],
-        added=added, updated_drafts=updated, unchanged=unchanged, parameters=n_params,
+        added=added, updated_drafts=updated, metadata_updated=relabelled, unchanged=unchanged, parameters=n_params,
     )
     return report
 

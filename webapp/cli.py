@@ -154,7 +154,7 @@ def items_import(ctx: Context, path: str) -> None:
         report = import_items(session, loaded, actor=_cli_actor(), source=str(path))
     click.echo(
         f"imported {len(loaded)} items from {path}: {report.added} new, {report.updated_drafts} drafts updated, "
-        f"{report.unchanged} unchanged; {report.parameters} item parameters in "
+        f"{report.metadata_updated} with new status or metadata, {report.unchanged} unchanged; {report.parameters} item parameters in "
         f"{', '.join(report.parameter_sets) or 'no parameter set'}"
     )
 

@@ -52,3 +52,13 @@ def test_published_version_is_immutable_and_nothing_is_half_imported(db: Session
     db.commit()
     assert report.added == 1
     assert [r.version for r in list_items(db) if r.item_id == "t-lamp-choice"] == [2]
+
+
+def test_status_change_updates_in_place(db: Session, tmp_path: Path) -> None:
+    import_items(db, load_bank(write_bank(tmp_path / "a")), actor="t")
+    db.commit()
+    retired = SINGLE.replace("status: operational", "status: retired")
+    report = import_items(db, load_bank(write_bank(tmp_path / "b", **{"t-lamp-choice.yaml": retired})), actor="t")
+    db.commit()
+    assert (report.metadata_updated, report.unchanged) == (1, 1)
+    assert [r.item_id for r in list_items(db, status="retired")] == ["t-lamp-choice"]
