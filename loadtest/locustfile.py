@@ -1,0 +1,118 @@
+"""Test-day load: students log in with tickets, answer every item with saves and retries, submit.
+
+Talks HTTP only. Tickets come from a JSON file written by
+`ctcensus session create ... --json` (one or more sessions):
+    CTCENSUS_TICKETS=tickets.json locust -f loadtest/locustfile.py --host http://127.0.0.1:5000
+Each simulated student answers at the census pace (~0.05 requests/s while
+answering), re-reads its attempt now and then (a reload), and submits at the end.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import threading
+from typing import Any
+
+from locust import FastHttpUser, between, events, task
+from locust.exception import StopUser
+
+_tickets: list[str] = []
+_next = itertools.count()
+_lock = threading.Lock()
+
+
+@events.init.add_listener
+def _load_tickets(environment: Any, **_kw: Any) -> None:
+    path = os.environ.get("CTCENSUS_TICKETS", "tickets.json")
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    sessions = data if isinstance(data, list) else [data]
+    for session in sessions:
+        _tickets.extend(s["ticket"] for s in session["students"])
+    if not _tickets:
+        raise SystemExit(f"{path}: no tickets found (expected ctcensus session create --json output)")
+
+
+def _take_ticket() -> str | None:
+    with _lock:
+        i = next(_next)
+    return _tickets[i] if i < len(_tickets) else None
+
+
+def make_response(item: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A well-formed (not necessarily right) response for any item type."""
+    kind = item["type"]
+    if kind == "single_choice":
+        return {"choice": rng.choice(item["options"])["id"]}
+    if kind == "multiple_response":
+        ids = [o["id"] for o in item["options"]]
+        return {"choices": rng.sample(ids, rng.randint(1, len(ids)))}
+    if kind == "ordering":
+        ids = [o["id"] for o in item["options"]]
+        rng.shuffle(ids)
+        return {"order": ids}
+    if kind == "matching":
+        rights = [r["id"] for r in item["right"]]
+        return {"pairs": [[left["id"], rng.choice(rights)] for left in item["left"]]}
+    if kind == "short_answer":
+        return {"text": str(rng.randint(0, 20))}
+    if kind == "grid_path":
+        return {"moves": "".join(rng.choice("URDL") for _ in range(rng.randint(1, 8)))}
+    raise ValueError(f"unknown item type {kind!r}")
+
+
+class Student(FastHttpUser):
+    """One student at a Chromebook."""
+
+    wait_time = between(10, 30)  # thinking time per answer: ~0.05 requests/s
+
+    def on_start(self) -> None:
+        ticket = _take_ticket()
+        if ticket is None:
+            raise StopUser()
+        self.rng = random.Random(ticket)
+        with self.client.post("/api/v1/login", json={"ticket": ticket}, name="login", catch_response=True) as r:
+            if r.status_code != 200 or "token" not in (r.json() or {}):
+                r.failure(f"login {r.status_code}: {r.text[:200]}")
+                raise StopUser()
+            self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        self.attempt = self._load()
+        self.items = list(self.attempt["items"])
+        self.seq: dict[str, int] = {}
+        self.position = 0
+
+    def _load(self) -> dict[str, Any]:
+        with self.client.get("/api/v1/attempt", headers=self.headers, name="attempt", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"attempt {r.status_code}")
+                raise StopUser()
+            body: dict[str, Any] = r.json()
+            if any(k in json.dumps(body) for k in ('"key"', '"rationale"', '"accepted"')):
+                r.failure("answer key material in the student payload")
+            return body
+
+    @task(20)
+    def answer(self) -> None:
+        if self.position >= len(self.items):
+            self.submit()
+            return
+        item = self.items[self.position]
+        self.position += 1
+        self.seq[item["id"]] = self.seq.get(item["id"], 0) + 1
+        body = {"seq": self.seq[item["id"]], "response": make_response(item, self.rng)}
+        with self.client.put(f"/api/v1/attempt/answers/{item['id']}", json=body, headers=self.headers,
+                             name="answer", catch_response=True) as r:
+            if r.status_code != 200 or r.json().get("seq") != body["seq"]:
+                r.failure(f"answer not acknowledged: {r.status_code} {r.text[:200]}")
+
+    @task(1)
+    def reload(self) -> None:
+        self._load()
+
+    def submit(self) -> None:
+        with self.client.post("/api/v1/attempt/submit", headers=self.headers, name="submit", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"submit {r.status_code}")
+        raise StopUser()
