@@ -1,1 +1,53 @@
-"""item_bank."""
+"""item_bank: CT items as data: schema, validation, per-type scoring, QTI 3.0 import/export.
+
+Pure Python data logic (no Flask, no SQL): the web and assessment layers call these functions.
+"""
+
+from item_bank.errors import ItemBankError, ItemValidationError, ResponseError
+from item_bank.grid import Outcome, simulate
+from item_bank.loader import content_dir, filter_items, load_bank, load_item_file
+from item_bank.model import (
+    DIMENSIONS,
+    GRADES,
+    ITEM_TYPES,
+    PARTIAL_CREDIT_TYPES,
+    STATUSES,
+    Grid,
+    IrtParameters,
+    Item,
+    Option,
+    ShortAnswerKey,
+    Text,
+)
+from item_bank.responses import score_response, shuffle_options, validate_response
+from item_bank.validation import build_item, validate_bank, validate_item, verify_published
+
+__all__ = [
+    "DIMENSIONS",
+    "GRADES",
+    "ITEM_TYPES",
+    "PARTIAL_CREDIT_TYPES",
+    "STATUSES",
+    "Grid",
+    "IrtParameters",
+    "Item",
+    "ItemBankError",
+    "ItemValidationError",
+    "Option",
+    "Outcome",
+    "ResponseError",
+    "ShortAnswerKey",
+    "Text",
+    "build_item",
+    "content_dir",
+    "filter_items",
+    "load_bank",
+    "load_item_file",
+    "score_response",
+    "shuffle_options",
+    "simulate",
+    "validate_bank",
+    "validate_item",
+    "validate_response",
+    "verify_published",
+]

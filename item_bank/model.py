@@ -1,0 +1,361 @@
+"""The item model: immutable dataclasses for items and their parts, canonical dicts and student views.
+
+Build items with :func:`item_bank.validation.build_item`, :meth:`Item.from_dict` or the loader,
+which validate and sanitise; the dataclass constructors trust their arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Union
+
+from item_bank.grid import MapLayout, parse_map, shortest_path
+
+__all__ = [
+    "DIMENSIONS",
+    "GRADES",
+    "ITEM_TYPES",
+    "LANGUAGES",
+    "PARTIAL_CREDIT_TYPES",
+    "STATUSES",
+    "Grid",
+    "IrtParameters",
+    "Item",
+    "Key",
+    "Option",
+    "ShortAnswerKey",
+    "Text",
+    "normalize_lang",
+]
+
+ITEM_TYPES = (
+    "single_choice",
+    "multiple_response",
+    "ordering",
+    "matching",
+    "short_answer",
+    "grid_path",
+)
+#: Types that may be scored 0/1/2 (max_score 2).
+PARTIAL_CREDIT_TYPES = frozenset({"ordering", "matching", "grid_path"})
+DIMENSIONS = ("D1", "D2", "D3", "D4")
+GRADES = (5, 8)
+STATUSES = ("draft", "pilot", "operational", "retired")
+LANGUAGES = ("zh-TW", "en")
+
+Cell = tuple[int, int]
+#: single_choice: an option id; multiple_response/ordering: option ids; matching: (left, right) pairs.
+Key = Union[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+# Fields that make up what a student sees and how it is scored: changing any of them needs a new
+# version. Metadata (dimension, grades, anchor, status, rationale, irt) may change in place.
+_CONTENT_FIELDS = (
+    "id",
+    "version",
+    "type",
+    "title",
+    "stem",
+    "options",
+    "left",
+    "right",
+    "key",
+    "answer",
+    "grid",
+    "max_score",
+    "images",
+)
+
+
+def normalize_lang(lang: str) -> str:
+    """Map a requested language tag to 'zh-TW' or 'en'; raise ValueError for anything else."""
+    tag = str(lang).strip().replace("_", "-").lower()
+    if tag in ("zh-tw", "zh", "zh-hant", "zh-hant-tw"):
+        return "zh-TW"
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A bilingual text (sanitised HTML subset): zh-TW always, English optional for drafts."""
+
+    zh_tw: str
+    en: str | None = None
+
+    def get(self, lang: str = "zh-TW") -> str:
+        """Return the text in `lang`, falling back to zh-TW when the English text is missing."""
+        if normalize_lang(lang) == "en" and self.en:
+            return self.en
+        return self.zh_tw
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the file form {'zh-TW': ..., 'en': ...} (en omitted when missing)."""
+        out = {"zh-TW": self.zh_tw}
+        if self.en is not None:
+            out["en"] = self.en
+        return out
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option (or one side of a matching pair) with a stable id used in responses."""
+
+    id: str
+    text: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the file form {'id': ..., 'text': {...}}."""
+        return {"id": self.id, "text": self.text.to_dict()}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid_path map: rows of S/G/#/., parsed cells, the answer cap and the BFS shortest length."""
+
+    rows: tuple[str, ...]
+    start: Cell
+    goal: Cell
+    walls: frozenset[Cell]
+    max_moves: int
+    shortest_path_length: int | None
+
+    @classmethod
+    def from_map(cls, rows: list[str] | tuple[str, ...], max_moves: int | None = None) -> Grid:
+        """Parse map rows (ValueError if malformed) and compute the shortest path by BFS."""
+        layout = parse_map(rows)
+        path = shortest_path(layout)
+        cap = max_moves if max_moves is not None else layout.n_rows * layout.n_cols
+        return cls(
+            rows=tuple(rows),
+            start=layout.start,
+            goal=layout.goal,
+            walls=layout.walls,
+            max_moves=cap,
+            shortest_path_length=None if path is None else len(path),
+        )
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return len(self.rows)
+
+    @property
+    def n_cols(self) -> int:
+        """Number of columns."""
+        return len(self.rows[0])
+
+    @property
+    def layout(self) -> MapLayout:
+        """The parsed cells, as used by :func:`item_bank.grid.simulate`."""
+        return MapLayout(self.n_rows, self.n_cols, self.start, self.goal, self.walls)
+
+    def shortest_path(self) -> str | None:
+        """One shortest move string from S to G (for authors and tests; never sent to students)."""
+        return shortest_path(self.layout)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the file form {'map': [...], 'max_moves': n}."""
+        return {"map": list(self.rows), "max_moves": self.max_moves}
+
+
+@dataclass(frozen=True)
+class ShortAnswerKey:
+    """The key of a short_answer item: a number with a tolerance, or accepted texts."""
+
+    kind: str  # "numeric" | "text"
+    value: int | float | None = None
+    tolerance: int | float = 0
+    accepted: tuple[str, ...] = ()
+    case_sensitive: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the file form of the `answer` block."""
+        if self.kind == "numeric":
+            return {"kind": "numeric", "value": self.value, "tolerance": self.tolerance}
+        return {
+            "kind": "text",
+            "accepted": list(self.accepted),
+            "case_sensitive": self.case_sensitive,
+        }
+
+
+@dataclass(frozen=True)
+class IrtParameters:
+    """Item parameters in slope/intercept form (mirt style) and the parameter set they came from."""
+
+    model: str  # "2pl" | "3pl" | "gpcm"
+    a: float
+    d: tuple[float, ...]
+    c: float | None
+    parameter_set: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the file form of the `irt` block (c only for 3pl)."""
+        out: dict[str, Any] = {"model": self.model, "a": self.a, "d": list(self.d)}
+        if self.c is not None:
+            out["c"] = self.c
+        out["parameter_set"] = self.parameter_set
+        return out
+
+
+def _freeze_images(images: Mapping[str, str] | None) -> Mapping[str, str]:
+    return MappingProxyType({k: images[k] for k in sorted(images or {})})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One version of one item: content, key, metadata and optional IRT parameters; immutable."""
+
+    id: str
+    version: int
+    type: str
+    dimension: str
+    grades: tuple[int, ...]
+    status: str
+    title: Text
+    stem: Text
+    max_score: int = 1
+    anchor: bool = False
+    rationale: Text | None = None
+    options: tuple[Option, ...] = ()
+    left: tuple[Option, ...] = ()
+    right: tuple[Option, ...] = ()
+    key: Key | None = None
+    answer: ShortAnswerKey | None = None
+    grid: Grid | None = None
+    irt: IrtParameters | None = None
+    images: Mapping[str, str] = field(default_factory=dict, hash=False)
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", _freeze_images(self.images))
+
+    # ----------------------------------------------------------------- ids
+    @property
+    def option_ids(self) -> tuple[str, ...]:
+        """Option ids in display order (single_choice, multiple_response, ordering)."""
+        return tuple(o.id for o in self.options)
+
+    @property
+    def left_ids(self) -> tuple[str, ...]:
+        """Left ids of a matching item, in display order."""
+        return tuple(o.id for o in self.left)
+
+    @property
+    def right_ids(self) -> tuple[str, ...]:
+        """Right ids of a matching item, in display order."""
+        return tuple(o.id for o in self.right)
+
+    @property
+    def ref(self) -> str:
+        """'id@version', the key used for immutability checks and logs."""
+        return f"{self.id}@{self.version}"
+
+    # ---------------------------------------------------------- canonical form
+    def to_dict(self) -> dict[str, Any]:
+        """Return the canonical JSON-able dict (the YAML file form); from_dict(to_dict()) == self."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "version": self.version,
+            "type": self.type,
+            "dimension": self.dimension,
+            "grades": list(self.grades),
+            "anchor": self.anchor,
+            "status": self.status,
+            "title": self.title.to_dict(),
+            "stem": self.stem.to_dict(),
+        }
+        if self.rationale is not None:
+            out["rationale"] = self.rationale.to_dict()
+        out["max_score"] = self.max_score
+        if self.type in ("single_choice", "multiple_response", "ordering"):
+            out["options"] = [o.to_dict() for o in self.options]
+        if self.type == "matching":
+            out["left"] = [o.to_dict() for o in self.left]
+            out["right"] = [o.to_dict() for o in self.right]
+        if self.type == "single_choice":
+            out["key"] = self.key
+        elif self.type in ("multiple_response", "ordering"):
+            out["key"] = list(self.key or ())
+        elif self.type == "matching":
+            out["key"] = [list(p) for p in (self.key or ())]
+        if self.answer is not None:
+            out["answer"] = self.answer.to_dict()
+        if self.grid is not None:
+            out["grid"] = self.grid.to_dict()
+        if self.irt is not None:
+            out["irt"] = self.irt.to_dict()
+        if self.images:
+            out["images"] = dict(self.images)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Item:
+        """Build and validate an item from its dict form; raise ItemBankError listing every problem."""
+        from item_bank.validation import build_item  # validation builds Items: import late
+
+        return build_item(data, file=source or "<dict>")
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical content a student sees and is scored on (not metadata)."""
+        full = self.to_dict()
+        content = {k: full[k] for k in _CONTENT_FIELDS if k in full}
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    # ------------------------------------------------------------ delivery
+    def display_order(self, seed: int | str | None = None) -> dict[str, tuple[str, ...]]:
+        """Option ids per list as shown: stored order, or a deterministic per-seed shuffle.
+
+        Ordering items are never shown in key order (a shuffle that lands on the key is rotated).
+        """
+        lists: dict[str, tuple[str, ...]] = {}
+        if self.type in ("single_choice", "multiple_response", "ordering"):
+            lists["options"] = self.option_ids
+        elif self.type == "matching":
+            lists["left"] = self.left_ids
+            lists["right"] = self.right_ids
+        if seed is None:
+            return lists
+        rng = random.Random(f"{seed}|{self.id}|{self.version}")
+        shuffled: dict[str, tuple[str, ...]] = {}
+        for name, ids in lists.items():
+            order = list(ids)
+            rng.shuffle(order)
+            if self.type == "ordering" and tuple(order) == tuple(self.key or ()):
+                order = order[1:] + order[:1]
+            shuffled[name] = tuple(order)
+        return shuffled
+
+    def student_view(self, lang: str = "zh-TW", seed: int | str | None = None) -> dict[str, Any]:
+        """The dict sent to a student's browser: text in `lang` (zh-TW fallback), never key data.
+
+        Leaves out key, answer, rationale, IRT parameters, the shortest path and all metadata.
+        With `seed`, options are shuffled per student; responses carry option ids, so scoring
+        does not depend on display order.
+        """
+        lang = normalize_lang(lang)
+        view: dict[str, Any] = {
+            "id": self.id,
+            "version": self.version,
+            "type": self.type,
+            "lang": lang,
+            "title": self.title.get(lang),
+            "stem": self.stem.get(lang),
+        }
+        order = self.display_order(seed)
+        by_id = {o.id: o for o in (*self.options, *self.left, *self.right)}
+        for name, ids in order.items():
+            view[name] = [{"id": i, "text": by_id[i].text.get(lang)} for i in ids]
+        if self.type == "short_answer" and self.answer is not None:
+            view["answer_kind"] = self.answer.kind
+        if self.type == "grid_path" and self.grid is not None:
+            view["grid"] = {"map": list(self.grid.rows), "max_moves": self.grid.max_moves}
+        view["images"] = dict(self.images)
+        return view
