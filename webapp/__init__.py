@@ -57,8 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
 
-    from .views import auth, main
+    from .views import auth, main, player
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(player.bp)
     return app
