@@ -84,7 +84,35 @@ export function richText(html, images = {}) {
     parts.append(value.slice(last));
     node.replaceWith(parts);
   }
+  lineBreaks(frag);
   return document.importNode(frag, true);
+}
+
+const BLOCKS = new Set(['TABLE', 'P', 'UL', 'OL', 'IMG']);
+const NO_TEXT = new Set(['TABLE', 'THEAD', 'TBODY', 'TR', 'UL', 'OL']);
+const isBlock = (node) => node && node.nodeType === 1 && BLOCKS.has(node.tagName.toUpperCase());
+
+// Item text is written with plain newlines; show them as line breaks, except around block elements
+// (a table or list already starts a new line) and inside table/list structure.
+function lineBreaks(root) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) texts.push(walker.currentNode);
+  for (const node of texts) {
+    const parent = node.parentNode;
+    if (parent && parent.nodeType === 1 && NO_TEXT.has(parent.tagName.toUpperCase())) continue;
+    let value = node.nodeValue;
+    if (!value.includes('\n')) continue;
+    if (!node.previousSibling || isBlock(node.previousSibling)) value = value.replace(/^[ \t]*\n/, '');
+    if (!node.nextSibling || isBlock(node.nextSibling)) value = value.replace(/\n[ \t]*$/, '');
+    const parts = value.split('\n');
+    const frag = document.createDocumentFragment();
+    parts.forEach((part, i) => {
+      if (i > 0) frag.append(document.createElement('br'));
+      frag.append(part);
+    });
+    node.replaceWith(frag);
+  }
 }
 
 function scrub(root) {

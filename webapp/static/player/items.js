@@ -198,6 +198,7 @@ function shortAnswer(item, response, onChange, { disabled }) {
   let composing = false;
   const input = h('input', {
     type: 'text', id, class: 'short', autocomplete: 'off', spellcheck: 'false', maxlength: '200',
+    inputmode: item.answer_kind === 'numeric' ? 'decimal' : 'text',
     value: (response && response.text) || '', disabled,
     oninput: (e) => { if (!composing && !e.isComposing) onChange({ text: input.value }); },
     oncompositionstart: () => { composing = true; },
@@ -347,7 +348,12 @@ function gridPath(item, response, onChange, { disabled }) {
         const kind = td.classList.contains('wall') ? 'wall' : td.classList.contains('start') ? 'start' : td.classList.contains('goal') ? 'goal' : 'free';
         const words = [];
         if (kind === 'wall') words.push(t('player.grid_wall'));
-        if (kind === 'start') { words.push(t('player.grid_start')); td.append(svgIcon('robot')); }
+        if (kind === 'start') {
+          words.push(t('player.grid_start'));
+          const icon = svgIcon('robot');
+          if (moves.length) icon.classList.add('ghost'); // the robot has left: its start is a faint marker
+          td.append(icon);
+        }
         if (kind === 'goal') { words.push(t('player.grid_goal')); td.append(svgIcon('flag')); }
         const visits = steps.get(`${r},${c}`);
         if (visits && visits.some((i) => i > 0)) {

@@ -384,7 +384,7 @@ function updateIndicators() {
   }
   const net = $('netstate');
   const pending = sync.pending();
-  net.hidden = false;
+  net.hidden = !pending && !Object.keys(sync.acked).length; // nothing answered yet: nothing to report
   if (pending && !sync.online) {
     net.textContent = t('player.net_offline', { n: pending });
     net.className = 'netstate offline';
@@ -448,6 +448,7 @@ function showIntro() {
   });
   show(h('section', { class: 'intro' },
     h('h1', {}, t('player.intro_title')),
+    h('div', { class: 'intro-body' },
     h('ul', { class: 'rules' },
       h('li', {}, t('player.intro_count', { n: state.items.length })),
       minutes ? h('li', {}, t('player.intro_time', { minutes })) : null,
@@ -457,7 +458,7 @@ function showIntro() {
     h('section', { class: 'card practice', 'aria-labelledby': 'practice-title' },
       h('h2', { id: 'practice-title' }, t('player.practice_title'), ' ',
         h('span', { class: 'tag' }, t('player.practice_not_scored'))),
-      practice, feedback),
+      practice, feedback)),
     h('div', { class: 'actions' },
       button(t('player.start'), () => showItem(0), 'primary big'))));
   void practiceAnswer;
