@@ -282,3 +282,79 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ctc.')).length") == 0
     assert not errors, f"script errors in the page: {errors}"
     context.close()
+
+
+def _with_db(app: Any, fn: Any) -> Any:
+    db = app.extensions["ctcensus"].sessions()
+    try:
+        result = fn(db)
+        db.commit()
+        return result
+    finally:
+        db.close()
+
+
+def test_english_pause_relogin_and_closed_session(browser, live_server, demo_test) -> None:  # type: ignore[no-untyped-def]
+    """English UI; a proctor pause shows and lifts; a revoked token re-logs in; a closed session ends."""
+    from assessment import proctoring
+    from assessment.models import Attempt
+
+    row = demo_test.rows[1]
+    app = live_server.app
+    context = browser.new_context(viewport=WIDE, locale="en-GB")
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{live_server.url}/take?lang=en&ticket={row.ticket}")
+    assert "ticket=" not in page.url, "the ticket is removed from the address bar"
+    assert page.get_by_label("Ticket code").input_value() == row.ticket
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_selector("text=Is this you?")
+    page.get_by_role("button", name="Yes, it's me").click()
+    page.get_by_role("button", name="Start the test").click()
+    page.wait_for_selector("text=Question 1 of 6")
+    page.locator("label.choice").nth(0).click()
+    wait_saved_en = "() => document.querySelector('[data-save-state]')?.classList.contains('st-saved')"
+    page.wait_for_function(wait_saved_en)
+    assert "Saved" in page.locator("[data-save-state]").inner_text()
+
+    # --- the proctor pauses: the next save is refused (409 paused), the player shows the pause --------
+    _with_db(app, lambda db: proctoring.pause_session(db, demo_test.session_id, actor="test"))
+    page.get_by_role("button", name="Next →").click()
+    page.wait_for_selector("text=Question 2 of 6")
+    page.locator("input[type=checkbox]").nth(1).check()
+    page.wait_for_selector("#pause-overlay:not([hidden])")
+    assert "Your teacher has paused the test" in page.locator("#pause-overlay").inner_text()
+    assert "Paused" in page.locator("#clock").inner_text()
+    shot(page, "20-paused-en")
+    assert server_answers(app, row.attempt_id).keys() == {FORM_ITEMS["single_choice"]}
+
+    # --- resumed: the queued answer goes through -----------------------------------------------------
+    _with_db(app, lambda db: proctoring.resume_session(db, demo_test.session_id, actor="test"))
+    page.wait_for_selector("#pause-overlay", state="hidden", timeout=30_000)
+    page.wait_for_function(wait_saved_en, timeout=30_000)
+    assert FORM_ITEMS["multiple_response"] in server_answers(app, row.attempt_id)
+
+    # --- the token is revoked: the player signs in again with the ticket it kept ----------------------------
+    def revoke(db: Any) -> None:
+        db.get(Attempt, row.attempt_id).token_version += 1
+
+    _with_db(app, revoke)
+    page.get_by_role("button", name="Next →").click()
+    page.wait_for_selector("text=Question 3 of 6")
+    page.locator(".order-row").nth(0).locator("button.down").click()
+    page.wait_for_function(wait_saved_en)
+    assert FORM_ITEMS["ordering"] in server_answers(app, row.attempt_id)
+
+    # --- the proctor closes the session: the next save ends on the done screen ----------------------------
+    _with_db(app, lambda db: proctoring.close_session(db, demo_test.session_id, actor="test"))
+    page.get_by_role("button", name="Next →").click()
+    page.wait_for_selector("text=Question 4 of 6")
+    page.locator(".match-row select").nth(0).select_option(index=1)
+    page.wait_for_selector("text=All done!")
+    assert "This test has ended" in page.locator("#screen").inner_text()
+    assert attempt_status(app, row.attempt_id) == "submitted"
+    assert not errors, f"script errors in the page: {errors}"
+    context.close()

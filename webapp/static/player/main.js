@@ -337,13 +337,17 @@ function applyPause(data) {
     overlay.hidden = false;
     document.body.classList.add('is-paused');
     screen.inert = true;
+    $('pbar').inert = true;
+    closeDialog();
     announce(t('player.paused_title'));
   } else if (!paused && !overlay.hidden) {
     overlay.hidden = true;
     document.body.classList.remove('is-paused');
     screen.inert = false;
+    $('pbar').inert = false;
     announce(t('player.resumed'));
   }
+  tick();
   schedulePoll();
 }
 
@@ -658,6 +662,7 @@ function finish(submittedHere) {
   $('netstate').hidden = true;
   $('pause-overlay').hidden = true;
   screen.inert = false;
+  $('pbar').inert = false;
   show(h('section', { class: 'card center done' },
     h('div', { class: 'done-mark', 'aria-hidden': 'true' }, '✓'),
     h('h1', {}, t('player.done_title')),
