@@ -103,7 +103,10 @@ function lineBreaks(root) {
     if (parent && parent.nodeType === 1 && NO_TEXT.has(parent.tagName.toUpperCase())) continue;
     let value = node.nodeValue;
     if (!value.includes('\n')) continue;
-    if (!node.previousSibling || isBlock(node.previousSibling)) value = value.replace(/^[ \t]*\n/, '');
+    const prev = node.previousSibling;
+    if (!prev || isBlock(prev) || (prev.nodeType === 1 && prev.tagName.toUpperCase() === 'BR')) {
+      value = value.replace(/^[ \t]*\n/, ''); // a <br> followed by a newline is one line break
+    }
     if (!node.nextSibling || isBlock(node.nextSibling)) value = value.replace(/\n[ \t]*$/, '');
     const parts = value.split('\n');
     const frag = document.createDocumentFragment();
