@@ -56,6 +56,12 @@ class Context:
             self._factory = make_session_factory(make_engine(self.settings.database_url))
         return self._factory
 
+    def close(self) -> None:
+        """Dispose of the engine (and its pooled connections), if one was made."""
+        if self._factory is not None:
+            self._factory.kw["bind"].dispose()
+            self._factory = None
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction; domain errors become a one-line CLI error and change nothing."""
@@ -70,8 +76,11 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(click_ctx: click.Context) -> None:
     """ctcensus: computational-thinking census engine (Keelung)."""
+    # Close the database pool when the command ends (tests invoke many commands in one process).
+    click_ctx.call_on_close(click_ctx.ensure_object(Context).close)
 
 
 def main() -> None:
@@ -474,8 +483,8 @@ def roster_import(ctx: Context, path: str) -> None:
 
 # --- demo and server ---------------------------------------------------------------
 
-def prepare_demo(ctx: Context) -> list[str]:
-    """Schema, starter bank, demo city and demo logins, each only if missing; returns lines to print."""
+def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
+    """Schema, starter bank, demo city, logins, window, forms and one open session, each only if missing."""
     from sqlalchemy import func, select
 
     from assessment.accounts import create_user
@@ -500,6 +509,51 @@ def prepare_demo(ctx: Context) -> list[str]:
     lines.append("demo logins (staff):")
     for username, (role, password, school) in DEMO_PASSWORDS.items():
         lines.append(f"  {username:<11} / {password:<20} ({role}{', school ' + school if school else ''})")
+    with ctx.transaction() as session:
+        lines += _prepare_demo_session(session, url)
+    return lines
+
+
+def _prepare_demo_session(session: Session, url: str) -> list[str]:
+    """A test window, grade-5 and grade-8 forms and one open grade-5 session at the demo proctor's school."""
+    from sqlalchemy import select
+
+    from assessment.db import utcnow
+    from assessment.forms import build_forms, default_blueprint, list_forms
+    from assessment.models import School, SchoolClass, TestSession, TestWindow
+    from assessment.sessions import create_session, ticket_sheet
+    from assessment.windows import create_window
+
+    lines = []
+    if session.scalar(select(TestWindow).where(TestWindow.code == "113")) is None:
+        now = utcnow()
+        create_window(session, "113", "113 學年度運算思維普測（示範）", now - timedelta(days=1), now + timedelta(days=90),
+                      actor="demo")
+    forms = {}
+    for grade in (5, 8):
+        existing = list_forms(session, grade)
+        forms[grade] = existing[-1] if existing else build_forms(
+            session, default_blueprint(session, grade, seed=113), code=f"G{grade}-113", actor="demo")[0]
+        lines.append(f"form {forms[grade].id}: {forms[grade].code} v{forms[grade].version}, grade {grade}, "
+                     f"{len(forms[grade].items)} items, {forms[grade].time_limit_minutes} min")
+    school_source = DEMO_PASSWORDS["proctor"][2]
+    klass = session.scalar(select(SchoolClass).join(School).where(School.source_id == school_source,
+                                                                  SchoolClass.grade == 5).order_by(SchoolClass.id))
+    if klass is None:
+        return lines
+    test_session = session.scalar(select(TestSession).where(TestSession.class_id == klass.id,
+                                                            TestSession.status != "closed")
+                                  .order_by(TestSession.id.desc()))
+    if test_session is None:
+        test_session = create_session(session, class_id=klass.id, form_id=forms[5].id, window_code="113",
+                                      actor="demo")
+    lines.append(f"test session {test_session.id}: {klass.school.name_zh} {klass.name}, form {forms[5].code}, "
+                 f"{test_session.time_limit_minutes} min")
+    lines.append(f"students: open {url}/take and type a ticket:")
+    for row in ticket_sheet(session, test_session.id):
+        lines.append(f"  seat {row.seat if row.seat is not None else '-':>2}  {row.name:<6} {row.ticket_display}")
+    lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{test_session.id}/tickets, "
+                 f"live status at {url}/proctor/api/sessions/{test_session.id}/status")
     return lines
 
 
@@ -511,7 +565,7 @@ def prepare_demo(ctx: Context) -> list[str]:
 @pass_ctx
 def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
-    for line in prepare_demo(ctx):
+    for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
         click.echo(line)
     if not no_serve:
         _serve(ctx, host, port, workers)

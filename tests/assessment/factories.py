@@ -75,6 +75,9 @@ def open_session(db: Session, *, grade: int = 5, n_students: int = 3, minutes: i
     test_session = create_session(db, class_id=klass.id, form_id=form.id, minutes=minutes)
     db.commit()
     attempts = sorted(test_session.attempts, key=lambda a: a.student.seat_number or 0)
+    for a in attempts:
+        a.session.school_class.school  # noqa: B018 - load now, then end the read transaction
+    db.commit()  # on SQLite every transaction holds the write lock (BEGIN IMMEDIATE): never leave one open
     return test_session, attempts
 
 
@@ -103,6 +106,9 @@ def open_all_types_session(db: Session, *, n_students: int = 2, minutes: int = 3
     test_session = create_session(db, class_id=klass.id, form_id=form.id, minutes=minutes)
     db.commit()
     attempts = sorted(test_session.attempts, key=lambda a: a.student.seat_number or 0)
+    for a in attempts:
+        a.session.school_class.school  # noqa: B018 - load now, then end the read transaction
+    db.commit()  # on SQLite every transaction holds the write lock (BEGIN IMMEDIATE): never leave one open
     return test_session, attempts, by_type
 
 
