@@ -26,7 +26,7 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from .forms import delivered_item
 from .models import Answer, Attempt
 
-__all__ = ["Ack", "MAX_SEQ", "LATE_GRACE", "save_answer", "parse_client_time", "safe_message"]
+__all__ = ["LATE_GRACE", "MAX_SEQ", "Ack", "parse_client_time", "safe_message", "save_answer"]
 
 MAX_SEQ = 2**31 - 1
 LATE_GRACE = timedelta(seconds=120)
@@ -139,7 +139,7 @@ def save_answer(
         where=Answer.seq < stmt.excluded.seq,
     )
     result = session.execute(stmt)
-    if result.rowcount == 0:  # pragma: no cover - only without the row lock: a newer seq won the race
+    if getattr(result, "rowcount", 1) == 0:  # pragma: no cover - only without the row lock: a newer seq won the race
         newer = session.scalar(select(Answer.seq).where(Answer.attempt_id == attempt.id, Answer.item_pk == record.pk))
         return Ack(record.item_id, int(newer or seq), False)
     return Ack(record.item_id, seq, True)

@@ -10,7 +10,7 @@ submitted with reason "deadline".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,17 +24,17 @@ from .tickets import issue_token, normalize_ticket, read_token
 
 __all__ = [
     "LoginResult",
-    "login_with_ticket",
     "attempt_for_token",
-    "effective_deadline",
-    "remaining_seconds",
-    "expire_if_due",
-    "sweep_expired",
     "attempt_view",
-    "timer_view",
-    "submit_attempt",
-    "iso",
+    "effective_deadline",
+    "expire_if_due",
     "form_item_record",
+    "iso",
+    "login_with_ticket",
+    "remaining_seconds",
+    "submit_attempt",
+    "sweep_expired",
+    "timer_view",
 ]
 
 
@@ -42,7 +42,7 @@ def iso(value: datetime | None) -> str | None:
     """UTC ISO 8601 with a Z, as the API writes every time."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,18 @@ from .item_store import list_items
 from .models import Form, FormItem, ItemRecord
 
 __all__ = [
-    "Blueprint",
     "DIMENSIONS",
-    "default_blueprint",
+    "Blueprint",
     "build_forms",
-    "list_forms",
-    "get_form",
-    "update_form",
-    "new_form_version",
-    "freeze_form",
-    "form_summary",
+    "default_blueprint",
     "delivered_item",
     "form_items",
+    "form_summary",
+    "freeze_form",
+    "get_form",
+    "list_forms",
+    "new_form_version",
+    "update_form",
 ]
 
 DIMENSIONS = ("D1", "D2", "D3", "D4")

@@ -32,7 +32,7 @@ from . import audit
 from .errors import InvalidInput
 from .models import District, School, SchoolClass, Student
 
-__all__ = ["Problem", "RosterImportError", "RosterReport", "import_oneroster", "REQUIRED_FILES"]
+__all__ = ["REQUIRED_FILES", "Problem", "RosterImportError", "RosterReport", "import_oneroster"]
 
 REQUIRED_FILES = ("orgs.csv", "academicSessions.csv", "classes.csv", "users.csv", "enrollments.csv")
 OPTIONAL_FILES = ("roles.csv", "demographics.csv", "manifest.csv", "courses.csv")
@@ -373,16 +373,16 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
     session.flush()
     genders = {"female": "F", "male": "M", "other": "X", "unspecified": ""}
     for sid, (class_sid, seat) in placed.items():
-        existing = db_students.get(sid)
+        student = db_students.get(sid)
         values: dict[str, object] = {"source_id": sid, "class_id": db_classes[class_sid].id, "seat_number": seat}
         if sid in users:
             row = users[sid][1]
             values.update(family_name=row["familyName"], given_name=row["givenName"])
         if sid in demographics:
             values["gender"] = genders.get(demographics[sid][1].get("sex", "").lower(), "")
-        elif existing is None:
+        elif student is None:
             values["gender"] = ""
-        upsert("students", existing, values, Student)
+        upsert("students", student, values, Student)
     session.flush()
     audit.record(session, actor, "roster.import", Path(path).name[:128], created=report.created,
                  updated=report.updated, teachers=report.teachers, skipped_deleted=report.skipped_deleted)

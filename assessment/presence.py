@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
 
 import redis
 
@@ -31,7 +30,7 @@ class Seen:
 class Presence:
     """One Redis hash per session: attempt id → {"t": epoch seconds, "i": current item id}."""
 
-    def __init__(self, client: "redis.Redis[Any]", prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -64,7 +63,7 @@ class Presence:
         for attempt_id, value in raw.items():
             try:
                 data = json.loads(value)
-                out[int(attempt_id)] = Seen(datetime.fromtimestamp(float(data["t"]), tz=timezone.utc), data.get("i"))
+                out[int(attempt_id)] = Seen(datetime.fromtimestamp(float(data["t"]), tz=UTC), data.get("i"))
             except (ValueError, KeyError, TypeError):
                 continue
         return out

@@ -23,17 +23,17 @@ from .presence import Presence
 from .sessions import get_session
 
 __all__ = [
+    "IDLE_AFTER",
     "StatusRow",
     "check_access",
-    "pause_session",
-    "resume_session",
     "close_session",
     "extend_time",
-    "lock_attempt",
-    "unlock_attempt",
     "get_attempt",
     "live_status",
-    "IDLE_AFTER",
+    "lock_attempt",
+    "pause_session",
+    "resume_session",
+    "unlock_attempt",
 ]
 
 IDLE_AFTER = timedelta(minutes=2)

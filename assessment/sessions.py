@@ -15,8 +15,15 @@ from .models import Attempt, School, SchoolClass, Student, TestSession
 from .tickets import format_ticket, generate_ticket
 from .windows import current_window, get_window
 
-__all__ = ["TicketRow", "list_classes", "create_session", "get_session", "list_sessions", "ticket_sheet",
-           "session_summary"]
+__all__ = [
+    "TicketRow",
+    "create_session",
+    "get_session",
+    "list_classes",
+    "list_sessions",
+    "session_summary",
+    "ticket_sheet",
+]
 
 
 def list_classes(session: Session, *, school_source_id: str | None = None, school_id: int | None = None,

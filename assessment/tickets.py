@@ -21,10 +21,10 @@ __all__ = [
     "TICKET_LENGTH",
     "TOKEN_MAX_AGE",
     "TokenClaims",
-    "generate_ticket",
-    "normalize_ticket",
     "format_ticket",
+    "generate_ticket",
     "issue_token",
+    "normalize_ticket",
     "read_token",
 ]
 

@@ -12,7 +12,7 @@ from .db import utcnow
 from .errors import Conflict, InvalidInput, NotFound
 from .models import TestWindow
 
-__all__ = ["create_window", "get_window", "list_windows", "current_window"]
+__all__ = ["create_window", "current_window", "get_window", "list_windows"]
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 

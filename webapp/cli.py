@@ -18,7 +18,7 @@ from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
 from assessment.errors import DomainError
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 STARTER_BANK = Path(__file__).resolve().parent.parent / "item_bank" / "content"
 DEMO_PASSWORDS = {

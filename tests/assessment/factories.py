@@ -10,8 +10,17 @@ from sqlalchemy.orm import Session
 from assessment.db import utcnow
 from assessment.forms import Blueprint, build_forms, default_blueprint
 from assessment.item_store import import_items
-from assessment.models import (Attempt, District, Form, ItemRecord, School, SchoolClass, Student, TestSession,
-                               TestWindow)
+from assessment.models import (
+    Attempt,
+    District,
+    Form,
+    ItemRecord,
+    School,
+    SchoolClass,
+    Student,
+    TestSession,
+    TestWindow,
+)
 from assessment.sessions import create_session
 from assessment.windows import create_window
 from item_bank import Item, load_bank
@@ -81,7 +90,7 @@ def open_session(db: Session, *, grade: int = 5, n_students: int = 3, minutes: i
     return test_session, attempts
 
 
-__all__ = ["starter_items", "import_bank", "make_class", "make_window", "make_form", "open_session", "Blueprint"]
+__all__ = ["Blueprint", "import_bank", "make_class", "make_form", "make_window", "open_session", "starter_items"]
 
 
 TYPES = ("single_choice", "multiple_response", "ordering", "matching", "short_answer", "grid_path")

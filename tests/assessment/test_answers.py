@@ -13,7 +13,12 @@ from assessment.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from assessment.models import Answer, Attempt
 from assessment.proctoring import pause_session
 
-from .factories import TYPES, correct_response, malformed_response, open_all_types_session
+from .factories import (
+    TYPES,
+    correct_response,
+    malformed_response,
+    open_all_types_session,
+)
 
 SECRET = "test-secret-key-0123456789"
 

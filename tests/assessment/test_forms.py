@@ -1,7 +1,14 @@
 import pytest
 
 from assessment.errors import Conflict, InvalidInput
-from assessment.forms import Blueprint, build_forms, default_blueprint, form_summary, new_form_version, update_form
+from assessment.forms import (
+    Blueprint,
+    build_forms,
+    default_blueprint,
+    form_summary,
+    new_form_version,
+    update_form,
+)
 from assessment.models import AuditEntry
 
 from .factories import import_bank, open_session

@@ -3,15 +3,30 @@ from datetime import timedelta
 
 import pytest
 
-from assessment.attempts import (attempt_for_token, effective_deadline, expire_if_due, login_with_ticket,
-                                 remaining_seconds, submit_attempt, sweep_expired)
+from assessment.answers import save_answer
+from assessment.attempts import (
+    attempt_for_token,
+    effective_deadline,
+    expire_if_due,
+    login_with_ticket,
+    remaining_seconds,
+    submit_attempt,
+    sweep_expired,
+)
 from assessment.db import utcnow
 from assessment.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from assessment.models import Attempt, AuditEntry, User
 from assessment.presence import Presence
-from assessment.proctoring import (check_access, close_session, extend_time, live_status, lock_attempt,
-                                   pause_session, resume_session, unlock_attempt)
-from assessment.answers import save_answer
+from assessment.proctoring import (
+    check_access,
+    close_session,
+    extend_time,
+    live_status,
+    lock_attempt,
+    pause_session,
+    resume_session,
+    unlock_attempt,
+)
 
 from .factories import correct_response, open_all_types_session
 
@@ -59,7 +74,7 @@ def test_pause_stops_the_clock_and_resume_moves_deadlines(db) -> None:  # type: 
 
 
 def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-def]
-    test_session, attempts, items = open_all_types_session(db, minutes=10)
+    _, attempts, items = open_all_types_session(db, minutes=10)
     t0 = utcnow() - timedelta(minutes=11)
     for att in attempts:
         login_with_ticket(db, att.ticket, secret_key=SECRET, now=t0)

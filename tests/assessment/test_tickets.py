@@ -1,8 +1,15 @@
 import pytest
 
 from assessment.errors import Unauthorized
-from assessment.tickets import (ALPHABET, TICKET_LENGTH, format_ticket, generate_ticket, issue_token,
-                                normalize_ticket, read_token)
+from assessment.tickets import (
+    ALPHABET,
+    TICKET_LENGTH,
+    format_ticket,
+    generate_ticket,
+    issue_token,
+    normalize_ticket,
+    read_token,
+)
 
 
 def test_alphabet_has_no_look_alikes_and_tickets_are_random() -> None:

@@ -7,8 +7,13 @@ import pytest
 
 from assessment.db import utcnow
 from assessment.models import Answer, Attempt
-from tests.assessment.factories import (TYPES, correct_response, malformed_response, open_all_types_session,
-                                        starter_items)
+from tests.assessment.factories import (
+    TYPES,
+    correct_response,
+    malformed_response,
+    open_all_types_session,
+    starter_items,
+)
 
 FORBIDDEN_KEYS = {"key", "answer", "rationale", "irt", "accepted", "tolerance", "value", "shortest_path",
                   "shortest_path_length", "parameter_set", "a", "d", "c", "status", "anchor", "dimension"}

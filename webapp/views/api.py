@@ -23,7 +23,7 @@ from assessment.tickets import normalize_ticket
 
 from ..extensions import db_session, services
 
-__all__ = ["bp", "OPENAPI_PATH", "TICKET_RATE_PER_IP", "TICKET_RATE_PER_TICKET"]
+__all__ = ["OPENAPI_PATH", "TICKET_RATE_PER_IP", "TICKET_RATE_PER_TICKET", "bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
