@@ -284,6 +284,8 @@ class Attempt(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     shuffle_seed: Mapped[int] = mapped_column(Integer, default=0)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # why it ended: student | deadline | session_closed | proctor (None while open)
+    submit_reason: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
 
     session: Mapped[TestSession] = relationship(back_populates="attempts")
     student: Mapped[Student] = relationship()

@@ -135,7 +135,7 @@ def _school_sizes(rng: np.random.Generator, n_schools: int, target: int, grade: 
     """Skewed school cohort sizes (a few big schools, several tiny ones) summing to `target`."""
     raw = rng.lognormal(mean=0.0, sigma=0.9, size=n_schools)
     # A quarter of the elementary schools are small rural/harbour schools with one class.
-    n_small = min(n_schools // 4 if grade == 5 else 1, n_schools - 1)
+    n_small = min(n_schools // 4 if grade == 5 else 1, n_schools - 1)  # keep at least one regular school
     small = rng.integers(6, MAX_CLASS_SIZE, size=n_small)
     remaining = target - int(small.sum())
     big = raw[n_small:] / raw[n_small:].sum() * remaining

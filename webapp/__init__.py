@@ -57,8 +57,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
 
-    from .views import auth, main
+    from .views import api, auth, main, player, proctor
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(player.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(proctor.bp)
     return app

@@ -19,7 +19,8 @@ def json_error(status: int, code: str, message: str, **extra: Any):  # type: ign
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    # /api/v1/... (students) and /proctor/api/... (staff live views) always answer JSON.
+    return "/api/" in request.path or request.accept_mimetypes.best == "application/json"
 
 
 def init_app(app: Flask) -> None:

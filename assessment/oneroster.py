@@ -1,0 +1,389 @@
+"""OneRoster 1.2 CSV import (bulk): orgs, academicSessions, classes, users, enrollments.
+
+Everything is read and checked first; every referential problem is reported
+with its file, line and sourcedId, and nothing is stored unless there are none.
+The caller's transaction makes the import all-or-nothing; re-importing the
+same package changes nothing (records are matched by sourcedId).
+
+Mapping: orgs of type district → District, type school → School (its parent
+must be a district); classes → SchoolClass (grade from `grades`, e.g. "05");
+users with a student role and their one class enrollment → Student (OneRoster
+1.1's `role` column, 1.2's roles.csv, or the enrollment role); teachers are
+checked but not stored (staff accounts are made with `ctcensus users create`);
+academicSessions are checked (classes' termSourcedIds must exist) but not
+stored. Optional: demographics.csv (sex → gender) and an extension column
+`metadata.seatNumber` in users.csv or enrollments.csv. Rows with status
+`tobedeleted` are skipped (never deleted from the census record).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import InvalidInput
+from .models import District, School, SchoolClass, Student
+
+__all__ = ["REQUIRED_FILES", "Problem", "RosterImportError", "RosterReport", "import_oneroster"]
+
+REQUIRED_FILES = ("orgs.csv", "academicSessions.csv", "classes.csv", "users.csv", "enrollments.csv")
+OPTIONAL_FILES = ("roles.csv", "demographics.csv", "manifest.csv", "courses.csv")
+_COLUMNS = {
+    "orgs.csv": ("sourcedId", "name", "type"),
+    "academicSessions.csv": ("sourcedId", "title", "type", "startDate", "endDate"),
+    "classes.csv": ("sourcedId", "title", "schoolSourcedId", "termSourcedIds"),
+    "users.csv": ("sourcedId", "givenName", "familyName"),
+    "enrollments.csv": ("sourcedId", "classSourcedId", "userSourcedId", "role"),
+    "roles.csv": ("userSourcedId", "role", "orgSourcedId"),
+    "demographics.csv": ("sourcedId",),
+}
+_MAX_FILE_BYTES = 64 * 1024 * 1024
+_STUDENT_ROLES = {"student"}
+_TEACHER_ROLES = {"teacher", "aide", "proctor", "administrator", "principal", "districtadministrator",
+                  "siteadministrator", "systemadministrator"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the package, located by file, line and sourcedId."""
+
+    file: str
+    line: int
+    sourced_id: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.line else self.file
+        return f"{where}: {self.sourced_id + ': ' if self.sourced_id else ''}{self.message}"
+
+
+class RosterImportError(InvalidInput):
+    """The package has problems; nothing was imported."""
+
+    code = "roster_invalid"
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        shown = [str(p) for p in self.problems[:60]]
+        more = len(self.problems) - len(shown)
+        text = f"OneRoster import failed, nothing was imported ({len(self.problems)} problems):\n" + "\n".join(shown)
+        if more > 0:
+            text += f"\n... and {more} more"
+        super().__init__(text)
+
+
+@dataclass
+class RosterReport:
+    """What an import created, updated or left alone."""
+
+    created: dict[str, int] = field(default_factory=lambda: {"districts": 0, "schools": 0, "classes": 0, "students": 0})
+    updated: dict[str, int] = field(default_factory=lambda: {"districts": 0, "schools": 0, "classes": 0, "students": 0})
+    unchanged: dict[str, int] = field(default_factory=lambda: {"districts": 0, "schools": 0, "classes": 0, "students": 0})
+    teachers: int = 0
+    academic_sessions: int = 0
+    skipped_deleted: int = 0
+
+    def describe(self) -> str:
+        kinds = ("districts", "schools", "classes", "students")
+        parts = [f"{k}: {self.created[k]} new, {self.updated[k]} updated, {self.unchanged[k]} unchanged" for k in kinds]
+        return ("OneRoster import: " + "; ".join(parts) + f"; {self.academic_sessions} academic sessions checked; "
+                f"{self.teachers} teachers not stored as staff accounts; {self.skipped_deleted} rows marked tobedeleted skipped")
+
+
+Row = dict[str, str]
+
+
+class _Package:
+    """The CSV files of a package (a zip or a folder), read as rows with their line numbers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.texts: dict[str, str] = {}
+        if path.is_dir():
+            for name in REQUIRED_FILES + OPTIONAL_FILES:
+                file = path / name
+                if file.is_file():
+                    self.texts[name] = _decode(name, file.read_bytes()[: _MAX_FILE_BYTES + 1])
+        elif zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    base = info.filename.rsplit("/", 1)[-1]
+                    if base in REQUIRED_FILES + OPTIONAL_FILES and not info.is_dir():
+                        if info.file_size > _MAX_FILE_BYTES:
+                            raise InvalidInput(f"{base} in {path.name} is larger than {_MAX_FILE_BYTES // 2**20} MB")
+                        self.texts[base] = _decode(base, zf.read(info))
+        else:
+            raise InvalidInput(f"{path} is neither a folder nor a zip file of OneRoster CSV files")
+
+    def rows(self, name: str, problems: list[Problem]) -> list[tuple[int, Row]]:
+        text = self.texts.get(name)
+        if text is None:
+            return []
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in _COLUMNS.get(name, ()) if c not in header]
+        if missing:
+            problems.append(Problem(name, 1, "", f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}"))
+            return []
+        out = []
+        for row in reader:
+            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            out.append((reader.line_num, clean))
+        return out
+
+
+def _decode(name: str, data: bytes) -> str:
+    if len(data) > _MAX_FILE_BYTES:
+        raise InvalidInput(f"{name} is larger than {_MAX_FILE_BYTES // 2**20} MB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+
+
+def _index(name: str, rows: list[tuple[int, Row]], problems: list[Problem], report: RosterReport
+           ) -> dict[str, tuple[int, Row]]:
+    """Rows by sourcedId, reporting duplicates and empty ids, skipping tobedeleted rows."""
+    out: dict[str, tuple[int, Row]] = {}
+    for line, row in rows:
+        sid = row.get("sourcedId", "")
+        if not sid:
+            problems.append(Problem(name, line, "", "sourcedId is empty"))
+            continue
+        if len(sid) > 64:
+            problems.append(Problem(name, line, sid[:20] + "…", "sourcedId is longer than 64 characters"))
+            continue
+        if row.get("status", "").lower() == "tobedeleted":
+            report.skipped_deleted += 1
+            continue
+        if sid in out:
+            problems.append(Problem(name, line, sid, f"duplicate sourcedId (first on line {out[sid][0]})"))
+            continue
+        out[sid] = (line, row)
+    return out
+
+
+def _grade(text: str) -> int | None:
+    first = text.replace(";", ",").split(",")[0].strip()
+    return int(first) if first.isdigit() and 1 <= int(first) <= 12 else None
+
+
+def _seat(text: str) -> int | None | str:
+    if not text:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 1000 else "bad"
+
+
+def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> RosterReport:
+    """Check and import a OneRoster 1.2 CSV package in the caller's transaction (RosterImportError if not clean)."""
+    package = _Package(Path(path))
+    problems: list[Problem] = []
+    report = RosterReport()
+    for name in REQUIRED_FILES:
+        if name not in package.texts:
+            problems.append(Problem(name, 0, "", f"required file is missing from {Path(path).name}"))
+    if problems:
+        raise RosterImportError(problems)
+
+    orgs = _index("orgs.csv", package.rows("orgs.csv", problems), problems, report)
+    terms = _index("academicSessions.csv", package.rows("academicSessions.csv", problems), problems, report)
+    classes = _index("classes.csv", package.rows("classes.csv", problems), problems, report)
+    users = _index("users.csv", package.rows("users.csv", problems), problems, report)
+    enrollments = _index("enrollments.csv", package.rows("enrollments.csv", problems), problems, report)
+    roles_rows = package.rows("roles.csv", problems)
+    demographics = _index("demographics.csv", package.rows("demographics.csv", problems), problems, report)
+
+    db_districts = {d.source_id: d for d in session.scalars(select(District))}
+    db_schools = {s.source_id: s for s in session.scalars(select(School))}
+
+    # orgs
+    districts: dict[str, Row] = {}
+    schools: dict[str, tuple[int, Row]] = {}
+    for sid, (line, row) in orgs.items():
+        kind = row["type"].lower()
+        if kind == "district":
+            districts[sid] = row
+        elif kind == "school":
+            schools[sid] = (line, row)
+        if not row["name"]:
+            problems.append(Problem("orgs.csv", line, sid, "name is empty"))
+    for sid, (line, row) in schools.items():
+        parent = row.get("parentSourcedId", "")
+        if not parent:
+            problems.append(Problem("orgs.csv", line, sid, "school has no parentSourcedId (its district)"))
+        elif parent not in districts and parent not in db_districts:
+            problems.append(Problem("orgs.csv", line, sid, f"parentSourcedId {parent!r} is not a district org "
+                                    "in orgs.csv or the database"))
+
+    # academic sessions
+    for sid, (line, row) in terms.items():
+        try:
+            start, end = date.fromisoformat(row["startDate"]), date.fromisoformat(row["endDate"])
+            if end < start:
+                problems.append(Problem("academicSessions.csv", line, sid, "endDate is before startDate"))
+        except ValueError:
+            problems.append(Problem("academicSessions.csv", line, sid, "startDate and endDate must be YYYY-MM-DD"))
+        parent = row.get("parentSourcedId", "")
+        if parent and parent not in terms:
+            problems.append(Problem("academicSessions.csv", line, sid, f"parentSourcedId {parent!r} is not an "
+                                    "academic session in academicSessions.csv"))
+    report.academic_sessions = len(terms)
+
+    # classes
+    class_grade: dict[str, int] = {}
+    db_classes = {c.source_id: c for c in session.scalars(select(SchoolClass))}
+    for sid, (line, row) in classes.items():
+        school = row["schoolSourcedId"]
+        if school not in schools and school not in db_schools:
+            problems.append(Problem("classes.csv", line, sid, f"schoolSourcedId {school!r} is not a school org in "
+                                    "orgs.csv or the database"))
+        for term in [t.strip() for t in row["termSourcedIds"].split(",") if t.strip()]:
+            if term not in terms:
+                problems.append(Problem("classes.csv", line, sid, f"termSourcedIds names {term!r}, which is not in "
+                                        "academicSessions.csv"))
+        if not row["termSourcedIds"]:
+            problems.append(Problem("classes.csv", line, sid, "termSourcedIds is empty"))
+        grade = _grade(row.get("grades", ""))
+        if grade is None:
+            problems.append(Problem("classes.csv", line, sid, f"grades must start with a grade 01-12 (e.g. 05); "
+                                    f"found {row.get('grades', '')!r}"))
+        else:
+            class_grade[sid] = grade
+        if not row["title"]:
+            problems.append(Problem("classes.csv", line, sid, "title is empty"))
+
+    # roles: users.csv `role` (1.1), roles.csv (1.2), else the enrollment
+    user_role: dict[str, str] = {}
+    for sid, (_line, row) in users.items():
+        if row.get("role"):
+            user_role[sid] = row["role"].lower()
+    for line, row in roles_rows:
+        uid = row["userSourcedId"]
+        if uid not in users:
+            problems.append(Problem("roles.csv", line, row.get("sourcedId", ""), f"userSourcedId {uid!r} is not in users.csv"))
+            continue
+        if row.get("roleType", "primary").lower() in ("primary", ""):
+            user_role.setdefault(uid, row["role"].lower())
+
+    db_students = {s.source_id: s for s in session.scalars(select(Student))}
+    student_class: dict[str, list[tuple[int, str, bool, str]]] = {}
+    for sid, (line, row) in enrollments.items():
+        cls = row["classSourcedId"]
+        uid = row["userSourcedId"]
+        role = row["role"].lower()
+        if cls not in classes and cls not in db_classes:
+            problems.append(Problem("enrollments.csv", line, sid, f"classSourcedId {cls!r} is not in classes.csv "
+                                    "or the database"))
+        if uid not in users and uid not in db_students:
+            problems.append(Problem("enrollments.csv", line, sid, f"userSourcedId {uid!r} is not in users.csv "
+                                    "or the database"))
+        school = row.get("schoolSourcedId", "")
+        if school and cls in classes and classes[cls][1]["schoolSourcedId"] != school:
+            problems.append(Problem("enrollments.csv", line, sid, f"schoolSourcedId {school!r} is not the school "
+                                    f"of class {cls!r}"))
+        if role in _STUDENT_ROLES:
+            student_class.setdefault(uid, []).append(
+                (line, cls, row.get("primary", "").lower() == "true", row.get("metadata.seatNumber", "")))
+            user_role.setdefault(uid, "student")
+        elif role in _TEACHER_ROLES:
+            user_role.setdefault(uid, "teacher")
+        else:
+            problems.append(Problem("enrollments.csv", line, sid, f"role {role!r} is not a OneRoster enrollment role"))
+
+    # users → students
+    placed: dict[str, tuple[str, int | None]] = {}
+    for sid, (line, row) in users.items():
+        role = user_role.get(sid, "")
+        if role in _TEACHER_ROLES:
+            report.teachers += 1
+            continue
+        if role not in _STUDENT_ROLES:
+            problems.append(Problem("users.csv", line, sid, "user has no role (users.csv role, roles.csv or an "
+                                    "enrollment)"))
+            continue
+        if not row["givenName"] and not row["familyName"]:
+            problems.append(Problem("users.csv", line, sid, "student has neither givenName nor familyName"))
+        if len(row["givenName"]) > 64 or len(row["familyName"]) > 64:
+            problems.append(Problem("users.csv", line, sid, "names must be at most 64 characters"))
+        enrolled = student_class.get(sid, [])
+        if not enrolled:
+            problems.append(Problem("users.csv", line, sid, "student has no class enrollment in enrollments.csv"))
+            continue
+        primary = [e for e in enrolled if e[2]] if len(enrolled) > 1 else enrolled
+        if len(primary) != 1:
+            lines = ", ".join(str(e[0]) for e in enrolled)
+            problems.append(Problem("users.csv", line, sid, f"student is enrolled in {len(enrolled)} classes "
+                                    f"(enrollments.csv lines {lines}); mark exactly one primary=true"))
+            continue
+        seat = _seat(row.get("metadata.seatNumber", "") or primary[0][3])
+        if seat == "bad":
+            problems.append(Problem("users.csv", line, sid, "metadata.seatNumber must be a whole number 1-999"))
+            continue
+        placed[sid] = (primary[0][1], seat if isinstance(seat, int) else None)
+    for uid, enrolled in student_class.items():
+        if uid not in users and uid in db_students and len(enrolled) == 1:
+            placed[uid] = (enrolled[0][1], db_students[uid].seat_number)
+
+    if problems:
+        raise RosterImportError(problems)
+
+    # --- apply -------------------------------------------------------------------
+    def upsert(kind: str, obj: object | None, values: Mapping[str, object], make: type) -> object:
+        if obj is None:
+            obj = make(**values)
+            session.add(obj)
+            report.created[kind] += 1
+            return obj
+        changed = False
+        for key, value in values.items():
+            if getattr(obj, key) != value:
+                setattr(obj, key, value)
+                changed = True
+        (report.updated if changed else report.unchanged)[kind] += 1
+        return obj
+
+    for sid, row in districts.items():
+        db_districts[sid] = upsert("districts", db_districts.get(sid), {"source_id": sid, "name_zh": row["name"][:64]},
+                                   District)  # type: ignore[assignment]
+    session.flush()
+    grades_by_school: dict[str, set[int]] = {}
+    for sid, (_line, row) in classes.items():
+        grades_by_school.setdefault(row["schoolSourcedId"], set()).add(class_grade[sid])
+    for sid, (_line, row) in schools.items():
+        grades = grades_by_school.get(sid, set())
+        existing = db_schools.get(sid)
+        level = ("junior_high" if grades and min(grades) >= 7 else "elementary" if grades
+                 else (existing.level if existing else "elementary"))
+        db_schools[sid] = upsert("schools", existing, {"source_id": sid, "name_zh": row["name"][:128], "level": level,
+                                                       "district_id": db_districts[row["parentSourcedId"]].id},
+                                 School)  # type: ignore[assignment]
+    session.flush()
+    for sid, (_line, row) in classes.items():
+        db_classes[sid] = upsert("classes", db_classes.get(sid), {
+            "source_id": sid, "name": row["title"][:64], "grade": class_grade[sid],
+            "school_id": db_schools[row["schoolSourcedId"]].id}, SchoolClass)  # type: ignore[assignment]
+    session.flush()
+    genders = {"female": "F", "male": "M", "other": "X", "unspecified": ""}
+    for sid, (class_sid, seat) in placed.items():
+        student = db_students.get(sid)
+        values: dict[str, object] = {"source_id": sid, "class_id": db_classes[class_sid].id, "seat_number": seat}
+        if sid in users:
+            row = users[sid][1]
+            values.update(family_name=row["familyName"], given_name=row["givenName"])
+        if sid in demographics:
+            values["gender"] = genders.get(demographics[sid][1].get("sex", "").lower(), "")
+        elif student is None:
+            values["gender"] = ""
+        upsert("students", student, values, Student)
+    session.flush()
+    audit.record(session, actor, "roster.import", Path(path).name[:128], created=report.created,
+                 updated=report.updated, teachers=report.teachers, skipped_deleted=report.skipped_deleted)
+    return report

@@ -1,0 +1,251 @@
+"""What a proctor does during a session, each action audited, and the live status of the class.
+
+Pause stops the clock of every in-progress attempt (the deadlines move by the
+paused time on resume); extend gives one student extra time (re-opening an
+attempt the deadline had ended); lock revokes a student's tokens and blocks
+sign-in until unlocked; close ends the session and submits what is open.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from . import audit
+from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds
+from .db import utcnow
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .models import Answer, Attempt, ItemRecord, TestSession, User
+from .presence import Presence
+from .sessions import get_session
+
+__all__ = [
+    "IDLE_AFTER",
+    "StatusRow",
+    "check_access",
+    "close_session",
+    "extend_time",
+    "get_attempt",
+    "live_status",
+    "lock_attempt",
+    "pause_session",
+    "resume_session",
+    "unlock_attempt",
+]
+
+IDLE_AFTER = timedelta(minutes=2)
+_SCHOOL_ROLES = ("proctor", "school_admin")
+
+
+def check_access(user: User | None, test_session: TestSession) -> None:
+    """Admins see every session; proctors and school admins only their own school's."""
+    if user is None or not user.active:
+        raise Forbidden("sign in as staff first", code="forbidden")
+    if user.role == "admin":
+        return
+    if user.role in _SCHOOL_ROLES and user.school_id == test_session.school_class.school_id:
+        return
+    raise Forbidden("this session belongs to another school, or your role cannot proctor", code="forbidden")
+
+
+def get_attempt(session: Session, attempt_id: int) -> Attempt:
+    """An attempt by id (locked for update), or NotFound."""
+    attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
+    if attempt is None:
+        raise NotFound(f"no attempt with id {attempt_id}")
+    return attempt
+
+
+def _locked_session(session: Session, session_id: int) -> TestSession:
+    test_session = session.get(TestSession, session_id, with_for_update=True, populate_existing=True)
+    if test_session is None:
+        raise NotFound(f"no test session with id {session_id}")
+    return test_session
+
+
+def pause_session(session: Session, session_id: int, *, actor: str, ip: str = "", now: datetime | None = None) -> TestSession:
+    """Stop the clock for the whole class."""
+    now = now or utcnow()
+    test_session = _locked_session(session, session_id)
+    if test_session.status != "open":
+        raise Conflict(f"only an open session can be paused; this one is {test_session.status}", code="not_open")
+    for attempt in _open_attempts(session, test_session):
+        expire_if_due(attempt, now)  # who ran out before the pause stays out
+    test_session.status = "paused"
+    test_session.paused_at = now
+    audit.record(session, actor, "session.pause", f"session {test_session.id}", ip=ip, at=iso(now))
+    return test_session
+
+
+def resume_session(session: Session, session_id: int, *, actor: str, ip: str = "", now: datetime | None = None) -> TestSession:
+    """Restart the clock; every in-progress deadline moves by the time it was stopped."""
+    now = now or utcnow()
+    test_session = _locked_session(session, session_id)
+    if test_session.status != "paused" or test_session.paused_at is None:
+        raise Conflict(f"only a paused session can be resumed; this one is {test_session.status}", code="not_paused")
+    moved = 0
+    for attempt in _open_attempts(session, test_session):
+        if attempt.deadline_at is None:
+            continue
+        frozen_since = max(test_session.paused_at, attempt.started_at or test_session.paused_at)
+        if now > frozen_since:
+            attempt.deadline_at = attempt.deadline_at + (now - frozen_since)
+            moved += 1
+    paused_seconds = int((now - test_session.paused_at).total_seconds())
+    test_session.status = "open"
+    test_session.paused_at = None
+    audit.record(session, actor, "session.resume", f"session {test_session.id}", ip=ip,
+                 paused_seconds=paused_seconds, attempts_moved=moved)
+    return test_session
+
+
+def close_session(session: Session, session_id: int, *, actor: str, ip: str = "", now: datetime | None = None) -> TestSession:
+    """End the session: open attempts are submitted (reason "session_closed"), no new sign-ins."""
+    now = now or utcnow()
+    test_session = _locked_session(session, session_id)
+    if test_session.status == "closed":
+        return test_session
+    if test_session.status == "paused":
+        resume_session(session, session_id, actor=actor, ip=ip, now=now)
+    closed = 0
+    for attempt in _open_attempts(session, test_session):
+        if not expire_if_due(attempt, now):
+            attempt.status = "submitted"
+            attempt.submit_reason = "session_closed"
+            attempt.submitted_at = now
+            closed += 1
+    test_session.status = "closed"
+    test_session.closed_at = now
+    audit.record(session, actor, "session.close", f"session {test_session.id}", ip=ip, attempts_submitted=closed)
+    return test_session
+
+
+def _open_attempts(session: Session, test_session: TestSession) -> list[Attempt]:
+    return list(session.scalars(
+        select(Attempt).where(Attempt.session_id == test_session.id, Attempt.status == "in_progress")
+        .with_for_update()
+    ))
+
+
+def extend_time(session: Session, attempt_id: int, seconds: int, *, actor: str, ip: str = "",
+                now: datetime | None = None) -> Attempt:
+    """Give one student extra time; an attempt the deadline had ended is re-opened if time remains."""
+    now = now or utcnow()
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 4 * 3600:
+        raise InvalidInput(f"extra time must be 1 to {4 * 3600} seconds; got {seconds!r}")
+    attempt = get_attempt(session, attempt_id)
+    test_session = attempt.session
+    if test_session.status == "closed":
+        raise Conflict("the session is closed", code="session_closed")
+    if attempt.status == "submitted" and attempt.submit_reason != "deadline":
+        raise Conflict("the student has submitted; extra time would not change anything", code="submitted")
+    attempt.extra_seconds += seconds
+    reopened = False
+    if attempt.deadline_at is not None:
+        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=seconds)
+        if attempt.status == "submitted" and attempt.submit_reason == "deadline":
+            deadline = attempt.deadline_at
+            if deadline > now:
+                attempt.status = "in_progress"
+                attempt.submit_reason = None
+                attempt.submitted_at = None
+                reopened = True
+    audit.record(session, actor, "attempt.extend", f"attempt {attempt.id}", ip=ip, seconds=seconds,
+                 extra_seconds=attempt.extra_seconds, reopened=reopened, deadline_at=iso(attempt.deadline_at))
+    return attempt
+
+
+def lock_attempt(session: Session, attempt_id: int, *, actor: str, ip: str = "") -> Attempt:
+    """Block a student: every token issued so far stops working, sign-in is refused."""
+    attempt = get_attempt(session, attempt_id)
+    attempt.locked = True
+    attempt.token_version += 1
+    audit.record(session, actor, "attempt.lock", f"attempt {attempt.id}", ip=ip)
+    return attempt
+
+
+def unlock_attempt(session: Session, attempt_id: int, *, actor: str, ip: str = "") -> Attempt:
+    """Let a locked student sign in again with the same ticket (and resume every saved answer)."""
+    attempt = get_attempt(session, attempt_id)
+    attempt.locked = False
+    audit.record(session, actor, "attempt.unlock", f"attempt {attempt.id}", ip=ip)
+    return attempt
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One student in the proctor's live view."""
+
+    attempt_id: int
+    student_id: int
+    seat: int | None
+    name: str
+    status: str
+    joined: bool
+    done: bool
+    locked: bool
+    current_item: str | None
+    answered: int
+    n_items: int
+    last_saved: str | None
+    last_seen: str | None
+    idle: bool
+    idle_seconds: int | None
+    remaining_seconds: int | None
+    deadline_at: str | None
+    extra_seconds: int
+    submit_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def live_status(session: Session, session_id: int, presence: Presence | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The session and one row per student; hot state from Redis, SQL when Redis knows nothing."""
+    now = now or utcnow()
+    test_session = get_session(session, session_id)
+    attempts = session.scalars(select(Attempt).where(Attempt.session_id == test_session.id)
+                               .options(selectinload(Attempt.student))).all()
+    n_items = len(test_session.form.items)
+    answers: dict[int, list[tuple[str, Any, datetime]]] = {}
+    rows_q = (select(Answer.attempt_id, ItemRecord.item_id, Answer.response, Answer.saved_at)
+              .join(ItemRecord, ItemRecord.pk == Answer.item_pk)
+              .join(Attempt, Attempt.id == Answer.attempt_id)
+              .where(Attempt.session_id == test_session.id))
+    for attempt_id, item_id, response, saved_at in session.execute(rows_q):
+        answers.setdefault(attempt_id, []).append((item_id, response, saved_at))
+    seen = presence.read(test_session.id) if presence is not None else {}
+    rows = []
+    for a in attempts:
+        mine = answers.get(a.id, [])
+        last = max(mine, key=lambda t: t[2]) if mine else None
+        hot = seen.get(a.id)
+        last_seen = hot.at if hot else (last[2] if last else a.started_at)
+        current = (hot.current_item if hot and hot.current_item else None) or (last[0] if last else None)
+        idle_seconds = int((now - last_seen).total_seconds()) if last_seen and a.status == "in_progress" else None
+        rows.append(StatusRow(
+            attempt_id=a.id, student_id=a.student_id, seat=a.student.seat_number, name=a.student.display_name,
+            status=a.status, joined=a.started_at is not None, done=a.status == "submitted", locked=a.locked,
+            current_item=current, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
+            last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen),
+            idle=idle_seconds is not None and idle_seconds >= IDLE_AFTER.total_seconds(),
+            idle_seconds=idle_seconds, remaining_seconds=remaining_seconds(a, test_session, now),
+            deadline_at=iso(effective_deadline(a, test_session, now)), extra_seconds=a.extra_seconds,
+            submit_reason=a.submit_reason,
+        ))
+    rows.sort(key=lambda r: (r.seat is None, r.seat or 0, r.name))
+    klass = test_session.school_class
+    return {
+        "session": {"id": test_session.id, "status": test_session.status, "class": klass.name,
+                    "school": klass.school.name_zh, "form": f"{test_session.form.code} v{test_session.form.version}",
+                    "minutes": test_session.time_limit_minutes, "paused_at": iso(test_session.paused_at),
+                    "closed_at": iso(test_session.closed_at)},
+        "server_time": iso(now),
+        "counts": {"students": len(rows), "joined": sum(r.joined for r in rows), "done": sum(r.done for r in rows),
+                   "idle": sum(r.idle for r in rows), "locked": sum(r.locked for r in rows)},
+        "students": [r.to_dict() for r in rows],
+    }

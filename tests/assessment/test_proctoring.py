@@ -1,0 +1,178 @@
+"""The server-authoritative timer and the proctor's actions (each audited)."""
+from datetime import timedelta
+
+import pytest
+
+from assessment.answers import save_answer
+from assessment.attempts import (
+    attempt_for_token,
+    effective_deadline,
+    expire_if_due,
+    login_with_ticket,
+    remaining_seconds,
+    submit_attempt,
+    sweep_expired,
+)
+from assessment.db import utcnow
+from assessment.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from assessment.models import Attempt, AuditEntry, User
+from assessment.presence import Presence
+from assessment.proctoring import (
+    check_access,
+    close_session,
+    extend_time,
+    live_status,
+    lock_attempt,
+    pause_session,
+    resume_session,
+    unlock_attempt,
+)
+
+from .factories import correct_response, open_all_types_session
+
+SECRET = "test-secret-key-0123456789"
+
+
+def test_deadline_is_set_at_first_login_and_not_moved_by_a_second(db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = open_all_types_session(db, minutes=35)
+    t0 = utcnow()
+    first = login_with_ticket(db, attempts[0].ticket.lower(), secret_key=SECRET, now=t0)
+    db.commit()
+    attempt = first.attempt
+    assert attempt.status == "in_progress" and attempt.deadline_at == t0 + timedelta(minutes=35)
+    second = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0 + timedelta(minutes=5))
+    assert second.attempt.deadline_at == t0 + timedelta(minutes=35)
+    assert attempt_for_token(db, first.token, secret_key=SECRET).id == attempt.id  # both devices' tokens work
+    with pytest.raises(Unauthorized):
+        login_with_ticket(db, "ZZZZ-ZZZZ", secret_key=SECRET)
+
+
+def test_pause_stops_the_clock_and_resume_moves_deadlines(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = open_all_types_session(db, minutes=30)
+    t0 = utcnow() - timedelta(minutes=20)
+    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    db.commit()
+    pause_at = t0 + timedelta(minutes=10)
+    pause_session(db, test_session.id, actor="proctor1", now=pause_at)
+    # a student who joins during the pause loses nothing either
+    b = login_with_ticket(db, attempts[1].ticket, secret_key=SECRET, now=pause_at + timedelta(minutes=2)).attempt
+    db.commit()
+    during = pause_at + timedelta(minutes=5)
+    assert remaining_seconds(a, test_session, during) == 20 * 60
+    assert remaining_seconds(b, test_session, during) == 30 * 60
+    assert not expire_if_due(a, pause_at + timedelta(hours=2))  # no expiry while paused
+    resume_at = pause_at + timedelta(minutes=7)
+    resume_session(db, test_session.id, actor="proctor1", now=resume_at)
+    db.commit()
+    assert a.deadline_at == t0 + timedelta(minutes=37)
+    assert b.deadline_at == pause_at + timedelta(minutes=2 + 30 + 5)
+    assert effective_deadline(a, test_session, resume_at) == a.deadline_at
+    actions = [e.action for e in db.query(AuditEntry).order_by(AuditEntry.id)]
+    assert "session.pause" in actions and "session.resume" in actions
+    with pytest.raises(Conflict):
+        resume_session(db, test_session.id, actor="proctor1")
+
+
+def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = open_all_types_session(db, minutes=10)
+    t0 = utcnow() - timedelta(minutes=11)
+    for att in attempts:
+        login_with_ticket(db, att.ticket, secret_key=SECRET, now=t0)
+    db.commit()
+    assert sweep_expired(db) == 2
+    db.commit()
+    a = db.get(Attempt, attempts[0].id)
+    assert a.status == "submitted" and a.submit_reason == "deadline" and a.submitted_at == a.deadline_at
+    extend_time(db, a.id, 5 * 60, actor="proctor1")
+    db.commit()
+    assert a.status == "in_progress" and a.extra_seconds == 300 and a.submit_reason is None
+    item = items["single_choice"]
+    assert save_answer(db, a.id, item.id, 1, correct_response(item)).changed
+    with pytest.raises(InvalidInput):
+        extend_time(db, attempts[1].id, 0, actor="p")
+    with pytest.raises(NotFound):
+        extend_time(db, 99999, 60, actor="p")
+    submit_attempt(a)
+    with pytest.raises(Conflict):
+        extend_time(db, a.id, 60, actor="p")  # a student's own submit is final
+    detail = db.query(AuditEntry).filter_by(action="attempt.extend").one().detail
+    assert detail["reopened"] is True and detail["seconds"] == 300
+
+
+def test_extend_before_start_counts_at_first_login(db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = open_all_types_session(db, minutes=30)
+    extend_time(db, attempts[0].id, 600, actor="p")
+    t0 = utcnow()
+    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    assert a.deadline_at == t0 + timedelta(minutes=40)
+
+
+def test_lock_revokes_tokens_and_unlock_lets_the_student_resume(db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = open_all_types_session(db)
+    token = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).token
+    lock_attempt(db, attempts[0].id, actor="proctor1", ip="10.0.0.1")
+    db.commit()
+    with pytest.raises(Unauthorized):
+        attempt_for_token(db, token, secret_key=SECRET)
+    with pytest.raises(Forbidden):
+        login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    unlock_attempt(db, attempts[0].id, actor="proctor1")
+    new = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    assert attempt_for_token(db, new.token, secret_key=SECRET).id == attempts[0].id
+    entry = db.query(AuditEntry).filter_by(action="attempt.lock").one()
+    assert entry.actor == "proctor1" and entry.ip == "10.0.0.1"
+
+
+def test_close_submits_open_attempts_and_refuses_new_sign_ins(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = open_all_types_session(db, n_students=3)
+    login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    submit_attempt(login_with_ticket(db, attempts[1].ticket, secret_key=SECRET).attempt)
+    db.commit()
+    close_session(db, test_session.id, actor="proctor1")
+    db.commit()
+    assert [a.submit_reason for a in sorted(test_session.attempts, key=lambda a: a.id)] == [
+        "session_closed", "student", None]
+    with pytest.raises(Conflict) as exc:
+        login_with_ticket(db, attempts[2].ticket, secret_key=SECRET)
+    assert exc.value.code == "session_closed"
+    assert close_session(db, test_session.id, actor="proctor1").status == "closed"  # idempotent
+
+
+def test_submit_is_idempotent(db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = open_all_types_session(db)
+    with pytest.raises(Conflict):
+        submit_attempt(db.get(Attempt, attempts[0].id))
+    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
+    first = submit_attempt(a).submitted_at
+    assert submit_attempt(a, now=utcnow() + timedelta(minutes=1)).submitted_at == first
+
+
+def test_live_status_uses_redis_then_sql(db, app) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, items = open_all_types_session(db, n_students=3)
+    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
+    login_with_ticket(db, attempts[1].ticket, secret_key=SECRET)
+    item = items["ordering"]
+    save_answer(db, a.id, item.id, 1, correct_response(item))
+    db.commit()
+    status = live_status(db, test_session.id, presence=None)
+    rows = status["students"]
+    assert status["counts"] == {"students": 3, "joined": 2, "done": 0, "idle": 0, "locked": 0}
+    assert (rows[0]["answered"], rows[0]["current_item"], rows[0]["n_items"]) == (1, item.id, 6)
+    assert rows[0]["last_saved"] and rows[2]["joined"] is False and rows[2]["last_seen"] is None
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    presence.touch(test_session.id, a.id, utcnow() - timedelta(minutes=5), items["grid_path"].id)
+    rows = live_status(db, test_session.id, presence)["students"]
+    assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is True
+
+
+def test_access_is_limited_to_the_school(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, _, _ = open_all_types_session(db)
+    school_id = test_session.school_class.school_id
+    check_access(User(username="a", role="admin", active=True), test_session)
+    check_access(User(username="p", role="proctor", school_id=school_id, active=True), test_session)
+    for user in (None, User(username="q", role="proctor", school_id=school_id + 1, active=True),
+                 User(username="b", role="bureau", active=True),
+                 User(username="r", role="researcher", active=True)):
+        with pytest.raises(Forbidden):
+            check_access(user, test_session)

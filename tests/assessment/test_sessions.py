@@ -1,0 +1,47 @@
+import pytest
+
+from assessment.errors import InvalidInput, NotFound
+from assessment.models import Attempt, AuditEntry
+from assessment.sessions import create_session, list_classes, ticket_sheet
+from assessment.tickets import ALPHABET
+
+from .factories import import_bank, make_class, make_form, make_window, open_session
+
+
+def test_session_gives_every_student_a_unique_ticket(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts = open_session(db, n_students=25)
+    assert len(attempts) == 25
+    tickets = [a.ticket for a in attempts]
+    assert len(set(tickets)) == 25 and all(len(t) == 8 and set(t) <= set(ALPHABET) for t in tickets)
+    assert all(a.status == "not_started" and a.deadline_at is None for a in attempts)
+    assert len({a.shuffle_seed for a in attempts}) > 20
+    rows = ticket_sheet(db, test_session.id)
+    assert [r.seat for r in rows] == list(range(1, 26))
+    assert rows[0].ticket_display == rows[0].ticket[:4] + "-" + rows[0].ticket[4:]
+    assert db.query(AuditEntry).filter_by(action="session.create").count() == 1
+
+
+def test_session_checks_grade_window_and_ids(db) -> None:  # type: ignore[no-untyped-def]
+    import_bank(db)
+    klass = make_class(db, grade=8)
+    form5 = make_form(db, 5)
+    with pytest.raises(InvalidInput, match="no test window"):
+        create_session(db, class_id=klass.id, form_id=make_form(db, 8).id)
+    make_window(db)
+    with pytest.raises(InvalidInput, match="grade 5"):
+        create_session(db, class_id=klass.id, form_id=form5.id)
+    with pytest.raises(NotFound):
+        create_session(db, class_id=9999, form_id=form5.id)
+    with pytest.raises(NotFound):
+        create_session(db, class_id=klass.id, form_id=9999)
+    with pytest.raises(InvalidInput, match="1-240"):
+        create_session(db, class_id=klass.id, form_id=make_form(db, 8).id, minutes=0)
+
+
+def test_list_classes_counts_students(db) -> None:  # type: ignore[no-untyped-def]
+    make_class(db, grade=5, n_students=4)
+    make_class(db, grade=8, n_students=2, school="jh-t01")
+    rows = list_classes(db)
+    assert [(r["grade"], r["students"]) for r in rows] == [(5, 4), (8, 2)]
+    assert [r["school"] for r in list_classes(db, school_source_id="jh-t01")] == ["jh-t01"]
+    assert db.query(Attempt).count() == 0

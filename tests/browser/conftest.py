@@ -1,0 +1,148 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright, against the app on a live port.
+
+No browser is ever downloaded: Playwright launches /usr/bin/chromium (install it with
+`apt-get install chromium`). Without it the browser tests skip, except under CI=true,
+where they fail.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CTCENSUS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SHOTS = Path(os.environ.get("CTCENSUS_SHOTS", "/tmp/player-shots"))
+
+
+def _chromium_or_skip() -> str:
+    if Path(CHROMIUM).is_file() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    message = (f"browser tests need Debian's Chromium at {CHROMIUM}: install Debian's chromium: "
+               "apt-get install chromium")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: browser tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return _chromium_or_skip()
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("the playwright package is missing: pip install -e .[dev]")
+        pytest.skip("the playwright package is missing: pip install -e .[dev]")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    requests: list[str]  # "METHOD /path" of every request that reached the server
+
+
+class _Recorder:
+    """WSGI middleware noting each request, to prove what did (not) reach the server."""
+
+    def __init__(self, app: Any, log: list[str]) -> None:
+        self.app = app
+        self.log = log
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.log.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}")
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """The app served on 127.0.0.1 and a free port, in a background thread."""
+    from werkzeug.serving import make_server
+
+    log: list[str] = []
+    server = make_server("127.0.0.1", 0, _Recorder(app, log), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, requests=log)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+# One operational grade-5 item of each type from the starter bank (the form covers all six).
+FORM_ITEMS = {
+    "single_choice": "d1-lunch-table-question",
+    "multiple_response": "d2-bus-every-15",
+    "ordering": "d3-plate-stack",
+    "matching": "d3-robot-letters",
+    "short_answer": "d3-loop-lanterns",
+    "grid_path": "d3-grid-school-gate",
+}
+
+
+@dataclass
+class DemoTest:
+    session_id: int
+    form_id: int
+    rows: list[Any]              # assessment.sessions.TicketRow, by seat
+    item_ids: list[str]
+
+
+@pytest.fixture
+def demo_test(live_server: LiveServer) -> DemoTest:
+    """A small roster, a form with every item type, a test window and a session with tickets."""
+    from assessment import forms, item_store, sessions, windows
+    from assessment.db import utcnow
+    from assessment.models import District, School, SchoolClass, Student
+    from item_bank.loader import content_dir, load_bank
+
+    svc = live_server.app.extensions["ctcensus"]
+    db = svc.sessions()
+    try:
+        bank = list(load_bank(content_dir()))
+        item_store.import_items(db, bank, actor="test", source="starter bank")
+        district = District(source_id="kl-test", name_zh="中正區", name_en="Zhongzheng")
+        school = School(source_id="es-test", district=district, name_zh="測試國小", name_en="Test Elementary",
+                        level="elementary")
+        klass = SchoolClass(source_id="es-test-501", school=school, grade=5, name="五年一班")
+        db.add_all([district, school, klass])
+        names = [("王", "小明", 1), ("林", "美美", 2), ("陳", "大同", 3)]
+        for family, given, seat in names:
+            db.add(Student(source_id=f"es-test-s{seat}", school_class=klass, family_name=family,
+                           given_name=given, seat_number=seat, gender=""))
+        now = utcnow()
+        windows.create_window(db, "113-test", "113 學年度普測（測試）", now - timedelta(days=1),
+                              now + timedelta(days=7), actor="test")
+        blueprint = forms.default_blueprint(db, 5, per_dimension=2, anchors=0, time_limit_minutes=35)
+        form = forms.build_forms(db, blueprint, code="E2E", actor="test")[0]
+        forms.update_form(db, form.id, item_ids=list(FORM_ITEMS.values()), actor="test")
+        test_session = sessions.create_session(db, class_id=klass.id, form_id=form.id, minutes=35,
+                                               window_code="113-test", actor="test")
+        db.commit()
+        rows = sessions.ticket_sheet(db, test_session.id)
+        return DemoTest(session_id=test_session.id, form_id=form.id, rows=rows, item_ids=list(FORM_ITEMS.values()))
+    finally:
+        db.close()

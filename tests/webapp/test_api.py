@@ -1,0 +1,243 @@
+"""The student JSON API: login, attempt payloads without keys, answers, submit, errors, OpenAPI."""
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from assessment.db import utcnow
+from assessment.models import Answer, Attempt
+from tests.assessment.factories import (
+    TYPES,
+    correct_response,
+    malformed_response,
+    open_all_types_session,
+    starter_items,
+)
+
+FORBIDDEN_KEYS = {"key", "answer", "rationale", "irt", "accepted", "tolerance", "value", "shortest_path",
+                  "shortest_path_length", "parameter_set", "a", "d", "c", "status", "anchor", "dimension"}
+
+
+@pytest.fixture
+def setup(db):  # type: ignore[no-untyped-def]
+    return open_all_types_session(db, n_students=3)
+
+
+def _login(client, ticket):  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/login", json={"ticket": ticket})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _auth(token):  # type: ignore[no-untyped-def]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _walk_keys(value, path=""):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k, path
+            yield from _walk_keys(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_keys(v, path)
+
+
+def test_login_then_attempt_without_any_key(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    body = _login(client, attempts[0].ticket[:4].lower() + "-" + attempts[0].ticket[4:])
+    assert body["attempt_id"] == attempts[0].id and body["token_type"] == "Bearer"
+    assert body["status"] == "in_progress" and body["remaining_seconds"] == 35 * 60
+    response = client.get("/api/v1/attempt", headers=_auth(body["token"]))
+    assert response.headers["Cache-Control"] == "no-store"
+    data = response.get_json()
+    assert {"status", "deadline_at", "server_time", "items", "answers"} <= set(data)
+    assert [i["type"] for i in data["items"]] == list(TYPES)
+    for view in data["items"]:
+        item = items[view["type"]]
+        assert view["id"] == item.id
+        leaked = [(k, p) for k, p in _walk_keys(view) if k in FORBIDDEN_KEYS and not p.startswith(".images")]
+        assert not leaked, f"{item.type} payload carries {leaked}"
+        text = json.dumps(view, ensure_ascii=False)
+        if item.rationale is not None:
+            for lang_text in (item.rationale.get("zh-TW"), item.rationale.get("en")):
+                assert lang_text not in text
+        if item.type in ("single_choice", "multiple_response", "ordering"):
+            assert {o["id"] for o in view["options"]} == set(item.option_ids)
+        if item.type == "matching":
+            assert [o["id"] for o in view["left"]] and [o["id"] for o in view["right"]]
+        if item.type == "grid_path":
+            assert view["grid"]["map"] and "shortest" not in text
+        if item.type == "short_answer":
+            assert view["answer_kind"] in ("numeric", "text")
+    english = client.get("/api/v1/attempt?lang=en", headers=_auth(body["token"])).get_json()
+    assert english["lang"] == "en" and english["items"][0]["title"] == items[TYPES[0]].title.get("en")
+
+
+def test_shuffled_options_are_per_student_and_scoring_is_unaffected(client, db) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = open_all_types_session(db, n_students=6, shuffle=True)
+    orders = set()
+    for attempt in attempts:
+        token = _login(client, attempt.ticket)["token"]
+        view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
+        mr = next(v for v in view["items"] if v["type"] == "multiple_response")
+        orders.add(tuple(o["id"] for o in mr["options"]))
+        item = items["multiple_response"]
+        ack = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                         json={"seq": 1, "response": correct_response(item)})
+        assert ack.status_code == 200
+    assert len(orders) > 1
+    db.expire_all()
+    assert {a.score for a in db.query(Answer)} == {1}
+
+
+def test_answers_are_acknowledged_and_resume_on_a_second_client(app, client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    for seq, kind in enumerate(TYPES, start=1):
+        item = items[kind]
+        response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                              json={"seq": seq, "response": correct_response(item),
+                                    "answered_at": utcnow().isoformat()})
+        assert response.status_code == 200 and response.get_json() == {"item_id": item.id, "seq": seq}
+    # replay and stale: 200 with the stored seq
+    item = items["single_choice"]
+    replay = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                        json={"seq": 1, "response": correct_response(item)})
+    assert replay.get_json() == {"item_id": item.id, "seq": 1}
+    client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token), json={"seq": 9, "response": None})
+    stale = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                       json={"seq": 8, "response": correct_response(item)})
+    assert stale.status_code == 200 and stale.get_json()["seq"] == 9
+    # a second device signs in with the same ticket and sees every acknowledged answer
+    other = app.test_client()
+    token2 = _login(other, attempts[0].ticket)["token"]
+    answers = other.get("/api/v1/attempt", headers=_auth(token2)).get_json()["answers"]
+    assert set(answers) == {items[k].id for k in TYPES}
+    assert answers[item.id] == {"seq": 9, "response": None, "saved_at": answers[item.id]["saved_at"]}
+    assert answers[items["grid_path"].id]["response"] == {"moves": correct_response(items["grid_path"])["moves"]}
+    # the first device's token still works (its queue can still drain)
+    assert client.get("/api/v1/attempt", headers=_auth(token)).status_code == 200
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_malformed_response_is_422_json_and_not_stored(client, db, setup, kind) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    item = items[kind]
+    response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                          json={"seq": 1, "response": malformed_response(item)})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "invalid_response" and "<b>" not in body["message"]
+    assert db.query(Answer).count() == 0
+
+
+def test_a_token_opens_only_its_own_attempt(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    mine = _login(client, attempts[0].ticket)
+    theirs = _login(client, attempts[1].ticket)
+    view = client.get("/api/v1/attempt", headers=_auth(mine["token"])).get_json()
+    assert view["attempt_id"] == attempts[0].id != theirs["attempt_id"]
+    item = items["single_choice"]
+    client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(mine["token"]),
+               json={"seq": 1, "response": correct_response(item)})
+    assert client.get("/api/v1/attempt", headers=_auth(theirs["token"])).get_json()["answers"] == {}
+    # no id in the URL to tamper with; a forged or re-signed token is refused
+    forged = mine["token"][:-3] + ("xyz" if not mine["token"].endswith("xyz") else "abc")
+    for headers in ({}, {"Authorization": "Bearer " + forged}, {"Authorization": "Basic abc"},
+                    _auth("eyJhIjoxLCJ2IjowfQ.AAAA.BBBB")):
+        response = client.get("/api/v1/attempt", headers=headers)
+        assert response.status_code == 401 and set(response.get_json()) == {"error", "message"}
+
+
+def test_error_statuses_are_json(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    bad = client.post("/api/v1/login", data="not json", content_type="text/plain")
+    assert bad.status_code == 400 and bad.get_json()["error"] == "bad_json"
+    unknown = client.post("/api/v1/login", json={"ticket": "<script>alert(1)</script>"})
+    assert unknown.status_code == 401 and "<script>" not in unknown.get_data(as_text=True)
+    token = _login(client, attempts[0].ticket)["token"]
+    nope = client.put("/api/v1/attempt/answers/%3Cimg%20src%3Dx%3E", headers=_auth(token),
+                      json={"seq": 1, "response": {"choice": "A"}})
+    assert nope.status_code == 404 and "<img" not in nope.get_data(as_text=True)
+    bad_seq = client.put(f"/api/v1/attempt/answers/{items['single_choice'].id}", headers=_auth(token),
+                         json={"seq": "1", "response": {"choice": "A"}})
+    assert bad_seq.status_code == 400 and bad_seq.get_json()["error"] == "bad_seq"
+    bad_time = client.put(f"/api/v1/attempt/answers/{items['single_choice'].id}", headers=_auth(token),
+                          json={"seq": 1, "response": {"choice": "A"}, "answered_at": "yesterday"})
+    assert bad_time.status_code == 400
+    assert client.get("/api/v1/nowhere").get_json()["error"] == "not_found"
+
+
+def test_submit_is_idempotent_and_closes_answers(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    first = client.post("/api/v1/attempt/submit", headers=_auth(token))
+    second = client.post("/api/v1/attempt/submit", headers=_auth(token))
+    assert first.status_code == second.status_code == 200
+    assert first.get_json()["submitted_at"] == second.get_json()["submitted_at"]
+    assert second.get_json()["submit_reason"] == "student"
+    item = items["single_choice"]
+    late = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                      json={"seq": 1, "response": correct_response(item)})
+    assert late.status_code == 409 and late.get_json()["error"] == "submitted"
+    assert _login(client, attempts[0].ticket)["status"] == "submitted"  # signing in again shows "done"
+
+
+def test_deadline_auto_submits_on_the_next_request(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    attempt = db.get(Attempt, attempts[0].id)
+    attempt.deadline_at = utcnow() - timedelta(minutes=10)
+    db.commit()
+    view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
+    assert (view["status"], view["submit_reason"], view["remaining_seconds"]) == ("submitted", "deadline", 0)
+    item = items["single_choice"]
+    late = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                      json={"seq": 1, "response": correct_response(item), "answered_at": utcnow().isoformat()})
+    assert late.status_code == 409 and late.get_json()["error"] == "time_up"
+
+
+def test_heartbeat_reports_the_clock_and_current_item(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    body = client.post("/api/v1/attempt/heartbeat", headers=_auth(token),
+                       json={"current_item": items["matching"].id}).get_json()
+    assert body["status"] == "in_progress" and body["paused"] is False and body["remaining_seconds"] > 0
+
+
+def test_ticket_login_is_rate_limited_per_ticket_and_per_ip(app, client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    app.config.update(TICKET_RATE_PER_TICKET=3, TICKET_RATE_PER_IP=6)
+    for _ in range(3):
+        assert client.post("/api/v1/login", json={"ticket": attempts[0].ticket}).status_code == 200
+    limited = client.post("/api/v1/login", json={"ticket": attempts[0].ticket})
+    assert limited.status_code == 429 and limited.get_json()["error"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) > 0
+    statuses = [client.post("/api/v1/login", json={"ticket": f"AAAA-AAA{c}"}).status_code for c in "234"]
+    assert statuses == [401, 401, 429]  # the IP budget (6) is spent: guessing stops here
+
+
+def test_openapi_documents_every_route(app, client) -> None:  # type: ignore[no-untyped-def]
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len("/api/v1"):])
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented, f"{method} {rule.rule} is not in openapi.json"
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, resp in op["responses"].items():
+                assert "$ref" in resp or "description" in resp, (path, method, status)
+
+
+def test_every_item_type_of_the_bank_has_a_safe_student_view() -> None:
+    for item in starter_items():
+        view = item.student_view("zh-TW", seed=123)
+        leaked = [k for k, p in _walk_keys(view) if k in FORBIDDEN_KEYS and not p.startswith(".images")]
+        assert not leaked, (item.id, leaked)

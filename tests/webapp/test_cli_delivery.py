@@ -1,0 +1,62 @@
+"""The delivery CLI: window, forms, classes, session (JSON for scripts), sweep, roster import, demo."""
+import json
+import re
+from pathlib import Path
+
+from assessment.models import Attempt, TestSession
+
+FIXTURE = Path(__file__).parents[1] / "assessment" / "fixtures" / "oneroster"
+
+
+def _ok(result):  # type: ignore[no-untyped-def]
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_window_forms_classes_session_round_trip(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    _ok(run_cli("items", "import", str(Path(__file__).parents[2] / "item_bank" / "content")))
+    out = _ok(run_cli("roster", "import", str(FIXTURE)))
+    assert "students: 7 new" in out
+    out = _ok(run_cli("window", "create", "--code", "113", "--name", "113 學年度普測",
+                      "--starts", "2024-09-01", "--ends", "2099-06-30"))
+    assert "created test window 113" in out and "+08:00" in out
+    again = run_cli("window", "create", "--code", "113", "--name", "x", "--starts", "2024-09-01", "--ends", "2099-06-30")
+    assert again.exit_code == 1 and "already exists" in again.output
+    forms = json.loads(_ok(run_cli("forms", "build", "--grade", "5", "--booklets", "2", "--seed", "4", "--json")))
+    assert [f["code"] for f in forms] == ["G5-S4-A", "G5-S4-B"] and sorted(forms[0]["anchors"]) == sorted(forms[1]["anchors"])
+    listed = json.loads(_ok(run_cli("forms", "list", "--json")))
+    assert [f["id"] for f in listed] == [f["id"] for f in forms]
+    classes = json.loads(_ok(run_cli("classes", "list", "--school", "or-es-hp", "--json")))
+    assert [(c["name"], c["students"]) for c in classes] == [("五年1班", 3), ("五年2班", 2)]
+    session = json.loads(_ok(run_cli("session", "create", "--class", str(classes[0]["id"]), "--form",
+                                     str(forms[0]["id"]), "--minutes", "35", "--window", "113", "--json")))
+    assert session["minutes"] == 35 and len(session["tickets"]) == 3
+    assert all(re.fullmatch(r"[2-9A-HJ-NP-Z]{8}", t["ticket"]) for t in session["tickets"])
+    assert json.loads(_ok(run_cli("forms", "list", "--json")))[0]["frozen"] is True
+    text = _ok(run_cli("session", "create", "--class", str(classes[1]["id"]), "--form", str(forms[1]["id"])))
+    assert "printable ticket sheet" in text
+    wrong = run_cli("session", "create", "--class", "99999", "--form", str(forms[0]["id"]))
+    assert wrong.exit_code == 1 and "no class with id 99999" in wrong.output
+    assert "0 attempts submitted" in _ok(run_cli("sessions", "sweep"))
+    assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
+
+
+def test_roster_import_errors_are_one_clean_message(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    (tmp_path / "orgs.csv").write_text("sourcedId,name,type\n", encoding="utf-8")
+    result = run_cli("roster", "import", str(tmp_path))
+    assert result.exit_code == 1 and "classes.csv: required file is missing" in result.output
+
+
+def test_demo_opens_a_session_with_tickets(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    out = _ok(run_cli("demo", "--no-serve", "--port", "5055"))
+    assert "students: open http://127.0.0.1:5055/take and type a ticket:" in out
+    tickets = re.findall(r"\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b", out)
+    assert len(tickets) >= 5
+    session = db.query(TestSession).one()
+    assert session.school_class.school.source_id == "es-001" and session.school_class.grade == 5
+    assert db.query(Attempt).count() == len(tickets)
+    db.commit()
+    out2 = _ok(run_cli("demo", "--no-serve", "--port", "5055"))  # idempotent: the same session again
+    assert re.findall(r"\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b", out2) == tickets

@@ -1,0 +1,105 @@
+"""Proctor pages: the ticket sheet, live status JSON and actions, each school-scoped."""
+import re
+
+import pytest
+
+from assessment.accounts import create_user
+from assessment.models import AuditEntry
+from tests.assessment.factories import open_all_types_session
+
+
+@pytest.fixture
+def setup(db):  # type: ignore[no-untyped-def]
+    test_session, attempts, items = open_all_types_session(db, n_students=3)
+    school = test_session.school_class.school.source_id
+    create_user(db, "proc", "proctor-pass", "proctor", school_source_id=school)
+    create_user(db, "boss", "school-pass", "school_admin", school_source_id=school)
+    open_all_types_session(db, n_students=1, school="es-other")
+    create_user(db, "stranger", "proctor-pass", "proctor", school_source_id="es-other")
+    create_user(db, "res", "research-pass", "researcher")
+    db.commit()
+    return test_session, attempts, items
+
+
+def _login(client, username, password):  # type: ignore[no-untyped-def]
+    page = client.get("/login").data
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+    client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return token
+
+
+def _csrf(client):  # type: ignore[no-untyped-def]
+    page = client.get("/home").data
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def test_ticket_sheet_is_printable_and_school_scoped(client, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = setup
+    url = f"/proctor/sessions/{test_session.id}/tickets"
+    assert client.get(url).status_code == 302  # to the login page
+    _login(client, "proc", "proctor-pass")
+    page = client.get(url).get_data(as_text=True)
+    for a in attempts:
+        assert f"{a.ticket[:4]}-{a.ticket[4:]}" in page and a.student.display_name in page
+    assert "http://localhost/take" in page and "學生登入代碼單" in page and "@media print" not in page
+    assert client.get(url + "?lang=en").get_data(as_text=True).count("Ticket") >= 3
+    client.post("/logout", data={"csrf_token": _csrf(client)})
+    _login(client, "stranger", "proctor-pass")
+    assert client.get(url).status_code == 403
+    client.post("/logout", data={"csrf_token": _csrf(client)})
+    _login(client, "res", "research-pass")
+    assert client.get(url).status_code == 403
+
+
+def test_status_json_and_actions(client, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, items = setup
+    status_url = f"/proctor/api/sessions/{test_session.id}/status"
+    anon = client.get(status_url)
+    assert anon.status_code == 401 and anon.get_json()["error"] == "unauthorized"
+    student = client.post("/api/v1/login", json={"ticket": attempts[0].ticket}).get_json()
+    client.post("/api/v1/attempt/heartbeat", headers={"Authorization": f"Bearer {student['token']}"},
+                json={"current_item": items["grid_path"].id})
+    _login(client, "boss", "school-pass")
+    body = client.get(status_url).get_json()
+    assert body["counts"]["joined"] == 1 and body["students"][0]["current_item"] == items["grid_path"].id
+    csrf = _csrf(client)
+    assert client.post(f"/proctor/api/sessions/{test_session.id}/pause").status_code == 400  # no CSRF token
+    paused = client.post(f"/proctor/api/sessions/{test_session.id}/pause", headers={"X-CSRF-Token": csrf})
+    assert paused.get_json()["status"] == "paused"
+    assert client.get(status_url).get_json()["session"]["status"] == "paused"
+    again = client.post(f"/proctor/api/sessions/{test_session.id}/pause", headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 409 and again.get_json()["error"] == "not_open"
+    client.post(f"/proctor/api/sessions/{test_session.id}/resume", headers={"X-CSRF-Token": csrf})
+    ext = client.post(f"/proctor/api/attempts/{attempts[0].id}/extend", headers={"X-CSRF-Token": csrf},
+                      json={"minutes": 5})
+    assert ext.status_code == 200 and ext.get_json()["extra_seconds"] == 300
+    bad = client.post(f"/proctor/api/attempts/{attempts[0].id}/extend", headers={"X-CSRF-Token": csrf},
+                      json={"seconds": "lots"})
+    assert bad.status_code == 400
+    lock = client.post(f"/proctor/api/attempts/{attempts[0].id}/lock", headers={"X-CSRF-Token": csrf})
+    assert lock.get_json()["locked"] is True
+    assert client.get("/api/v1/attempt", headers={"Authorization": f"Bearer {student['token']}"}).status_code == 401
+    client.post(f"/proctor/api/attempts/{attempts[0].id}/unlock", headers={"X-CSRF-Token": csrf})
+    closed = client.post(f"/proctor/api/sessions/{test_session.id}/close", headers={"X-CSRF-Token": csrf})
+    assert closed.get_json()["status"] == "closed"
+
+
+def test_actions_are_audited_and_other_schools_refused(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = setup
+    _login(client, "stranger", "proctor-pass")
+    csrf = _csrf(client)
+    assert client.get(f"/proctor/api/sessions/{test_session.id}/status").status_code == 403
+    assert client.post(f"/proctor/api/attempts/{attempts[0].id}/lock",
+                       headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert client.get("/proctor/api/sessions/99999/status").status_code == 404
+    client.post("/logout", data={"csrf_token": csrf})
+    _login(client, "proc", "proctor-pass")
+    csrf = _csrf(client)
+    client.post(f"/proctor/api/sessions/{test_session.id}/pause", headers={"X-CSRF-Token": csrf})
+    client.post(f"/proctor/api/attempts/{attempts[1].id}/extend", headers={"X-CSRF-Token": csrf},
+                json={"seconds": 90})
+    db.expire_all()
+    entries = {e.action: e for e in db.query(AuditEntry)}
+    assert entries["session.pause"].actor == "proc" and entries["attempt.extend"].detail["seconds"] == 90
+    assert "attempt.lock" not in entries
+    db.commit()

@@ -1,0 +1,177 @@
+"""The student JSON API (/api/v1): ticket login, the attempt, answers, submit. Documented in openapi.json.
+
+Thin: parse the request, call assessment services, commit, then answer.
+Students authenticate with `Authorization: Bearer <token>` (no cookies, so
+no CSRF); a token opens only its own attempt.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from assessment import answers as answer_service
+from assessment import attempts as attempt_service
+from assessment.db import utcnow
+from assessment.errors import InvalidInput, TooManyRequests, Unauthorized
+from assessment.hotstate import RateLimited
+from assessment.models import Attempt
+from assessment.presence import Presence
+from assessment.tickets import normalize_ticket
+
+from ..extensions import db_session, services
+
+__all__ = ["OPENAPI_PATH", "TICKET_RATE_PER_IP", "TICKET_RATE_PER_TICKET", "bp"]
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+# A whole class usually shares one school IP and signs in at once: generous per IP, strict per ticket.
+TICKET_RATE_PER_IP = 300
+TICKET_RATE_PER_TICKET = 10
+MAX_ITEM_ID = 64
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("send a JSON object as the request body (Content-Type: application/json)",
+                           code="bad_json")
+    return data
+
+
+def _presence() -> Presence:
+    svc = services()
+    return Presence(svc.redis, svc.redis_prefix)
+
+
+def _lang() -> str:
+    lang = request.args.get("lang") or request.cookies.get("lang") or "zh-TW"
+    return lang if lang in ("zh-TW", "en") else "zh-TW"
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the token from /api/v1/login as 'Authorization: Bearer <token>'", code="no_token")
+    return token.strip()
+
+
+def _current_attempt(for_update: bool = False) -> Attempt:
+    """The token's attempt, with a lazy deadline check committed before anything else happens."""
+    db = db_session()
+    now = utcnow()
+    attempt = attempt_service.attempt_for_token(db, _bearer(), secret_key=services().settings.secret_key,
+                                                for_update=True)
+    if attempt_service.expire_if_due(attempt, now):
+        db.commit()
+    elif not for_update:
+        db.commit()  # release the row lock: reads need not hold it
+    return attempt
+
+
+def _rate_limit_login(ticket: str) -> None:
+    svc = services()
+    per_ip = int(current_app.config.get("TICKET_RATE_PER_IP", TICKET_RATE_PER_IP))
+    per_ticket = int(current_app.config.get("TICKET_RATE_PER_TICKET", TICKET_RATE_PER_TICKET))
+    try:
+        svc.limiter.hit(f"ticket:ip:{request.remote_addr}", per_ip)
+        if ticket:
+            svc.limiter.hit(f"ticket:code:{ticket}", per_ticket)
+    except RateLimited as exc:
+        raise TooManyRequests(f"too many sign-in attempts; try again in {exc.retry_after} s",
+                              retry_after=exc.retry_after) from None
+
+
+@bp.post("/login")
+def login():  # type: ignore[no-untyped-def]
+    """Ticket → attempt id + bearer token (starts the clock at the first login)."""
+    body = _json_body()
+    raw = body.get("ticket")
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"}", code="bad_ticket")
+    _rate_limit_login(normalize_ticket(raw) or raw.strip().upper()[:16])
+    db = db_session()
+    now = utcnow()
+    result = attempt_service.login_with_ticket(db, raw, secret_key=services().settings.secret_key, now=now)
+    db.commit()
+    attempt = result.attempt
+    _presence().touch(attempt.session_id, attempt.id, now)
+    student = attempt.student
+    body = attempt_service.timer_view(attempt, now)
+    body.update({"token": result.token, "token_type": "Bearer",
+                 "student": {"name": student.display_name, "seat": student.seat_number,
+                             "class": attempt.session.school_class.name}})
+    return jsonify(body)
+
+
+@bp.get("/attempt")
+def attempt():  # type: ignore[no-untyped-def]
+    """Status, clock, items (no keys) and every acknowledged answer."""
+    current = _current_attempt()
+    now = utcnow()
+    body = attempt_service.attempt_view(db_session(), current, lang=_lang(), now=now)
+    _presence().touch(current.session_id, current.id, now)
+    return jsonify(body)
+
+
+@bp.post("/attempt/heartbeat")
+def heartbeat():  # type: ignore[no-untyped-def]
+    """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
+    data = request.get_json(silent=True)
+    current_item = data.get("current_item") if isinstance(data, dict) else None
+    if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
+        raise InvalidInput("current_item must be an item id or null", code="bad_item")
+    current = _current_attempt()
+    now = utcnow()
+    _presence().touch(current.session_id, current.id, now, current_item)
+    return jsonify(attempt_service.timer_view(current, now))
+
+
+@bp.put("/attempt/answers/<item_id>")
+def save_answer(item_id: str):  # type: ignore[no-untyped-def]
+    """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
+    if len(item_id) > MAX_ITEM_ID:
+        raise InvalidInput("item id too long", code="bad_item")
+    body = _json_body()
+    if "response" not in body:
+        raise InvalidInput("send {\"seq\": n, \"response\": {...}} (response null clears the answer)",
+                           code="bad_json")
+    answered_at = answer_service.parse_client_time(body.get("answered_at"))
+    current = _current_attempt(for_update=True)
+    db = db_session()
+    now = utcnow()
+    ack = answer_service.save_answer(db, current.id, item_id, body.get("seq"), body.get("response"),
+                                     answered_at=answered_at, now=now)
+    db.commit()
+    _presence().touch(current.session_id, current.id, now, ack.item_id)
+    return jsonify({"item_id": ack.item_id, "seq": ack.seq})
+
+
+@bp.post("/attempt/submit")
+def submit():  # type: ignore[no-untyped-def]
+    """End the attempt (idempotent: submitting twice answers the same)."""
+    current = _current_attempt(for_update=True)
+    db = db_session()
+    now = utcnow()
+    attempt_service.submit_attempt(current, now=now)
+    db.commit()
+    _presence().touch(current.session_id, current.id, now)
+    return jsonify(attempt_service.timer_view(current, now))
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    """This API's OpenAPI 3 document."""
+    with OPENAPI_PATH.open(encoding="utf-8") as fh:
+        return jsonify(json.load(fh))
