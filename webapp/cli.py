@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
 from assessment.errors import DomainError
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 STARTER_BANK = Path(__file__).resolve().parent.parent / "item_bank" / "content"
 DEMO_PASSWORDS = {
@@ -56,9 +57,9 @@ class Context:
         return self._factory
 
     def close(self) -> None:
-        """Release database connections at the end of the command."""
+        """Dispose of the engine (and its pooled connections), if one was made."""
         if self._factory is not None:
-            self.engine.dispose()
+            self._factory.kw["bind"].dispose()
             self._factory = None
 
     @contextmanager
@@ -78,6 +79,7 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
     """ctcensus: computational-thinking census engine (Keelung)."""
+    # Close the database pool when the command ends (tests invoke many commands in one process).
     click_ctx.call_on_close(click_ctx.ensure_object(Context).close)
 
 
@@ -253,10 +255,236 @@ def users_create(ctx: Context, username: str, role: str, school: str | None, pas
     click.echo(f"created {role} {username}")
 
 
+# --- delivery: windows, forms, classes, sessions ------------------------------------
+
+TAIPEI = timezone(timedelta(hours=8))  # Taiwan has no daylight saving time
+
+
+def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
+    """ISO date or date-time; without a zone it is Taiwan time; a bare date means its start (or end)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-05-04 or 2026-05-04T08:00)")
+    if len(value) == 10 and end_of_day:
+        parsed = parsed.replace(hour=23, minute=59, second=59)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=TAIPEI)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.group("window")
+def window_group() -> None:
+    """Test windows (the unit results are computed for, e.g. the 113 census)."""
+
+
+@window_group.command("create")
+@click.option("--code", required=True, help="e.g. 113")
+@click.option("--name", required=True, help="e.g. '113 學年度運算思維普測'")
+@click.option("--starts", required=True, help="ISO date or date-time (Taiwan time unless a zone is given)")
+@click.option("--ends", required=True, help="ISO date or date-time (a bare date means the end of that day)")
+@click.option("--academic-year", type=int, help="defaults to the leading digits of the code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def window_create(ctx: Context, code: str, name: str, starts: str, ends: str, academic_year: int | None,
+                  as_json: bool) -> None:
+    """Create a test window."""
+    from assessment.windows import create_window
+
+    with ctx.transaction() as session:
+        window = create_window(session, code, name, _parse_when(starts), _parse_when(ends, end_of_day=True),
+                               academic_year=academic_year, actor=_cli_actor())
+        data = {"id": window.id, "code": window.code, "name": window.name, "academic_year": window.academic_year,
+                "starts_at": window.starts_at.isoformat(), "ends_at": window.ends_at.isoformat()}
+    if as_json:
+        _echo_json(data)
+    else:
+        click.echo(f"created test window {data['code']} ({data['name']}): {data['starts_at']} .. {data['ends_at']}")
+
+
+@window_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def window_list(ctx: Context, as_json: bool) -> None:
+    """List test windows."""
+    from assessment.windows import list_windows
+
+    with ctx.transaction() as session:
+        data = [{"id": w.id, "code": w.code, "name": w.name, "academic_year": w.academic_year,
+                 "starts_at": w.starts_at.isoformat(), "ends_at": w.ends_at.isoformat()} for w in list_windows(session)]
+    if as_json:
+        _echo_json(data)
+        return
+    for w in data:
+        click.echo(f"{w['code']:<8} {w['starts_at']} .. {w['ends_at']}  {w['name']}")
+
+
+@cli.group("forms")
+def forms_group() -> None:
+    """Test forms built from a blueprint."""
+
+
+@forms_group.command("build")
+@click.option("--grade", required=True, type=click.Choice(["5", "8"]))
+@click.option("--code", help="form code (default G<grade>-S<seed>); booklets get -A, -B, ...")
+@click.option("--booklets", default=1, show_default=True, help="rotated booklets sharing the anchors")
+@click.option("--seed", default=1, show_default=True, help="same seed for grades 5 and 8 = same anchors")
+@click.option("--per-dimension", type=int, help="items per CT dimension, anchors included (default 5 / 6)")
+@click.option("--anchors", type=int, help="anchor items (default 8, capped to the bank)")
+@click.option("--minutes", type=int, help="time limit (default 35 / 40)")
+@click.option("--shuffle-options", is_flag=True, help="shuffle option order per student")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def forms_build(ctx: Context, grade: str, code: str | None, booklets: int, seed: int, per_dimension: int | None,
+                anchors: int | None, minutes: int | None, shuffle_options: bool, as_json: bool) -> None:
+    """Build a form (or rotated booklets) out of the operational items."""
+    from assessment.forms import build_forms, default_blueprint, form_summary
+
+    with ctx.transaction() as session:
+        blueprint = default_blueprint(session, int(grade), seed=seed, per_dimension=per_dimension, anchors=anchors,
+                                      time_limit_minutes=minutes, shuffle_options=shuffle_options)
+        built = build_forms(session, blueprint, code=code, booklets=booklets, actor=_cli_actor())
+        data = [form_summary(f) for f in built]
+    if as_json:
+        _echo_json(data)
+        return
+    for f in data:
+        click.echo(f"form {f['id']}: {f['code']} v{f['version']} grade {f['grade']}, {f['n_items']} items "
+                   f"({', '.join(f'{d} {n}' for d, n in f['items_per_dimension'].items())}; "
+                   f"{len(f['anchors'])} anchors), {f['time_limit_minutes']} min")
+
+
+@forms_group.command("list")
+@click.option("--grade", type=click.Choice(["5", "8"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def forms_list(ctx: Context, grade: str | None, as_json: bool) -> None:
+    """List forms (every version)."""
+    from assessment.forms import form_summary, list_forms
+
+    with ctx.transaction() as session:
+        data = [form_summary(f) for f in list_forms(session, int(grade) if grade else None)]
+    if as_json:
+        _echo_json(data)
+        return
+    for f in data:
+        click.echo(f"{f['id']:>4} {f['code']:<16} v{f['version']} grade {f['grade']} {f['n_items']:>2} items "
+                   f"{f['time_limit_minutes']} min{' frozen' if f['frozen'] else ''}")
+    click.echo(f"{len(data)} forms")
+
+
+@cli.group("classes")
+def classes_group() -> None:
+    """Classes of the roster."""
+
+
+@classes_group.command("list")
+@click.option("--school", help="school id or source id")
+@click.option("--grade", type=click.Choice(["5", "8"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def classes_list(ctx: Context, school: str | None, grade: str | None, as_json: bool) -> None:
+    """List classes with their school and number of students."""
+    from assessment.sessions import list_classes
+
+    kwargs: dict[str, Any] = {"grade": int(grade) if grade else None}
+    if school is not None:
+        kwargs["school_id" if school.isdigit() else "school_source_id"] = int(school) if school.isdigit() else school
+    with ctx.transaction() as session:
+        data = list_classes(session, **kwargs)
+    if as_json:
+        _echo_json(data)
+        return
+    for c in data:
+        click.echo(f"{c['id']:>5} {c['school']:<10} {c['school_name']:<8} grade {c['grade']} {c['name']:<8} "
+                   f"{c['students']} students")
+    click.echo(f"{len(data)} classes")
+
+
+@cli.group("session")
+def session_group() -> None:
+    """Test sessions: open one for a class, list, expire overdue attempts."""
+
+
+@session_group.command("create")
+@click.option("--class", "class_id", required=True, type=int, help="class id (ctcensus classes list)")
+@click.option("--form", "form_id", required=True, type=int, help="form id (ctcensus forms list)")
+@click.option("--minutes", type=int, help="time limit (default: the form's)")
+@click.option("--window", "window_code", help="test window code (default: the one open now, or the only one)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def session_create(ctx: Context, class_id: int, form_id: int, minutes: int | None, window_code: str | None,
+                   as_json: bool) -> None:
+    """Open a session: one attempt and ticket per student; prints the tickets."""
+    from assessment.sessions import create_session, session_summary
+
+    with ctx.transaction() as session:
+        test_session = create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
+                                      window_code=window_code, actor=_cli_actor())
+        data = session_summary(session, test_session)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"session {data['id']}: {data['class']} ({data['school']}), form {data['form']}, "
+               f"{data['minutes']} min, window {data['window']}")
+    for t in data["tickets"]:
+        click.echo(f"  {t['seat'] if t['seat'] is not None else '-':>3} {t['name']:<8} {t['ticket']}")
+    click.echo(f"printable ticket sheet: /proctor/sessions/{data['id']}/tickets")
+
+
+@session_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def session_list(ctx: Context, as_json: bool) -> None:
+    """List sessions, newest first."""
+    from assessment.sessions import list_sessions, session_summary
+
+    with ctx.transaction() as session:
+        data = [session_summary(session, s, with_tickets=False) for s in list_sessions(session)]
+    if as_json:
+        _echo_json(data)
+        return
+    for s in data:
+        click.echo(f"{s['id']:>5} {s['status']:<7} {s['school']:<10} {s['class']:<8} {s['form']} {s['minutes']} min")
+
+
+@session_group.command("sweep")
+@pass_ctx
+def session_sweep(ctx: Context) -> None:
+    """Submit every in-progress attempt past its deadline (run it every minute, e.g. from cron)."""
+    from assessment.attempts import sweep_expired
+
+    with ctx.transaction() as session:
+        n = sweep_expired(session)
+    click.echo(f"{n} attempts submitted at their deadline")
+
+
+cli.add_command(session_group, "sessions")
+
+
+@cli.group("roster")
+def roster_group() -> None:
+    """Roster import."""
+
+
+@roster_group.command("import")
+@click.argument("path", type=click.Path(exists=True))
+@pass_ctx
+def roster_import(ctx: Context, path: str) -> None:
+    """Import a OneRoster 1.2 CSV package (zip or folder) in one transaction; re-import updates by sourcedId."""
+    from assessment.oneroster import import_oneroster
+
+    with ctx.transaction() as session:
+        report = import_oneroster(session, Path(path), actor=_cli_actor())
+    click.echo(report.describe())
+
+
 # --- demo and server ---------------------------------------------------------------
 
-def prepare_demo(ctx: Context) -> list[str]:
-    """Schema, starter bank, demo city and demo logins, each only if missing; returns lines to print."""
+def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
+    """Schema, starter bank, demo city, logins, window, forms and one open session, each only if missing."""
     from sqlalchemy import func, select
 
     from assessment.accounts import create_user
@@ -281,6 +509,51 @@ def prepare_demo(ctx: Context) -> list[str]:
     lines.append("demo logins (staff):")
     for username, (role, password, school) in DEMO_PASSWORDS.items():
         lines.append(f"  {username:<11} / {password:<20} ({role}{', school ' + school if school else ''})")
+    with ctx.transaction() as session:
+        lines += _prepare_demo_session(session, url)
+    return lines
+
+
+def _prepare_demo_session(session: Session, url: str) -> list[str]:
+    """A test window, grade-5 and grade-8 forms and one open grade-5 session at the demo proctor's school."""
+    from sqlalchemy import select
+
+    from assessment.db import utcnow
+    from assessment.forms import build_forms, default_blueprint, list_forms
+    from assessment.models import School, SchoolClass, TestSession, TestWindow
+    from assessment.sessions import create_session, ticket_sheet
+    from assessment.windows import create_window
+
+    lines = []
+    if session.scalar(select(TestWindow).where(TestWindow.code == "113")) is None:
+        now = utcnow()
+        create_window(session, "113", "113 學年度運算思維普測（示範）", now - timedelta(days=1), now + timedelta(days=90),
+                      actor="demo")
+    forms = {}
+    for grade in (5, 8):
+        existing = list_forms(session, grade)
+        forms[grade] = existing[-1] if existing else build_forms(
+            session, default_blueprint(session, grade, seed=113), code=f"G{grade}-113", actor="demo")[0]
+        lines.append(f"form {forms[grade].id}: {forms[grade].code} v{forms[grade].version}, grade {grade}, "
+                     f"{len(forms[grade].items)} items, {forms[grade].time_limit_minutes} min")
+    school_source = DEMO_PASSWORDS["proctor"][2]
+    klass = session.scalar(select(SchoolClass).join(School).where(School.source_id == school_source,
+                                                                  SchoolClass.grade == 5).order_by(SchoolClass.id))
+    if klass is None:
+        return lines
+    test_session = session.scalar(select(TestSession).where(TestSession.class_id == klass.id,
+                                                            TestSession.status != "closed")
+                                  .order_by(TestSession.id.desc()))
+    if test_session is None:
+        test_session = create_session(session, class_id=klass.id, form_id=forms[5].id, window_code="113",
+                                      actor="demo")
+    lines.append(f"test session {test_session.id}: {klass.school.name_zh} {klass.name}, form {forms[5].code}, "
+                 f"{test_session.time_limit_minutes} min")
+    lines.append(f"students: open {url}/take and type a ticket:")
+    for row in ticket_sheet(session, test_session.id):
+        lines.append(f"  seat {row.seat if row.seat is not None else '-':>2}  {row.name:<6} {row.ticket_display}")
+    lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{test_session.id}/tickets, "
+                 f"live status at {url}/proctor/api/sessions/{test_session.id}/status")
     return lines
 
 
@@ -292,7 +565,7 @@ def prepare_demo(ctx: Context) -> list[str]:
 @pass_ctx
 def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
-    for line in prepare_demo(ctx):
+    for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
         click.echo(line)
     if not no_serve:
         _serve(ctx, host, port, workers)
