@@ -14,3 +14,4 @@ from .models import (
     test_information,
     to_irt_parameters,
 )
+from .calibration import Calibration, calibrate

@@ -285,6 +285,64 @@ def _model_masks(params: ItemParameters) -> tuple[NDArray[np.bool_], NDArray[np.
     return dich, m == "grm", m == "gpcm"
 
 
+def _log_probs_arrays(
+    t: NDArray[np.float64],
+    a: NDArray[np.float64],
+    d: NDArray[np.float64],
+    c: NDArray[np.float64],
+    dich: NDArray[np.bool_],
+    grm: NDArray[np.bool_],
+    gpcm: NDArray[np.bool_],
+    K: int,
+) -> NDArray[np.float64]:
+    """Unvalidated core of :func:`log_category_probabilities` (used inside EM loops)."""
+    n, J = t.shape[0], a.shape[0]
+    out = np.full((n, J, K), -np.inf)
+    if dich.any():
+        z = t[:, None] * a[dich] + d[dich, 0]
+        cj = c[dich]
+        # log P1 = log(c + (1-c) L); log P0 = log(1-c) + log(1 - L)
+        with np.errstate(divide="ignore"):
+            log1mc = np.log1p(-cj)
+            logc = np.log(cj)
+        out[:, dich, 1] = np.logaddexp(logc, log1mc + log_expit(z))
+        out[:, dich, 0] = log1mc + log_expit(-z)
+    if grm.any():
+        dg = d[grm]
+        kk = int(np.isfinite(dg).sum(axis=1).max())
+        dg = dg[:, :kk]
+        z = t[:, None, None] * a[grm][None, :, None] + dg[None, :, :]
+        nan = np.isnan(z)
+        zz = np.where(nan, 0.0, z)
+        pstar = np.where(nan, 0.0, expit(zz))
+        qstar = np.where(nan, 1.0, expit(-zz))
+        ones = np.ones((n, dg.shape[0], 1))
+        zeros = np.zeros((n, dg.shape[0], 1))
+        cum = np.concatenate([ones, pstar, zeros], axis=2)
+        cumq = np.concatenate([zeros, qstar, ones], axis=2)
+        # P(X=k) = P*(k) - P*(k+1), computed from the upper tail when P* > 1/2 for precision
+        p_lo = cum[:, :, :-1] - cum[:, :, 1:]
+        p_hi = cumq[:, :, 1:] - cumq[:, :, :-1]
+        p = np.where(cum[:, :, :-1] > 0.5, p_hi, p_lo)
+        with np.errstate(divide="ignore"):
+            lp = np.log(np.clip(p, 0.0, None))
+        valid = np.arange(kk + 1)[None, :] < (1 + np.isfinite(dg).sum(axis=1))[:, None]
+        out[:, grm, : kk + 1] = np.where(valid[None], lp, -np.inf)
+    if gpcm.any():
+        dg = d[gpcm]
+        kk = int(np.isfinite(dg).sum(axis=1).max())
+        dg = dg[:, :kk]
+        cs = np.concatenate([np.zeros((dg.shape[0], 1)), np.cumsum(np.nan_to_num(dg), axis=1)], axis=1)
+        valid = np.concatenate([np.ones((dg.shape[0], 1), bool), np.isfinite(dg)], axis=1)
+        k = np.arange(kk + 1, dtype=np.float64)
+        z = t[:, None, None] * (a[gpcm][:, None] * k[None, :])[None] + cs[None]
+        z = np.where(valid[None], z, -np.inf)
+        zmax = z.max(axis=2, keepdims=True)
+        lse = zmax + np.log(np.exp(z - zmax).sum(axis=2, keepdims=True))
+        out[:, gpcm, : kk + 1] = z - lse
+    return out
+
+
 def log_category_probabilities(theta: ArrayLike, params: ItemParameters) -> NDArray[np.float64]:
     """Natural log of the category probabilities, computed stably.
 
@@ -299,50 +357,8 @@ def log_category_probabilities(theta: ArrayLike, params: ItemParameters) -> NDAr
         ``log P(X_j = k | theta_i)``; ``-inf`` for padded categories.
     """
     t = _theta_1d(theta)
-    n, J, K = t.shape[0], params.n_items, params.max_categories
-    out = np.full((n, J, K), -np.inf)
     dich, grm, gpcm = _model_masks(params)
-    a, d, c = params.a, params.d, params.c
-    if dich.any():
-        z = t[:, None] * a[dich] + d[dich, 0]
-        cj = c[dich]
-        # log P1 = log(c + (1-c) L); log P0 = log(1-c) + log(1 - L)
-        with np.errstate(divide="ignore"):
-            log1mc = np.log1p(-cj)
-            logc = np.log(cj)
-        out[:, dich, 1] = np.logaddexp(logc, log1mc + log_expit(z))
-        out[:, dich, 0] = log1mc + log_expit(-z)
-    if grm.any():
-        dg = d[grm]
-        kk = dg.shape[1]
-        z = t[:, None, None] * a[grm][None, :, None] + dg[None, :, :]
-        pstar = np.where(np.isnan(z), 0.0, expit(np.nan_to_num(z)))
-        ones = np.ones((n, dg.shape[0], 1))
-        zeros = np.zeros((n, dg.shape[0], 1))
-        cum = np.concatenate([ones, pstar, zeros], axis=2)
-        # P(X=k) = P*(k) - P*(k+1); also via the upper tail for precision when P* -> 1
-        qstar = np.where(np.isnan(z), 1.0, expit(-np.nan_to_num(z)))
-        cumq = np.concatenate([zeros, qstar, ones], axis=2)
-        p_lo = cum[:, :, :-1] - cum[:, :, 1:]
-        p_hi = cumq[:, :, 1:] - cumq[:, :, :-1]
-        p = np.where(cum[:, :, :-1] > 0.5, p_hi, p_lo)
-        with np.errstate(divide="ignore"):
-            lp = np.log(np.clip(p, 0.0, None))
-        valid = np.arange(kk + 1)[None, :] < (1 + np.isfinite(dg).sum(axis=1))[:, None]
-        lp = np.where(valid[None], lp, -np.inf)
-        out[:, grm, : kk + 1] = lp
-    if gpcm.any():
-        dg = d[gpcm]
-        kk = dg.shape[1]
-        cs = np.concatenate([np.zeros((dg.shape[0], 1)), np.cumsum(np.nan_to_num(dg), axis=1)], axis=1)
-        valid = np.concatenate([np.ones((dg.shape[0], 1), bool), np.isfinite(dg)], axis=1)
-        k = np.arange(kk + 1, dtype=np.float64)
-        z = t[:, None, None] * (a[gpcm][:, None] * k[None, :])[None] + cs[None]
-        z = np.where(valid[None], z, -np.inf)
-        zmax = z.max(axis=2, keepdims=True)
-        lse = zmax + np.log(np.exp(z - zmax).sum(axis=2, keepdims=True))
-        out[:, gpcm, : kk + 1] = z - lse
-    return out
+    return _log_probs_arrays(t, params.a, params.d, params.c, dich, grm, gpcm, params.max_categories)
 
 
 def category_probabilities(theta: ArrayLike, params: ItemParameters) -> NDArray[np.float64]:
