@@ -15,3 +15,23 @@ from .models import (
     to_irt_parameters,
 )
 from .calibration import Calibration, calibrate
+from .ctt import CTTItemStats, DistractorTable, ctt_item_stats, distractor_counts
+from .dif import MantelHaenszelDIF, dif_mantel_haenszel
+from .fit import ItemFit, item_fit, summed_score_distribution
+from .linking import LinkingResult, link, transform_parameters, transform_theta
+from .plausible import (
+    GroupStatistics,
+    PlausibleValues,
+    RubinCombination,
+    combine_rubin,
+    group_statistics,
+    plausible_values,
+)
+from .scale import (
+    ProficiencyLevels,
+    ReportingScale,
+    proficiency_levels,
+    scale_scores,
+    scale_standard_errors,
+    theta_from_scale,
+)
