@@ -260,3 +260,51 @@ def test_bad_input() -> None:
         item_fit(x, params, quadrature_points=[0.0, 1.0])
     with pytest.raises(ScoringInputError, match="columns"):
         item_fit(np.zeros((5, 3)), params)
+
+
+def _lsat7() -> np.ndarray:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "reference" / "lsat7_patterns.csv"
+    if not path.exists():
+        path = Path("/work/shared/reference/lsat7_patterns.csv")
+    if not path.exists():
+        pytest.skip("LSAT7 reference data not available")
+    table = np.loadtxt(path, delimiter=",", skiprows=1)
+    return np.repeat(table[:, :5], table[:, 5].astype(int), axis=0)
+
+
+def test_s_x2_lsat7_with_r_mirt_parameters_matches_pypi_mirt() -> None:
+    """LSAT7 with R mirt's published 2PL estimates (reference README): S-X2 equal to PyPI mirt's to 1e-8."""
+    mirt = pytest.importorskip("mirt")
+    from mirt.diagnostics.itemfit import compute_s_x2
+
+    x = _lsat7()
+    assert x.shape == (1000, 5)
+    a = np.array([0.988, 1.081, 1.706, 0.765, 0.736])
+    d = np.array([1.856, 0.808, 1.804, 0.486, 1.855])
+    params = ItemParameters(model="2pl", a=a, d=d)
+    ours = item_fit(x, params)
+    m = mirt.TwoParameterLogistic(n_items=5)
+    m.set_parameters(discrimination=a, difficulty=-d / a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = compute_s_x2(m, x.astype(int), quadrature_points=QUAD, quadrature_weights=QW, item_parameter_counts=np.full(5, 2))
+    assert ours.s_x2 is not None and ours.p_value is not None and ours.df is not None
+    np.testing.assert_allclose(ours.s_x2, ref["S_X2"], rtol=1e-8)
+    np.testing.assert_array_equal(ours.df, ref["df"])
+    # measured: S-X2 = 4.748, 14.455, 1.271, 5.236, 0.941 (df 2 each); item 2 misfits (p = 0.0007)
+    np.testing.assert_allclose(ours.s_x2, [4.748, 14.455, 1.271, 5.236, 0.941], atol=1e-3)
+
+
+def test_s_x2_after_our_calibration_of_lsat7() -> None:
+    """End to end: calibrate LSAT7 with scoring.calibrate, then S-X2; close to the R-mirt-parameter values."""
+    from scoring.calibration import calibrate
+
+    x = _lsat7()
+    cal = calibrate(x, model="2pl")
+    ours = item_fit(x, cal.params)
+    ref = item_fit(x, ItemParameters(model="2pl", a=[0.988, 1.081, 1.706, 0.765, 0.736], d=[1.856, 0.808, 1.804, 0.486, 1.855]))
+    assert ours.s_x2 is not None and ref.s_x2 is not None
+    # parameters agree to ~0.005, so S-X2 agrees to a few hundredths
+    np.testing.assert_allclose(ours.s_x2, ref.s_x2, atol=0.1)
