@@ -198,6 +198,7 @@ def ctt_item_stats(
     *,
     item_names: Sequence[str] | None = None,
     missing: Literal["pairwise", "listwise"] = "pairwise",
+    keys: Sequence[Any] | None = None,
 ) -> CTTItemStats:
     """Classical item analysis: p-values, point-biserials, alpha.
 
@@ -213,6 +214,10 @@ def ctt_item_stats(
         Defaults to ``item1 .. itemJ``.
     missing : {"pairwise", "listwise"}, default "pairwise"
         Missing-data handling; see the module docstring.
+    keys : sequence, length n_items, optional
+        Answer keys. When given, ``responses`` holds the chosen option labels
+        (as for :func:`distractor_counts`; None, NaN or "" = missing) and is
+        scored 1 for the key and 0 otherwise before the analysis.
 
     Returns
     -------
@@ -231,6 +236,8 @@ def ctt_item_stats(
     (Cronbach, 1951; Henrysson, 1963.) Items with zero variance give NaN
     correlations; alpha is NaN when the total variance is zero.
     """
+    if keys is not None:
+        responses = _score_choices(responses, keys)
     x = _as_response_matrix(responses)
     n_persons, n_items = x.shape
     names = _item_names(item_names, n_items)
@@ -321,6 +328,21 @@ def ctt_item_stats(
 def _is_missing_label(value: Any) -> bool:
     """True for an option label meaning "no response": None, NaN or ""."""
     return value is None or (isinstance(value, float) and value != value) or value == ""
+
+
+def _score_choices(choices: ArrayLike, keys: Sequence[Any]) -> NDArray[np.float64]:
+    """0/1 scores of option labels against keys (NaN where missing)."""
+    c = np.asarray(choices, dtype=object)
+    if c.ndim != 2:
+        raise ScoringInputError(f"responses: expected a 2-D (n_persons, n_items) array of option labels; found shape {c.shape}")
+    k = list(keys)
+    if len(k) != c.shape[1]:
+        raise ScoringInputError(f"keys: expected {c.shape[1]} keys (one per item); found {len(k)}")
+    miss = np.frompyfunc(_is_missing_label, 1, 1)(c).astype(bool)
+    key_row = np.empty((1, len(k)), dtype=object)
+    key_row[0, :] = k
+    hit = np.asarray(c == key_row, dtype=bool)
+    return np.where(miss, np.nan, hit.astype(np.float64))
 
 
 def distractor_counts(

@@ -185,3 +185,12 @@ def test_distractor_upper_lower_groups() -> None:
         distractor_counts(choices, key=["A", "B"])
     with pytest.raises(ScoringInputError, match="scores"):
         distractor_counts(choices, key=["A"], scores=np.zeros(3))
+
+
+def test_keys_score_option_labels() -> None:
+    choices = np.array([["A", "C", None], ["B", "C", "D"], ["A", "D", "D"], ["A", "C", ""]], dtype=object)
+    res = ctt_item_stats(choices, keys=["A", "C", "D"])
+    np.testing.assert_allclose(res.p_value, [0.75, 0.75, 1.0])
+    np.testing.assert_array_equal(res.n_answered, [4, 4, 2])
+    with pytest.raises(ScoringInputError, match="keys"):
+        ctt_item_stats(choices, keys=["A"])
