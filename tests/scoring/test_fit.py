@@ -124,8 +124,9 @@ def test_s_x2_matches_pypi_mirt_dichotomous_with_pooling() -> None:
         np.testing.assert_allclose(ours.p_value, ref["p_value"], rtol=1e-8)
 
 
-def test_s_x2_matches_pypi_mirt_graded_without_pooling() -> None:
-    """GRM: identical to PyPI mirt when no sparse-cell pooling is needed (min_expected=0).
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+def test_s_x2_matches_pypi_mirt_polytomous_without_pooling(model: str) -> None:
+    """GRM/GPCM: identical to PyPI mirt when no sparse-cell pooling is needed (min_expected=0).
 
     With pooling the two differ on purpose: we pool whole score rows as R mirt's
     collapseCells does, PyPI mirt 1.2 pools categories within a row.
@@ -136,17 +137,42 @@ def test_s_x2_matches_pypi_mirt_graded_without_pooling() -> None:
     rng = np.random.default_rng(4)
     J, n = 8, 4000
     a = rng.uniform(0.8, 2, J)
-    d = np.sort(rng.normal(0, 1, (J, 2)), axis=1)[:, ::-1]
-    params = ItemParameters(model="grm", a=a, d=d)
+    if model == "grm":
+        d = np.sort(rng.normal(0, 1, (J, 2)), axis=1)[:, ::-1]
+        m = mirt.GradedResponseModel(n_items=J, n_categories=3)
+        m.set_parameters(discrimination=a, thresholds=-d / a[:, None])
+    else:
+        d = rng.normal(0, 1, (J, 2))
+        m = mirt.GeneralizedPartialCredit(n_items=J, n_categories=3)
+        m.set_parameters(discrimination=a, steps=-d / a[:, None])
+    params = ItemParameters(model=model, a=a, d=d)
     x = _simulate(rng, rng.normal(size=n), params)
     ours = item_fit(x, params, min_expected=0.0)
-    m = mirt.GradedResponseModel(n_items=J, n_categories=3)
-    m.set_parameters(discrimination=a, thresholds=-d / a[:, None])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = compute_s_x2(
             m, x.astype(int), quadrature_points=QUAD, quadrature_weights=QW, item_parameter_counts=np.full(J, 3), min_expected=0.0
         )
+    assert ours.s_x2 is not None and ours.df is not None
+    np.testing.assert_allclose(ours.s_x2, ref["S_X2"], rtol=1e-8)
+    np.testing.assert_array_equal(ours.df, ref["df"])
+
+
+def test_s_x2_matches_pypi_mirt_3pl() -> None:
+    mirt = pytest.importorskip("mirt")
+    from mirt.diagnostics.itemfit import compute_s_x2
+
+    rng = np.random.default_rng(3)
+    J, n = 10, 2000
+    a, d, c = rng.uniform(0.7, 2, J), rng.normal(0, 1, J), rng.uniform(0.1, 0.25, J)
+    params = ItemParameters(model="3pl", a=a, d=d, c=c)
+    x = _simulate(rng, rng.normal(size=n), params)
+    ours = item_fit(x, params)
+    m = mirt.ThreeParameterLogistic(n_items=J)
+    m.set_parameters(discrimination=a, difficulty=-d / a, guessing=c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = compute_s_x2(m, x.astype(int), quadrature_points=QUAD, quadrature_weights=QW, item_parameter_counts=np.full(J, 3))
     assert ours.s_x2 is not None and ours.df is not None
     np.testing.assert_allclose(ours.s_x2, ref["S_X2"], rtol=1e-8)
     np.testing.assert_array_equal(ours.df, ref["df"])
