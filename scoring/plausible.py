@@ -507,6 +507,9 @@ class GroupStatistics:
     percent_rubin : RubinCombination or None
     sampling : str
         ``"srs"`` or ``"none"``.
+    suppressed : ndarray of bool, shape (G,)
+        Groups with fewer than ``min_n`` persons; their statistics are NaN
+        (the reporting layer pools them upward).
     """
 
     groups: tuple[Any, ...]
@@ -522,6 +525,7 @@ class GroupStatistics:
     sd_rubin: RubinCombination
     percent_rubin: RubinCombination | None
     sampling: str
+    suppressed: NDArray[np.bool_]
 
 
 def group_statistics(
@@ -531,6 +535,7 @@ def group_statistics(
     labels: Sequence[str] | None = None,
     *,
     sampling: Literal["srs", "none"] = "srs",
+    min_n: int = 0,
 ) -> GroupStatistics:
     """Mean, SD and percent per level of each group, from plausible values.
 
@@ -546,6 +551,10 @@ def group_statistics(
         Cut scores and level labels (see :func:`scoring.scale.proficiency_levels`).
     sampling : {"srs", "none"}, default "srs"
         Sampling-variance model; see the module docstring.
+    min_n : int, default 0
+        Minimum reporting cell: groups with fewer persons are flagged in
+        ``suppressed`` and all their statistics are NaN (e.g. 10, from the
+        reporting configuration).
 
     Returns
     -------
@@ -562,6 +571,9 @@ def group_statistics(
     v, gidx = v[keep], gidx[keep]
     G = len(glabels)
     n = np.bincount(gidx, minlength=G).astype(np.float64)
+    if not isinstance(min_n, (int, np.integer)) or min_n < 0:
+        raise ScoringInputError(f"min_n: expected a non-negative integer (minimum reporting cell); found {min_n!r}")
+    suppressed = n < min_n
 
     # per-PV moments via bincount over groups: shape (M, G)
     def gsum(w: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -601,6 +613,11 @@ def group_statistics(
     elif labels is not None:
         raise ScoringInputError("labels: level labels were given without cuts")
 
+    if suppressed.any():
+        mean_r, sd_r = _suppress(mean_r, suppressed), _suppress(sd_r, suppressed)
+        if pct_r is not None:
+            pct_r = _suppress(pct_r, suppressed)
+            pct, pct_se = pct_r.estimate, pct_r.se
     return GroupStatistics(
         groups=glabels,
         n=n.astype(np.int64),
@@ -615,4 +632,25 @@ def group_statistics(
         sd_rubin=sd_r,
         percent_rubin=pct_r,
         sampling=sampling,
+        suppressed=suppressed,
+    )
+
+
+def _suppress(r: RubinCombination, rows: NDArray[np.bool_]) -> RubinCombination:
+    """Copy of ``r`` with the groups in ``rows`` (first axis) set to NaN."""
+
+    def blank(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.array(a, dtype=np.float64, copy=True)
+        out[rows] = np.nan
+        return out
+
+    return RubinCombination(
+        estimate=blank(r.estimate),
+        within_variance=blank(r.within_variance),
+        between_variance=blank(r.between_variance),
+        total_variance=blank(r.total_variance),
+        se=blank(r.se),
+        df=blank(r.df),
+        fraction_missing=blank(r.fraction_missing),
+        n_imputations=r.n_imputations,
     )

@@ -267,6 +267,19 @@ def test_group_statistics_permutation_invariant(seed: int, n: int, M: int) -> No
     np.testing.assert_allclose(a.percent, b.percent, atol=1e-12, equal_nan=True)
 
 
+def test_group_statistics_minimum_cell_suppression() -> None:
+    rng = np.random.default_rng(13)
+    pvs = rng.normal(size=(30, 5))
+    g = np.array(["big"] * 25 + ["tiny"] * 5)
+    gs = group_statistics(pvs, g, cuts=[0.0], min_n=10)
+    assert gs.suppressed.tolist() == [False, True]
+    assert np.isfinite(gs.mean[0]) and np.isnan(gs.mean[1]) and np.isnan(gs.sd_se[1])
+    assert gs.percent is not None and np.all(np.isnan(gs.percent[1])) and np.all(np.isfinite(gs.percent[0]))
+    assert gs.n.tolist() == [25, 5]
+    with pytest.raises(ScoringInputError, match="min_n"):
+        group_statistics(pvs, g, min_n=-1)
+
+
 def test_group_statistics_bad_input() -> None:
     with pytest.raises(ScoringInputError, match="M >= 2"):
         group_statistics(np.zeros((5, 1)))
