@@ -17,7 +17,12 @@ Infit / outfit (``statistic="infit_outfit"``)
     statistics but are computed for any model. Persons with an extreme
     raw score (all answered items at the minimum or at the maximum) are left
     out by default, as Winsteps does, because their residuals carry no
-    information about the item.
+    information about the item. With person estimates computed from the same
+    responses (the default WLE) each person spends about one degree of
+    freedom on theta, so on a short test of L items the mean squares sit near
+    ``(L - 1) / L`` rather than 1 and the t statistics are biased negative
+    (about -3 for 12 items and 3,000 persons): judge items against each other
+    or use the 0.7–1.3 band, or pass ``theta`` estimated independently.
 
 S-X2 (``statistic="s_x2"``; Orlando & Thissen, 2000, 2003)
     For every total score ``s`` the observed proportion of persons in each
