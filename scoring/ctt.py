@@ -14,7 +14,10 @@ documented ways, chosen with ``missing=``:
     alpha-if-deleted and the item–rest correlations are then computed from
     that covariance matrix, so a rotated-booklet design (items never answered
     together by everyone) still gets usable statistics. With no missing data
-    the results equal the classical listwise formulas exactly.
+    the results equal the classical listwise formulas exactly. If some pair
+    of items is never answered together by two or more persons, their
+    covariance is undefined and so are alpha and the item–rest
+    correlations involving them (NaN).
 ``"listwise"``
     Persons with any missing response are dropped first; every statistic
     then uses the same complete-case sample.
