@@ -211,3 +211,38 @@ def test_transform_roundtrip(A: float, B: float, seed: int) -> None:
     back = transform_parameters(transform_parameters(p, A, B), 1 / A, -B / A)
     np.testing.assert_allclose(back.a, p.a, rtol=1e-12)
     np.testing.assert_allclose(back.d, p.d, atol=1e-10)
+
+
+def test_vertical_linking_of_two_separate_calibrations() -> None:
+    """Grade 5 and grade 8 calibrated separately (each fixed to N(0, 1)), 8 anchors.
+
+    Grade 8's true population on the grade-5 scale is N(0.8, 1.2^2), so the
+    link must recover A ~ 1.2 and B ~ 0.8 (tolerance 0.1: anchor estimation error
+    at N = 4000 per grade).
+    """
+    from scoring.calibration import calibrate
+
+    rng = np.random.default_rng(58)
+    n = 4000
+    a5, d5 = rng.uniform(0.8, 1.8, 20), rng.normal(0.3, 1.0, 20)
+    a8u, d8u = rng.uniform(0.8, 1.8, 16), rng.normal(-0.5, 1.0, 16)
+    anchors = np.arange(12, 20)  # grade-5 items 12..19 also appear on the grade-8 form
+    a8 = np.concatenate([a5[anchors], a8u])
+    d8 = np.concatenate([d5[anchors], d8u])  # true parameters on the grade-5 scale
+    th5 = rng.normal(0.0, 1.0, n)
+    th8 = rng.normal(0.8, 1.2, n)
+    x5 = (rng.random((n, 20)) < 1 / (1 + np.exp(-(th5[:, None] * a5 + d5)))).astype(float)
+    x8 = (rng.random((n, 24)) < 1 / (1 + np.exp(-(th8[:, None] * a8 + d8)))).astype(float)
+    names5 = [f"g5_{j}" for j in range(20)]
+    names8 = [names5[j] for j in anchors] + [f"g8_{j}" for j in range(16)]
+    cal5 = calibrate(x5, model="2pl", item_names=names5)
+    cal8 = calibrate(x8, model="2pl", item_names=names8)
+    for method in METHODS:
+        res = link(cal8.params, cal5.params, method=method)
+        assert len(res.common_names) == 8
+        assert res.A == pytest.approx(1.2, abs=0.1), method
+        assert res.B == pytest.approx(0.8, abs=0.1), method
+    # calibrations linked onto themselves: identity
+    for method in METHODS:
+        ident = link(cal5.params, cal5.params, method=method)
+        assert (ident.A, ident.B) == pytest.approx((1.0, 0.0), abs=1e-8)
