@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._blas import blas_threads
 from .errors import ScoringInputError
 
 __all__ = [
@@ -186,9 +187,10 @@ def _pairwise_moments(
     observed = ~np.isnan(x)
     m = observed.astype(np.float64)
     x0 = np.where(observed, x, 0.0)
-    n = m.T @ m
-    sx = x0.T @ m  # sx[j, k] = sum of item j over persons who answered j and k
-    sxy = x0.T @ x0
+    with blas_threads():  # tall-skinny products: one thread is faster on small shared machines
+        n = m.T @ m
+        sx = x0.T @ m  # sx[j, k] = sum of item j over persons who answered j and k
+        sxy = x0.T @ x0
     with np.errstate(divide="ignore", invalid="ignore"):
         cov = (sxy - sx * sx.T / n) / (n - 1.0)
     cov[n < 2] = np.nan

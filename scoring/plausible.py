@@ -63,6 +63,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .ctt import _as_response_matrix
+from ._blas import blas_threads
 from .errors import ConvergenceWarning, ScoringInputError
 from .models import ItemParameters, log_category_probabilities
 from .scale import proficiency_levels
@@ -254,14 +255,15 @@ def _log_likelihood_grid(
     col_of = np.full((J, int(ncat.max())), -1, dtype=np.intp)
     col_of[jj, kk] = J + np.arange(jj.size)
     out = np.empty((n, grid.shape[0]))
-    for s in range(0, n, _CHUNK):
-        blk = x[s : s + _CHUNK]
-        obs = ~np.isnan(blk)
-        design = np.zeros((blk.shape[0], coef.shape[0]))
-        design[:, :J] = obs
-        r, c = np.nonzero(obs & (np.nan_to_num(blk) > 0))
-        design[r, col_of[c, blk[r, c].astype(np.intp)]] = 1.0
-        out[s : s + _CHUNK] = design @ coef
+    with blas_threads():
+        for s in range(0, n, _CHUNK):
+            blk = x[s : s + _CHUNK]
+            obs = ~np.isnan(blk)
+            design = np.zeros((blk.shape[0], coef.shape[0]))
+            design[:, :J] = obs
+            r, c = np.nonzero(obs & (np.nan_to_num(blk) > 0))
+            design[r, col_of[c, blk[r, c].astype(np.intp)]] = 1.0
+            out[s : s + _CHUNK] = design @ coef
     return out
 
 
@@ -321,6 +323,18 @@ def _estimate_population(
     With ``L`` the (person x node) likelihood, each iteration needs two
     matrix-vector products per group (Mislevy, 1984).
     """
+    with blas_threads():
+        return _em_population(loglik, grid, gidx, n_groups, max_iter, tol)
+
+
+def _em_population(
+    loglik: NDArray[np.float64],
+    grid: NDArray[np.float64],
+    gidx: NDArray[np.int64],
+    n_groups: int,
+    max_iter: int,
+    tol: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int, bool]:
     lik = np.exp(loglik - loglik.max(axis=1, keepdims=True))
     mu = np.zeros(n_groups)
     sd = np.ones(n_groups)
