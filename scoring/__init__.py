@@ -35,3 +35,4 @@ from .scale import (
     scale_standard_errors,
     theta_from_scale,
 )
+from .ability import AbilityEstimates, conditional_se, empirical_reliability, estimate_ability, marginal_reliability

@@ -305,8 +305,12 @@ def _log_probs_arrays(
         with np.errstate(divide="ignore"):
             log1mc = np.log1p(-cj)
             logc = np.log(cj)
-        out[:, dich, 1] = np.logaddexp(logc, log1mc + log_expit(z))
-        out[:, dich, 0] = log1mc + log_expit(-z)
+        if np.all(cj == 0):
+            out[:, dich, 1] = log_expit(z)
+            out[:, dich, 0] = log_expit(-z)
+        else:
+            out[:, dich, 1] = np.logaddexp(logc, log1mc + log_expit(z))
+            out[:, dich, 0] = log1mc + log_expit(-z)
     if grm.any():
         dg = d[grm]
         kk = int(np.isfinite(dg).sum(axis=1).max())
