@@ -36,3 +36,4 @@ from .scale import (
     theta_from_scale,
 )
 from .ability import AbilityEstimates, conditional_se, empirical_reliability, estimate_ability, marginal_reliability
+from .csvio import ResponseTable, read_params_csv, read_responses_csv, write_groups_csv, write_params_csv, write_theta_csv
