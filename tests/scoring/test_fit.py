@@ -334,3 +334,21 @@ def test_s_x2_after_our_calibration_of_lsat7() -> None:
     assert ours.s_x2 is not None and ref.s_x2 is not None
     # parameters agree to ~0.005, so S-X2 agrees to a few hundredths
     np.testing.assert_allclose(ours.s_x2, ref.s_x2, atol=0.1)
+
+
+def test_infit_outfit_default_wle_theta() -> None:
+    """Without theta, WLE estimates are used: misfitting items still stand out from the rest."""
+    rng = np.random.default_rng(31)
+    J, n = 12, 3000
+    b = np.linspace(-1.5, 1.5, J)
+    slopes = np.ones(J)
+    slopes[2], slopes[9] = 0.3, 3.0
+    x = _simulate(rng, rng.normal(size=n), ItemParameters(model="2pl", a=slopes, d=-b * slopes))
+    res = item_fit(x, ItemParameters(model="1pl", a=np.ones(J), d=-b), statistic="infit_outfit")
+    assert res.infit is not None and res.outfit is not None
+    ok = np.setdiff1d(np.arange(J), [2, 9])
+    # estimated theta: mean squares pulled below 1, towards (L-1)/L (see the module docstring)
+    assert np.all((res.infit[ok] > 0.8) & (res.infit[ok] < 1.1))
+    assert np.mean(res.infit[ok]) < 1.0
+    assert res.infit[2] > res.infit[ok].max() + 0.1 and res.outfit[2] > 1.2
+    assert res.infit[9] < res.infit[ok].min() - 0.1 and res.outfit[9] < 0.7
