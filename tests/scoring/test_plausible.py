@@ -287,3 +287,22 @@ def test_group_statistics_bad_input() -> None:
         group_statistics(np.zeros((5, 2)), groups=[1, 2])
     with pytest.raises(ScoringInputError, match="sampling"):
         group_statistics(np.zeros((5, 2)), sampling="jackknife")  # type: ignore[arg-type]
+
+
+def test_posterior_moments_agree_with_eap_scoring() -> None:
+    """Same N(0, 1) prior: PV posterior mean/SD equal scoring.ability's EAP/SE (different grids, tol 2e-3)."""
+    from scoring.ability import estimate_ability
+
+    rng = np.random.default_rng(14)
+    params = ItemParameters(
+        model=("2pl",) * 6 + ("grm", "gpcm", "3pl"),
+        a=rng.uniform(0.8, 1.8, 9),
+        d=np.vstack([np.column_stack([rng.normal(0, 1, 6), np.full((6, 1), np.nan)]), [[1.0, -0.7], [0.3, -0.4], [0.2, np.nan]]]),
+        c=np.r_[np.zeros(8), 0.2],
+    )
+    x = _simulate(rng, rng.normal(size=500), params)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    pv = plausible_values(x, params, 2, group_means=0.0, group_sds=1.0, rng=0)
+    eap = estimate_ability(x, params, method="eap")
+    np.testing.assert_allclose(pv.posterior_mean, eap.theta, atol=2e-3)
+    np.testing.assert_allclose(pv.posterior_sd, eap.se, atol=2e-3)
