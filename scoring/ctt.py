@@ -244,7 +244,7 @@ def ctt_item_stats(
     if keys is not None:
         responses = _score_choices(responses, keys)
     x = _as_response_matrix(responses)
-    n_persons, n_items = x.shape
+    n_items = x.shape[1]
     names = _item_names(item_names, n_items)
     if missing not in ("pairwise", "listwise"):
         raise ScoringInputError(
@@ -332,7 +332,7 @@ def ctt_item_stats(
 
 def _is_missing_label(value: Any) -> bool:
     """True for an option label meaning "no response": None, NaN or ""."""
-    return value is None or (isinstance(value, float) and value != value) or value == ""
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
 
 
 def _score_choices(choices: ArrayLike, keys: Sequence[Any]) -> NDArray[np.float64]:
@@ -438,7 +438,7 @@ def distractor_counts(
                 raise ScoringInputError(
                     f"scores: expected shape ({n_persons},); found {np.shape(scores)}"
                 )
-        k = max(1, int(round(group_fraction * n_persons)))
+        k = max(1, round(group_fraction * n_persons))
         order = np.argsort(s, kind="stable")
         lower = np.zeros(n_persons, dtype=bool)
         upper = np.zeros(n_persons, dtype=bool)

@@ -299,7 +299,7 @@ def _mh_core(
     is_ref: NDArray[np.bool_],
     alpha: float,
 ) -> dict[str, Any]:
-    n, n_items = x.shape
+    n_items = x.shape[1]
     observed = ~np.isnan(x)
     cell = np.arange(n_items)[None, :] * n_strata + codes  # (n, J) cell index
     size = n_items * n_strata

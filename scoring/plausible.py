@@ -62,8 +62,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .ctt import _as_response_matrix
 from ._blas import blas_threads
+from .ctt import _as_response_matrix
 from .errors import ConvergenceWarning, ScoringInputError
 from .models import ItemParameters, log_category_probabilities
 from .scale import proficiency_levels
