@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from .errors import ScoringInputError
 
-__all__ = ["quadrature_grid", "normal_log_weights"]
+__all__ = ["normal_log_weights", "quadrature_grid"]
 
 
 def quadrature_grid(n_quad: int, bounds: tuple[float, float] = (-6.0, 6.0)) -> NDArray[np.float64]:

@@ -44,14 +44,19 @@ from scipy.special import expit
 from ._blas import blas_threads
 from ._quadrature import quadrature_grid
 from .errors import ScoringInputError
-from .models import DICHOTOMOUS_MODELS, ItemParameters, log_category_probabilities, test_information
+from .models import (
+    DICHOTOMOUS_MODELS,
+    ItemParameters,
+    log_category_probabilities,
+    test_information,
+)
 
 __all__ = [
     "AbilityEstimates",
+    "conditional_se",
+    "empirical_reliability",
     "estimate_ability",
     "marginal_reliability",
-    "empirical_reliability",
-    "conditional_se",
 ]
 
 F64 = NDArray[np.float64]
@@ -181,7 +186,7 @@ def _derivs(t: F64, params: ItemParameters, want_second: bool) -> tuple[F64, F64
         P = np.stack([1 - P1, P1], axis=2)
     else:
         P = np.exp(log_category_probabilities(t, params))
-    n, J, K = P.shape
+    n, _J, K = P.shape
     dP = np.zeros_like(P)
     d2P = np.zeros_like(P) if want_second else None
     if dich.any():

@@ -574,7 +574,7 @@ def _grad_info(fam: _Family, st: _State, prob: _Problem, r: F64, n: F64) -> tupl
 def _mstep_items(prob: _Problem, st: _State, r: F64, n: F64, inner: int = 4) -> None:
     for fam in prob.families:
         for _ in range(inner):
-            grad, info, obj = _grad_info(fam, st, prob, r, n)
+            grad, info, _obj = _grad_info(fam, st, prob, r, n)
             p = fam.p
             info = info + 1e-10 * np.eye(p)
             x0 = _get_par(fam, st)
@@ -1073,7 +1073,7 @@ def calibrate(
     if np.any(group_n == 0):
         g0 = int(np.flatnonzero(group_n == 0)[0])
         raise ScoringInputError(f"groups: group {glabels[g0]!r} has no person with a response")
-    first, inv, cnt = _collapse(codes, gk)
+    first, _inv, cnt = _collapse(codes, gk)
     codes_u, g_u = codes[first], gk[first]
     has_missing = bool((codes_u < 0).any())
     ycol_item = np.concatenate([np.full(int(K[j]) - 1, j) for j in range(J)]).astype(np.intp)
@@ -1121,15 +1121,14 @@ def calibrate(
             ConvergenceWarning,
             stacklevel=2,
         )
-    if se_method is not None:
-        if cov is None or np.any(np.diag(cov) <= 0):
-            warnings.warn(
-                "calibrate: the information matrix is not positive definite; standard errors are NaN "
-                "(the model may be weakly identified: check items with extreme parameters)",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-            cov = None
+    if se_method is not None and (cov is None or np.any(np.diag(cov) <= 0)):
+        warnings.warn(
+            "calibrate: the information matrix is not positive definite; standard errors are NaN "
+            "(the model may be weakly identified: check items with extreme parameters)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+        cov = None
     # ---- assemble result
     d_out = np.full((J, max(Kmax - 1, 1)), np.nan)
     for j in range(J):

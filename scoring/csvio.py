@@ -41,12 +41,12 @@ from .models import MODEL_NAMES, ItemParameters
 
 __all__ = [
     "ResponseTable",
-    "read_responses_csv",
-    "read_params_csv",
-    "write_params_csv",
-    "write_groups_csv",
-    "write_theta_csv",
     "groups_csv_path",
+    "read_params_csv",
+    "read_responses_csv",
+    "write_groups_csv",
+    "write_params_csv",
+    "write_theta_csv",
 ]
 
 _MISSING = {"", "na", "nan", "."}

@@ -7,7 +7,7 @@ the source.
 
 from __future__ import annotations
 
-__all__ = ["ScoringInputError", "ConvergenceWarning"]
+__all__ = ["ConvergenceWarning", "ScoringInputError"]
 
 
 class ScoringInputError(ValueError):

@@ -51,19 +51,19 @@ from scipy.special import expit, log_expit
 from .errors import ScoringInputError
 
 __all__ = [
-    "ModelName",
-    "MODEL_NAMES",
     "DICHOTOMOUS_MODELS",
+    "MODEL_NAMES",
     "POLYTOMOUS_MODELS",
     "ItemParameters",
+    "ModelName",
     "category_probabilities",
-    "log_category_probabilities",
     "expected_score",
+    "from_irt_parameters",
     "item_information",
+    "log_category_probabilities",
+    "normalize_model_names",
     "test_information",
     "to_irt_parameters",
-    "from_irt_parameters",
-    "normalize_model_names",
 ]
 
 ModelName = Literal["1pl", "2pl", "3pl", "grm", "gpcm"]

@@ -100,10 +100,10 @@ def test_irt_conversion_roundtrip() -> None:
     p = _mixed()
     a, b, c = to_irt_parameters(p.a, p.d, p.c, model=p.model)
     np.testing.assert_allclose(b[:, 0], -p.d[:, 0] / p.a)
-    a2, d2, c2 = from_irt_parameters(a, b, c, model=p.model)
+    _a2, d2, _c2 = from_irt_parameters(a, b, c, model=p.model)
     np.testing.assert_allclose(d2, p.d)
     np.testing.assert_array_equal(np.isnan(d2), np.isnan(p.d))
-    a3, b3 = to_irt_parameters([1.0, 2.0], [1.0, -1.0])
+    _a3, b3 = to_irt_parameters([1.0, 2.0], [1.0, -1.0])
     np.testing.assert_allclose(b3, [-1.0, 0.5])
     np.testing.assert_allclose(p.b, b)
 
@@ -111,16 +111,16 @@ def test_irt_conversion_roundtrip() -> None:
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(model="2pl", a=[1.0, 1.0], d=[0.0]), "'d' must have shape"),
-        (dict(model="2pl", a=[[1.0]], d=[0.0]), "'a' must be 1-D"),
-        (dict(model="2pl", a=[1.0], d=[0.0], c=[0.1]), "'c' must be 0"),
-        (dict(model="3pl", a=[1.0], d=[0.0], c=[1.2]), r"'c' must lie in \[0, 1\)"),
-        (dict(model="grm", a=[1.0], d=[[0.0, 1.0]]), "strictly decreasing"),
-        (dict(model="2pl", a=[1.0], d=[[0.0, 1.0]]), "NaN elsewhere"),
-        (dict(model="xyz", a=[1.0], d=[0.0]), "expected one of"),
-        (dict(model=("2pl", "2pl"), a=[1.0], d=[0.0]), "one model name per item"),
-        (dict(model="2pl", a=[np.inf], d=[0.0]), "'a' must be finite"),
-        (dict(model="2pl", a=[1.0], d=[0.0], item_names=("x", "y")), "'item_names'"),
+        ({"model": "2pl", "a": [1.0, 1.0], "d": [0.0]}, "'d' must have shape"),
+        ({"model": "2pl", "a": [[1.0]], "d": [0.0]}, "'a' must be 1-D"),
+        ({"model": "2pl", "a": [1.0], "d": [0.0], "c": [0.1]}, "'c' must be 0"),
+        ({"model": "3pl", "a": [1.0], "d": [0.0], "c": [1.2]}, r"'c' must lie in \[0, 1\)"),
+        ({"model": "grm", "a": [1.0], "d": [[0.0, 1.0]]}, "strictly decreasing"),
+        ({"model": "2pl", "a": [1.0], "d": [[0.0, 1.0]]}, "NaN elsewhere"),
+        ({"model": "xyz", "a": [1.0], "d": [0.0]}, "expected one of"),
+        ({"model": ("2pl", "2pl"), "a": [1.0], "d": [0.0]}, "one model name per item"),
+        ({"model": "2pl", "a": [np.inf], "d": [0.0]}, "'a' must be finite"),
+        ({"model": "2pl", "a": [1.0], "d": [0.0], "item_names": ("x", "y")}, "'item_names'"),
     ],
 )
 def test_validation_errors(kwargs: dict, match: str) -> None:
