@@ -1,1 +1,39 @@
-"""scoring."""
+"""ctcensus scoring core: pure numpy/scipy IRT (models, calibration, ability, item analysis).
+
+Public API is importable from the package root, e.g.
+``from scoring import calibrate, estimate_ability, ItemParameters``.
+"""
+
+from .errors import ConvergenceWarning, ScoringInputError
+from .models import (
+    ItemParameters,
+    category_probabilities,
+    expected_score,
+    from_irt_parameters,
+    item_information,
+    test_information,
+    to_irt_parameters,
+)
+from .calibration import Calibration, calibrate
+from .ctt import CTTItemStats, DistractorTable, ctt_item_stats, distractor_counts
+from .dif import MantelHaenszelDIF, dif_mantel_haenszel
+from .fit import ItemFit, item_fit, summed_score_distribution
+from .linking import LinkingResult, link, transform_parameters, transform_theta
+from .plausible import (
+    GroupStatistics,
+    PlausibleValues,
+    RubinCombination,
+    combine_rubin,
+    group_statistics,
+    plausible_values,
+)
+from .scale import (
+    ProficiencyLevels,
+    ReportingScale,
+    proficiency_levels,
+    scale_scores,
+    scale_standard_errors,
+    theta_from_scale,
+)
+from .ability import AbilityEstimates, conditional_se, empirical_reliability, estimate_ability, marginal_reliability
+from .csvio import ResponseTable, read_params_csv, read_responses_csv, write_groups_csv, write_params_csv, write_theta_csv

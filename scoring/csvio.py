@@ -1,0 +1,264 @@
+"""CSV input/output for response matrices, item parameters, group estimates and abilities.
+
+File formats
+------------
+Responses CSV
+    Header ``id,<item1>,<item2>,...`` (the first column is the person id,
+    whatever its name). One row per person; cells are integer item scores,
+    an empty cell (or ``NA``/``NaN``) is missing. An optional group column
+    (``group_column=``) is excluded from the items.
+Parameters CSV (``PARAMS.csv``)
+    ``item,model,a,d1,...,d{K-1},c,se_a,se_d1,...,se_d{K-1},se_c``: one row
+    per item in slope/intercept form (see :mod:`scoring.models`); ``d2..``
+    are empty for dichotomous items, ``c`` is 0 unless 3PL, SE cells are
+    empty when not estimated (fixed anchors). ``b``-metric columns are not
+    written: convert with :func:`scoring.to_irt_parameters`.
+Groups CSV (``PARAMS.groups.csv``)
+    ``group,mean,sd,se_mean,se_sd,n``; the reference group has mean 0, sd 1
+    and empty SEs.
+Theta CSV
+    ``id,theta,se,n_responses``.
+
+Every error names the file, the line (1-based, header = line 1) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .ability import AbilityEstimates
+from .calibration import Calibration
+from .errors import ScoringInputError
+from .models import MODEL_NAMES, ItemParameters
+
+__all__ = [
+    "ResponseTable",
+    "groups_csv_path",
+    "read_params_csv",
+    "read_responses_csv",
+    "write_groups_csv",
+    "write_params_csv",
+    "write_theta_csv",
+]
+
+_MISSING = {"", "na", "nan", "."}
+
+
+@dataclass(frozen=True, eq=False)
+class ResponseTable:
+    """A responses CSV: ids ``(N,)``, item names ``(J,)``, responses ``(N, J)`` and optional groups ``(N,)``."""
+
+    ids: tuple[str, ...]
+    item_names: tuple[str, ...]
+    responses: NDArray[np.float64]
+    groups: NDArray[Any] | None
+
+
+def _open_rows(path: str | Path) -> tuple[list[str], list[list[str]]]:
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise ScoringInputError(f"{p}: cannot read file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScoringInputError(f"{p}: not a UTF-8 text CSV file") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise ScoringInputError(f"{p}: empty file; expected a header row")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    return header, body
+
+
+def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> ResponseTable:
+    """Read a responses CSV (see module docstring).
+
+    Raises
+    ------
+    ScoringInputError
+        Non-numeric cell (file, line, column and value), wrong number of
+        cells, duplicate id, duplicate or missing group column.
+    """
+    p = Path(path)
+    header, body = _open_rows(p)
+    if len(header) < 2:
+        raise ScoringInputError(f"{p}: expected an id column and at least one item column; found header {header}")
+    if len(set(header)) != len(header):
+        dup = next(h for h in header if header.count(h) > 1)
+        raise ScoringInputError(f"{p}: duplicate column name {dup!r} in the header")
+    gcol = None
+    if group_column is not None:
+        if group_column not in header[1:]:
+            raise ScoringInputError(f"{p}: group column {group_column!r} not found; columns are {header}")
+        gcol = header.index(group_column)
+    item_cols = [k for k in range(1, len(header)) if k != gcol]
+    if not item_cols:
+        raise ScoringInputError(f"{p}: no item columns besides the id and group columns")
+    N = len(body)
+    X = np.full((N, len(item_cols)), np.nan)
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    groups: list[str] = []
+    for i, row in enumerate(body):
+        line = i + 2
+        if len(row) != len(header):
+            raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)} as in the header")
+        pid = row[0].strip()
+        if not pid:
+            raise ScoringInputError(f"{p}: line {line}, column {header[0]!r}: empty person id")
+        if pid in seen:
+            raise ScoringInputError(f"{p}: line {line}: duplicate id {pid!r} (first on line {seen[pid]})")
+        seen[pid] = line
+        ids.append(pid)
+        if gcol is not None:
+            g = row[gcol].strip()
+            if not g:
+                raise ScoringInputError(f"{p}: line {line}, column {header[gcol]!r}: empty group label")
+            groups.append(g)
+        for jj, k in enumerate(item_cols):
+            cell = row[k].strip()
+            if cell.lower() in _MISSING:
+                continue
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ScoringInputError(
+                    f"{p}: line {line}, column {header[k]!r}: expected a number or an empty cell; found {cell!r}"
+                ) from None
+            if not math.isfinite(v) or v < 0 or v != int(v):
+                raise ScoringInputError(
+                    f"{p}: line {line}, column {header[k]!r}: expected a non-negative integer score; found {cell!r}"
+                )
+            X[i, jj] = v
+    garr: NDArray[Any] | None = None
+    if gcol is not None:
+        try:
+            garr = np.array([int(g) for g in groups])
+        except ValueError:
+            garr = np.array(groups)
+    return ResponseTable(ids=tuple(ids), item_names=tuple(header[k] for k in item_cols), responses=X, groups=garr)
+
+
+def _fmt(x: float) -> str:
+    return "" if not np.isfinite(x) else f"{x:.6f}"
+
+
+def write_params_csv(path: str | Path, result: Calibration | ItemParameters) -> None:
+    """Write item parameters (and SEs when ``result`` is a :class:`Calibration`)."""
+    params = result.params if isinstance(result, Calibration) else result
+    km1 = params.d.shape[1]
+    J = params.n_items
+    se_a = result.se_a if isinstance(result, Calibration) else np.full(J, np.nan)
+    se_d = result.se_d if isinstance(result, Calibration) else np.full((J, km1), np.nan)
+    se_c = result.se_c if isinstance(result, Calibration) else np.full(J, np.nan)
+    header = ["item", "model", "a"] + [f"d{k + 1}" for k in range(km1)] + ["c", "se_a"]
+    header += [f"se_d{k + 1}" for k in range(km1)] + ["se_c"]
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for j in range(J):
+            w.writerow(
+                [params.item_names[j], params.model[j], _fmt(params.a[j])]
+                + [_fmt(v) for v in params.d[j]]
+                + [_fmt(params.c[j]), _fmt(se_a[j])]
+                + [_fmt(v) for v in se_d[j]]
+                + [_fmt(se_c[j])]
+            )
+
+
+def read_params_csv(path: str | Path) -> ItemParameters:
+    """Read a parameters CSV written by :func:`write_params_csv` (SE columns are ignored).
+
+    Raises
+    ------
+    ScoringInputError
+        Unknown or missing columns, unknown model names, non-numeric values
+        (file, line and column named) or invalid parameters.
+    """
+    p = Path(path)
+    header, body = _open_rows(p)
+    dcols = sorted((h for h in header if h.startswith("d") and h[1:].isdigit()), key=lambda h: int(h[1:]))
+    allowed = {"item", "model", "a", "c", "se_a", "se_c"} | set(dcols) | {f"se_{h}" for h in dcols}
+    unknown = [h for h in header if h not in allowed]
+    if unknown:
+        raise ScoringInputError(
+            f"{p}: unknown column {unknown[0]!r}; expected item, model, a, d1..dK, c and optional se_* columns"
+        )
+    for req in ("item", "model", "a", "d1"):
+        if req not in header:
+            raise ScoringInputError(f"{p}: required column {req!r} is missing; header is {header}")
+    if [int(h[1:]) for h in dcols] != list(range(1, len(dcols) + 1)):
+        raise ScoringInputError(f"{p}: intercept columns must be d1..dK without gaps; found {dcols}")
+    col = {h: k for k, h in enumerate(header)}
+    names, models, a, c = [], [], [], []
+    d = np.full((len(body), len(dcols)), np.nan)
+
+    def num(row: list[str], h: str, line: int, required: bool) -> float:
+        cell = row[col[h]].strip() if col[h] < len(row) else ""
+        if not cell:
+            if required:
+                raise ScoringInputError(f"{p}: line {line}, column {h!r}: value required")
+            return float("nan")
+        try:
+            return float(cell)
+        except ValueError:
+            raise ScoringInputError(f"{p}: line {line}, column {h!r}: expected a number; found {cell!r}") from None
+
+    for i, row in enumerate(body):
+        line = i + 2
+        if len(row) != len(header):
+            raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)}")
+        names.append(row[col["item"]].strip())
+        m = row[col["model"]].strip().lower()
+        if m not in MODEL_NAMES:
+            raise ScoringInputError(f"{p}: line {line}, column 'model': expected one of {', '.join(MODEL_NAMES)}; found {m!r}")
+        models.append(m)
+        a.append(num(row, "a", line, True))
+        for k, h in enumerate(dcols):
+            d[i, k] = num(row, h, line, k == 0)
+        c.append(num(row, "c", line, False) if "c" in col else 0.0)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ScoringInputError(f"{p}: item {dup!r} appears more than once")
+    c_arr = np.nan_to_num(np.array(c))
+    try:
+        return ItemParameters(model=tuple(models), a=np.array(a), d=d, c=c_arr, item_names=tuple(names))
+    except ScoringInputError as exc:
+        raise ScoringInputError(f"{p}: {exc}") from None
+
+
+def groups_csv_path(params_path: str | Path) -> Path:
+    """``PARAMS.csv`` -> ``PARAMS.groups.csv`` beside it."""
+    pp = Path(params_path)
+    return pp.with_name(pp.stem + ".groups" + (pp.suffix or ".csv"))
+
+
+def write_groups_csv(path: str | Path, result: Calibration) -> None:
+    """Write ``group,mean,sd,se_mean,se_sd,n`` for every group of a calibration."""
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["group", "mean", "sd", "se_mean", "se_sd", "n"])
+        for g, lab in enumerate(result.group_labels):
+            w.writerow(
+                [lab, _fmt(result.group_means[g]), _fmt(result.group_sds[g]), _fmt(result.se_group_means[g]),
+                 _fmt(result.se_group_sds[g]), int(result.group_n[g])]
+            )
+
+
+def write_theta_csv(path: str | Path, ids: Sequence[str], estimates: AbilityEstimates) -> None:
+    """Write ``id,theta,se,n_responses`` (empty theta/se where undefined)."""
+    if len(ids) != len(estimates):
+        raise ScoringInputError(f"ids: expected {len(estimates)} ids (one per estimate); found {len(ids)}")
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "theta", "se", "n_responses"])
+        for i, pid in enumerate(ids):
+            w.writerow([pid, _fmt(estimates.theta[i]), _fmt(estimates.se[i]), int(estimates.n_responses[i])])

@@ -1,0 +1,18 @@
+"""Errors and warnings raised by the scoring core.
+
+Every error names the offending argument (or file / row / column), what was
+expected and what was found, so the caller can fix the input without reading
+the source.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConvergenceWarning", "ScoringInputError"]
+
+
+class ScoringInputError(ValueError):
+    """Invalid input to a scoring function (wrong shape, values or labels)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative estimation stopped before meeting its convergence criterion."""

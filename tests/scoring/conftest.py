@@ -1,0 +1,35 @@
+"""Shared fixtures for the scoring tests: reference data and seeded simulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scoring import ItemParameters, category_probabilities
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def lsat7() -> np.ndarray:
+    """LSAT7 expanded to the 1000 x 5 response matrix (Bock & Lieberman, 1970)."""
+    path = REFERENCE_DIR / "lsat7_patterns.csv"
+    if not path.exists():
+        pytest.skip(f"reference data not found at {path} (expected ../shared/reference beside the repository)")
+    tab = np.loadtxt(path, delimiter=",", skiprows=1)
+    return np.repeat(tab[:, :5], tab[:, 5].astype(int), axis=0)
+
+
+def simulate(params: ItemParameters, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw item scores (N, J) from the model at the given abilities."""
+    p = category_probabilities(theta, params)  # (N, J, K)
+    cum = np.cumsum(p, axis=2)
+    u = rng.random(p.shape[:2])[..., None]
+    return (u > cum[..., :-1]).sum(axis=2).astype(np.float64)
+
+
+def rmse(x: np.ndarray, y: np.ndarray) -> float:
+    m = np.isfinite(x) & np.isfinite(y)
+    return float(np.sqrt(np.mean((np.asarray(x)[m] - np.asarray(y)[m]) ** 2)))

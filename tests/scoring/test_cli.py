@@ -1,0 +1,130 @@
+"""The calibrate/score click commands with CliRunner, and the CSV formats."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scoring import ItemParameters, ScoringInputError, calibrate
+from scoring.csvio import read_params_csv, read_responses_csv, write_params_csv
+from webapp.commands.scoring_cli import calibrate_command, score_command
+
+from .conftest import simulate
+
+
+def _write_responses(path: Path, X: np.ndarray, names: list[str], groups: np.ndarray | None = None) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id"] + (["grade"] if groups is not None else []) + names)
+        for i, row in enumerate(X):
+            cells = ["" if np.isnan(v) else str(int(v)) for v in row]
+            w.writerow([f"S{i:05d}"] + ([str(groups[i])] if groups is not None else []) + cells)
+
+
+@pytest.fixture()
+def dataset(tmp_path: Path) -> tuple[Path, np.ndarray, ItemParameters]:
+    rng = np.random.default_rng(1)
+    p = ItemParameters(["2pl"] * 5 + ["gpcm"] * 2, a=rng.lognormal(0, 0.2, 7),
+                       d=np.column_stack([rng.normal(size=7), np.r_[[np.nan] * 5, rng.normal(size=2)]]))
+    X = simulate(p, rng.normal(size=800), rng)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    path = tmp_path / "resp.csv"
+    _write_responses(path, X, [f"q{j}" for j in range(7)])
+    return path, X, p
+
+
+def test_calibrate_and_score_roundtrip(tmp_path: Path, dataset: tuple[Path, np.ndarray, ItemParameters]) -> None:
+    path, X, _ = dataset
+    out = tmp_path / "params.csv"
+    r = CliRunner().invoke(calibrate_command, [str(path), "--model", "auto", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    params = read_params_csv(out)
+    assert params.item_names == tuple(f"q{j}" for j in range(7))
+    assert params.model == ("2pl",) * 5 + ("gpcm",) * 2
+    direct = calibrate(X, "auto")
+    np.testing.assert_allclose(params.a, direct.a, atol=1e-5)
+    header = out.read_text().splitlines()[0].split(",")
+    assert header == ["item", "model", "a", "d1", "d2", "c", "se_a", "se_d1", "se_d2", "se_c"]
+    theta = tmp_path / "theta.csv"
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--method", "wle", "--out", str(theta)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(theta.read_text().splitlines()))
+    assert len(rows) == 800 and rows[0]["id"] == "S00000"
+    assert set(rows[0]) == {"id", "theta", "se", "n_responses"}
+
+
+def test_multigroup_writes_groups_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    p = ItemParameters("2pl", rng.lognormal(0, 0.2, 10), rng.normal(size=10))
+    theta = np.r_[rng.normal(0, 1, 600), rng.normal(0.7, 1.1, 600)]
+    X = simulate(p, theta, rng)
+    X[:600, 7:] = np.nan
+    X[600:, :3] = np.nan
+    grade = np.repeat([5, 8], 600)
+    path = tmp_path / "r.csv"
+    _write_responses(path, X, [f"i{j}" for j in range(10)], grade)
+    out = tmp_path / "PARAMS.csv"
+    r = CliRunner().invoke(calibrate_command, [str(path), "--group-column", "grade", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "PARAMS.groups.csv").read_text().splitlines()))
+    assert [row["group"] for row in rows] == ["5", "8"]
+    assert rows[0]["mean"] == "0.000000" and rows[0]["se_mean"] == ""
+    assert abs(float(rows[1]["mean"]) - 0.7) < 0.2 and float(rows[1]["se_sd"]) > 0
+    assert rows[1]["n"] == "600"
+
+
+def test_anchors_file(tmp_path: Path, dataset: tuple[Path, np.ndarray, ItemParameters]) -> None:
+    path, _, p = dataset
+    anchors = tmp_path / "anchors.csv"
+    write_params_csv(anchors, ItemParameters(p.model[:3], p.a[:3], p.d[:3, :1], item_names=("q0", "q1", "q2")))
+    out = tmp_path / "p.csv"
+    r = CliRunner().invoke(calibrate_command, [str(path), "--model", "auto", "--anchors", str(anchors), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    got = read_params_csv(out)
+    np.testing.assert_allclose(got.a[:3], p.a[:3], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("id,q1,q2\nA,1,0\nB,x,1\n", "line 3, column 'q1': expected a number or an empty cell; found 'x'"),
+        ("id,q1,q2\nA,1,0\nA,0,1\n", "line 3: duplicate id 'A'"),
+        ("id,q1,q2\nA,1,0\nB,1,1\n", "item 'q1' .*no variance"),
+        ("id,q1,q2\nA,1,0\nB,1\n", "line 3 has 2 cells"),
+        ("id,q1,q2\nA,1,0\nB,0.5,1\n", "line 3, column 'q1': expected a non-negative integer"),
+    ],
+)
+def test_calibrate_bad_input_one_line_error(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    r = CliRunner().invoke(calibrate_command, [str(path), "--out", str(tmp_path / "o.csv"), "--quiet"])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("Error")]
+    assert len(lines) == 1
+    import re
+
+    assert re.search(match, lines[0]), lines[0]
+
+
+def test_score_rejects_unknown_params_column(tmp_path: Path, dataset: tuple[Path, np.ndarray, ItemParameters]) -> None:
+    path, _, _ = dataset
+    bad = tmp_path / "p.csv"
+    bad.write_text("item,model,a,d1,foo\nq0,2pl,1,0,3\n")
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(bad), "--out", str(tmp_path / "t.csv")])
+    assert r.exit_code == 1 and "unknown column 'foo'" in r.output
+    bad.write_text("item,model,a,d1\nzz,2pl,1,0\n")
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(bad), "--out", str(tmp_path / "t.csv")])
+    assert r.exit_code == 1 and "item 'zz' is not a column" in r.output
+
+
+def test_read_responses_group_column_errors(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("id,q1\nA,1\n")
+    with pytest.raises(ScoringInputError, match="group column 'grade' not found"):
+        read_responses_csv(path, group_column="grade")
+    t = read_responses_csv(path)
+    assert t.ids == ("A",) and t.groups is None

@@ -1,0 +1,115 @@
+"""``ctcensus calibrate`` and ``ctcensus score``: IRT calibration and scoring from CSV files.
+
+Plain click commands (no Flask import) so they run without an app; the main
+group adds them with ``cli.add_command(calibrate_command)`` and
+``cli.add_command(score_command)``. Bad input ends with one line
+``Error: <file>: line L, column 'C': ...`` and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from scoring import ConvergenceWarning, ScoringInputError, calibrate, estimate_ability
+from scoring.csvio import (
+    groups_csv_path,
+    read_params_csv,
+    read_responses_csv,
+    write_groups_csv,
+    write_params_csv,
+    write_theta_csv,
+)
+
+__all__ = ["calibrate_command", "score_command"]
+
+MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
+
+
+@click.command("calibrate")
+@click.argument("responses", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", type=click.Choice(MODELS, case_sensitive=False), default="2pl", show_default=True,
+              help="IRT model for every item; 'auto' = 2pl for 0/1 items, gpcm for partial credit.")
+@click.option("--group-column", default=None, help="Column with group labels (e.g. grade) for multigroup calibration.")
+@click.option("--reference-group", default=None, help="Group fixed at N(0,1); default: the lowest label.")
+@click.option("--anchors", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Parameters CSV of anchor items held fixed (matched by item name).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output parameters CSV.")
+@click.option("--max-iter", default=500, show_default=True, type=int)
+@click.option("--tol", default=1e-4, show_default=True, type=float)
+@click.option("--se/--no-se", default=True, show_default=True, help="Compute standard errors (Louis).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def calibrate_command(
+    responses: str, model: str, group_column: str | None, reference_group: str | None, anchors: str | None,
+    out: str, max_iter: int, tol: float, se: bool, quiet: bool,
+) -> None:
+    """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing)."""
+    try:
+        table = read_responses_csv(responses, group_column=group_column)
+        fixed = read_params_csv(anchors) if anchors else None
+        if fixed is not None:
+            missing = [n for n in fixed.item_names if n not in table.item_names]
+            if missing:
+                raise ScoringInputError(f"{anchors}: anchor item {missing[0]!r} is not a column of {responses}")
+        ref: Any = reference_group
+        if ref is not None and table.groups is not None and table.groups.dtype.kind in "iu":
+            try:
+                ref = int(ref)
+            except ValueError:
+                pass
+        bar = tqdm(total=max_iter, desc="EM", unit="it", file=sys.stderr, disable=quiet, leave=False)
+
+        def progress(it: int, ll: float, change: float) -> None:
+            bar.update(1)
+            bar.set_postfix(loglik=f"{ll:.2f}", change=f"{change:.1e}", refresh=False)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            res = calibrate(
+                table.responses, model, groups=table.groups, reference_group=ref, fixed=fixed,
+                item_names=table.item_names, max_iter=max_iter, tol=tol, se=se, progress=progress,
+            )
+        bar.close()
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                click.echo(f"Warning: {w.message}", err=True)
+        write_params_csv(out, res)
+        if table.groups is not None:
+            write_groups_csv(groups_csv_path(out), res)
+    except ScoringInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"calibrated {res.params.n_items} items on {res.n_persons} persons: loglik {res.loglik:.3f}, "
+        f"{res.n_iter} EM iterations, {'converged' if res.converged else 'NOT converged'} -> {out}",
+        err=True,
+    )
+
+
+@click.command("score")
+@click.argument("responses", type=click.Path(exists=True, dir_okay=False))
+@click.option("--params", "params_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Parameters CSV from `ctcensus calibrate`.")
+@click.option("--method", type=click.Choice(["eap", "map", "mle", "wle"], case_sensitive=False), default="eap",
+              show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id,theta,se,n_responses.")
+def score_command(responses: str, params_path: str, method: str, out: str) -> None:
+    """Estimate abilities for RESPONSES.csv with item parameters from --params."""
+    try:
+        params = read_params_csv(params_path)
+        table = read_responses_csv(responses)
+        unknown = [n for n in params.item_names if n not in table.item_names]
+        if unknown:
+            raise ScoringInputError(f"{params_path}: item {unknown[0]!r} is not a column of {responses}")
+        extra = [n for n in table.item_names if n not in params.item_names]
+        if extra:
+            raise ScoringInputError(f"{responses}: column {extra[0]!r} has no parameters in {params_path}")
+        order = [table.item_names.index(n) for n in params.item_names]
+        est = estimate_ability(table.responses[:, order], params, method.lower())  # type: ignore[arg-type]
+        write_theta_csv(out, table.ids, est)
+    except ScoringInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"scored {len(est)} persons ({method.upper()}) -> {out}", err=True)
