@@ -17,7 +17,9 @@ documented ways, chosen with ``missing=``:
     the results equal the classical listwise formulas exactly. If some pair
     of items is never answered together by two or more persons, their
     covariance is undefined and so are alpha and the item–rest
-    correlations involving them (NaN).
+    correlations involving them (NaN). A pairwise covariance matrix need not
+    be positive semi-definite, so on sparse incomplete data alpha (or
+    alpha-if-deleted) can exceed 1; listwise results never do.
 ``"listwise"``
     Persons with any missing response are dropped first; every statistic
     then uses the same complete-case sample.
@@ -297,22 +299,25 @@ def ctt_item_stats(
     trace = float(np.sum(var))
     row = cov.sum(axis=1)
     rest_var = total_var - 2.0 * row + var
+    # Variances computed by differences carry rounding error of order eps * trace:
+    # treat anything below that as zero so results do not depend on item or person order.
+    tol = 1e-10 * max(trace, float(np.finfo(np.float64).tiny))
     with np.errstate(invalid="ignore", divide="ignore"):
         item_rest_r = (row - var) / np.sqrt(var * rest_var)
         item_total_r = row / np.sqrt(var * total_var)
         alpha = (
             n_items / (n_items - 1.0) * (1.0 - trace / total_var)
-            if n_items > 1 and total_var > 0
+            if n_items > 1 and total_var > tol
             else np.nan
         )
         if n_items > 2:
             alpha_del = (n_items - 1.0) / (n_items - 2.0) * (1.0 - (trace - var) / rest_var)
         else:
             alpha_del = np.full(n_items, np.nan)
-    bad = ~(var > 0)
-    item_rest_r = np.where(bad | ~(rest_var > 0), np.nan, item_rest_r)
-    item_total_r = np.where(bad, np.nan, item_total_r)
-    alpha_del = np.where(rest_var > 0, alpha_del, np.nan)
+    bad = ~(var > tol)
+    item_rest_r = np.where(bad | ~(rest_var > tol), np.nan, item_rest_r)
+    item_total_r = np.where(bad | (total_var <= tol), np.nan, item_total_r)
+    alpha_del = np.where(rest_var > tol, alpha_del, np.nan)
 
     return CTTItemStats(
         item_names=names,

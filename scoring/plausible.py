@@ -161,10 +161,12 @@ def combine_rubin(estimates: ArrayLike, variances: ArrayLike) -> RubinCombinatio
     ubar = u.mean(axis=0)
     b = q.var(axis=0, ddof=1)
     t = ubar + (1.0 + 1.0 / m) * b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (1.0 + 1.0 / m) * b / ubar
-        df = np.where(b > 0, (m - 1) * (1.0 + 1.0 / r) ** 2, np.inf)
-        fmi = np.where(t > 0, (1.0 + 1.0 / m) * b / t, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        # lambda = (1 + 1/m) B / T in [0, 1]; df = (m - 1)(1 + 1/r)^2 = (m - 1) / lambda^2,
+        # written in lambda so that tiny B or tiny U cannot overflow an intermediate.
+        lam = np.where(t > 0, (1.0 + 1.0 / m) * b / np.where(t > 0, t, 1.0), 0.0)
+        df = np.where(lam > 0, (m - 1) / np.where(lam > 0, lam, 1.0) ** 2, np.inf)
+        fmi = np.where(t > 0, lam, np.nan)
     return RubinCombination(
         estimate=qbar,
         within_variance=ubar,

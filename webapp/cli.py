@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
 from assessment.errors import DomainError
+from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
 
@@ -599,17 +600,8 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
         pass
 
 
-def _register_optional_commands() -> None:
-    """Scoring commands live in their own module (plain click, no Flask)."""
-    try:
-        from webapp.commands.scoring_cli import calibrate_command, score_command
-    except ImportError:
-        return
-    cli.add_command(calibrate_command, "calibrate")
-    cli.add_command(score_command, "score")
-
-
-_register_optional_commands()
+cli.add_command(calibrate_command, "calibrate")
+cli.add_command(score_command, "score")
 
 if __name__ == "__main__":
     main()
