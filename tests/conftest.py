@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -21,6 +22,11 @@ from sqlalchemy.orm import Session
 from assessment.db import Base, make_engine, make_session_factory
 from assessment.hotstate import connect_redis
 from assessment.migrate import upgrade
+
+# Locally Hypothesis explores new random examples on every run; under CI the
+# examples are derived from each test's name, so a CI verdict is reproducible.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
