@@ -110,7 +110,7 @@ def save_answer(
     if attempt.locked:
         raise Forbidden("your test is locked; ask your teacher to unlock it", code="locked")
     if attempt.status == "not_started":
-        raise Conflict("this test has not been started; sign in with your ticket first", code="not_started")
+        raise Conflict("the test has not been started yet; press the start button first", code="not_started")
     late = False
     if attempt.status == "submitted":
         if attempt.submit_reason != "deadline":

@@ -1,11 +1,14 @@
-"""A student's attempt: ticket login, the server-authoritative timer, the attempt view, submit.
+"""A student's attempt: ticket login, the explicit start, the server-authoritative timer, the attempt view, submit.
 
-The deadline is set at first login (start + time limit + extra time). A
-proctor pause stops every clock of the session: while paused the effective
-deadline moves with the wall clock, and on resume the stored deadlines move
-by the paused time (see proctoring.resume_session). Expiry is lazy: every
-request and `ctcensus sessions sweep` mark attempts past their deadline as
-submitted with reason "deadline".
+Login opens the attempt and issues a token but starts no clock: the student
+first confirms their name, reads the instructions and tries the practice
+item. The deadline is set when the student starts the test (start + time
+limit + extra time). A proctor pause stops every clock of the session: while
+paused the effective deadline moves with the wall clock, and on resume the
+stored deadlines move by the paused time (see proctoring.resume_session); a
+student who starts during a pause starts with the clock stopped. Expiry is
+lazy: every request and `ctcensus sessions sweep` mark attempts past their
+deadline as submitted with reason "deadline".
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ __all__ = [
     "iso",
     "login_with_ticket",
     "remaining_seconds",
+    "start_attempt",
     "submit_attempt",
     "sweep_expired",
     "timer_view",
@@ -54,7 +58,7 @@ class LoginResult:
 
 
 def login_with_ticket(session: Session, raw_ticket: str, *, secret_key: str, now: datetime | None = None) -> LoginResult:
-    """Open (first time: start the clock of) the attempt a ticket belongs to, and issue a token.
+    """Open the attempt a ticket belongs to and issue a token; the clock starts only at start_attempt.
 
     A second login (another device) opens the same attempt; earlier tokens stay
     valid so that answers queued on the first device still arrive.
@@ -69,16 +73,32 @@ def login_with_ticket(session: Session, raw_ticket: str, *, secret_key: str, now
                            code="bad_ticket")
     if attempt.locked:
         raise Forbidden("your test is locked; ask your teacher to unlock it", code="locked")
-    test_session = attempt.session
-    if attempt.status == "not_started":
-        if test_session.status == "closed":
-            raise Conflict("this test session is closed; ask your teacher", code="session_closed")
-        attempt.status = "in_progress"
-        attempt.started_at = now
-        attempt.deadline_at = now + timedelta(minutes=test_session.time_limit_minutes, seconds=attempt.extra_seconds)
+    if attempt.status == "not_started" and attempt.session.status == "closed":
+        raise Conflict("this test session is closed; ask your teacher", code="session_closed")
     expire_if_due(attempt, now)
     session.flush()
     return LoginResult(attempt, issue_token(secret_key, attempt.id, attempt.token_version))
+
+
+def start_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
+    """Start the clock (deadline = now + time limit + extra time); idempotent once started.
+
+    Starting during a pause starts the clock stopped: effective_deadline and
+    resume_session count the pause only from the start, so no time is lost.
+    """
+    now = now or utcnow()
+    if attempt.locked:
+        raise Forbidden("your test is locked; ask your teacher to unlock it", code="locked")
+    if attempt.status != "not_started":
+        expire_if_due(attempt, now)
+        return attempt  # already started (or over): the deadline stays as it is
+    test_session = attempt.session
+    if test_session.status == "closed":
+        raise Conflict("this test session is closed; ask your teacher", code="session_closed")
+    attempt.status = "in_progress"
+    attempt.started_at = now
+    attempt.deadline_at = now + timedelta(minutes=test_session.time_limit_minutes, seconds=attempt.extra_seconds)
+    return attempt
 
 
 def attempt_for_token(session: Session, token: str, *, secret_key: str, for_update: bool = False) -> Attempt:
@@ -93,7 +113,7 @@ def attempt_for_token(session: Session, token: str, *, secret_key: str, for_upda
 
 
 def effective_deadline(attempt: Attempt, test_session: TestSession, now: datetime) -> datetime | None:
-    """The deadline counting a pause in progress as not spent (None before the first login)."""
+    """The deadline counting a pause in progress as not spent (None before the start)."""
     if attempt.deadline_at is None:
         return None
     if test_session.status == "paused" and test_session.paused_at is not None and attempt.status == "in_progress":
@@ -104,7 +124,7 @@ def effective_deadline(attempt: Attempt, test_session: TestSession, now: datetim
 
 
 def remaining_seconds(attempt: Attempt, test_session: TestSession, now: datetime) -> int | None:
-    """Whole seconds left on the clock (0 when over; None before the first login)."""
+    """Whole seconds left on the clock (the whole time before the start; 0 when over)."""
     if attempt.status == "not_started":
         return test_session.time_limit_minutes * 60 + attempt.extra_seconds
     if attempt.status != "in_progress":

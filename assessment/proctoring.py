@@ -184,7 +184,8 @@ class StatusRow:
     seat: int | None
     name: str
     status: str
-    joined: bool
+    joined: bool  # signed in (Redis presence) or started
+    started: bool  # pressed start: the clock runs ("in progress" unless done)
     done: bool
     locked: bool
     current_item: str | None
@@ -205,7 +206,11 @@ class StatusRow:
 
 def live_status(session: Session, session_id: int, presence: Presence | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
-    """The session and one row per student; hot state from Redis, SQL when Redis knows nothing."""
+    """The session and one row per student; hot state from Redis, SQL when Redis knows nothing.
+
+    "joined" (signed in, possibly not started) comes from the presence every
+    login and heartbeat records in Redis; without it, SQL knows only who started.
+    """
     now = now or utcnow()
     test_session = get_session(session, session_id)
     attempts = session.scalars(select(Attempt).where(Attempt.session_id == test_session.id)
@@ -229,7 +234,8 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
         idle_seconds = int((now - last_seen).total_seconds()) if last_seen and a.status == "in_progress" else None
         rows.append(StatusRow(
             attempt_id=a.id, student_id=a.student_id, seat=a.student.seat_number, name=a.student.display_name,
-            status=a.status, joined=a.started_at is not None, done=a.status == "submitted", locked=a.locked,
+            status=a.status, joined=hot is not None or a.started_at is not None, started=a.started_at is not None,
+            done=a.status == "submitted", locked=a.locked,
             current_item=current, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
             last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen),
             idle=idle_seconds is not None and idle_seconds >= IDLE_AFTER.total_seconds(),
@@ -245,7 +251,8 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
                     "minutes": test_session.time_limit_minutes, "paused_at": iso(test_session.paused_at),
                     "closed_at": iso(test_session.closed_at)},
         "server_time": iso(now),
-        "counts": {"students": len(rows), "joined": sum(r.joined for r in rows), "done": sum(r.done for r in rows),
+        "counts": {"students": len(rows), "joined": sum(r.joined for r in rows),
+                   "in_progress": sum(r.status == "in_progress" for r in rows), "done": sum(r.done for r in rows),
                    "idle": sum(r.idle for r in rows), "locked": sum(r.locked for r in rows)},
         "students": [r.to_dict() for r in rows],
     }

@@ -1,6 +1,7 @@
-"""Test-day load: students log in with tickets, answer every item with saves and retries, submit.
+"""Test-day load: students log in with tickets, start, answer every item with saves and retries, submit.
 
-Talks HTTP only. Tickets come from a JSON file written by
+Talks HTTP only, as the player does: login, attempt, start, answers, submit.
+Tickets come from a JSON file written by
 `ctcensus session create ... --json` (one or more sessions):
     CTCENSUS_TICKETS=tickets.json locust -f loadtest/locustfile.py --host http://127.0.0.1:5000
 Each simulated student answers at the census pace (~0.05 requests/s while
@@ -78,7 +79,13 @@ class Student(FastHttpUser):
                 r.failure(f"login {r.status_code}: {r.text[:200]}")
                 raise StopUser()
             self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        self.attempt = self._load()
+        self.attempt = self._load()  # the player preloads the items while the student reads the instructions
+        with self.client.post("/api/v1/attempt/start", headers=self.headers, name="start",
+                              catch_response=True) as r:
+            # login does not start the clock: "start the test" does (answers before it are 409 not_started)
+            if r.status_code != 200 or r.json().get("status") != "in_progress" or not r.json().get("deadline_at"):
+                r.failure(f"start {r.status_code}: {r.text[:200]}")
+                raise StopUser()
         self.items = list(self.attempt["items"])
         self.seq: dict[str, int] = {}
         self.position = 0

@@ -1,12 +1,13 @@
 """Small builders for delivery tests: the starter bank, a tiny roster, a window, a form, a session."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from assessment.attempts import LoginResult, login_with_ticket, start_attempt
 from assessment.db import utcnow
 from assessment.forms import Blueprint, build_forms, default_blueprint
 from assessment.item_store import import_items
@@ -90,7 +91,16 @@ def open_session(db: Session, *, grade: int = 5, n_students: int = 3, minutes: i
     return test_session, attempts
 
 
-__all__ = ["Blueprint", "import_bank", "make_class", "make_form", "make_window", "open_session", "starter_items"]
+def login_and_start(db: Session, ticket: str, *, secret_key: str, now: datetime | None = None) -> LoginResult:
+    """What the player does: sign in with the ticket, then press start (the clock starts at `now`)."""
+    result = login_with_ticket(db, ticket, secret_key=secret_key, now=now)
+    start_attempt(result.attempt, now=now)
+    db.flush()
+    return result
+
+
+__all__ = ["Blueprint", "import_bank", "login_and_start", "make_class", "make_form", "make_window", "open_session",
+           "starter_items"]
 
 
 TYPES = ("single_choice", "multiple_response", "ordering", "matching", "short_answer", "grid_path")

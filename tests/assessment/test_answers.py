@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from assessment.answers import LATE_GRACE, save_answer
-from assessment.attempts import expire_if_due, login_with_ticket
+from assessment.attempts import expire_if_due, login_with_ticket, start_attempt
 from assessment.db import make_engine, make_session_factory, utcnow
 from assessment.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from assessment.models import Answer, Attempt
@@ -16,6 +16,7 @@ from assessment.proctoring import pause_session
 from .factories import (
     TYPES,
     correct_response,
+    login_and_start,
     malformed_response,
     open_all_types_session,
 )
@@ -26,7 +27,7 @@ SECRET = "test-secret-key-0123456789"
 @pytest.fixture
 def started(db):  # type: ignore[no-untyped-def]
     test_session, attempts, items = open_all_types_session(db)
-    login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET)
     db.commit()
     return test_session, attempts[0], items
 
@@ -101,7 +102,13 @@ def test_no_answers_after_submit_or_before_start(db) -> None:  # type: ignore[no
         save_answer(db, attempts[0].id, item.id, 1, {"choice": item.key})
     assert exc.value.code == "not_started"
     db.rollback()
-    login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    signed_in = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
+    db.commit()
+    with pytest.raises(Conflict) as exc:  # signing in does not start the test
+        save_answer(db, attempts[0].id, item.id, 1, {"choice": item.key})
+    assert exc.value.code == "not_started"
+    db.rollback()
+    start_attempt(db.get(Attempt, signed_in.id))
     save_answer(db, attempts[0].id, item.id, 1, {"choice": item.key})
     attempt = db.get(Attempt, attempts[0].id)
     attempt.status, attempt.submit_reason, attempt.submitted_at = "submitted", "student", utcnow()

@@ -10,6 +10,7 @@ from assessment.attempts import (
     expire_if_due,
     login_with_ticket,
     remaining_seconds,
+    start_attempt,
     submit_attempt,
     sweep_expired,
 )
@@ -28,44 +29,61 @@ from assessment.proctoring import (
     unlock_attempt,
 )
 
-from .factories import correct_response, open_all_types_session
+from .factories import correct_response, login_and_start, open_all_types_session
 
 SECRET = "test-secret-key-0123456789"
 
 
-def test_deadline_is_set_at_first_login_and_not_moved_by_a_second(db) -> None:  # type: ignore[no-untyped-def]
-    _, attempts, _ = open_all_types_session(db, minutes=35)
+def test_login_starts_no_clock_and_start_sets_the_deadline_once(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = open_all_types_session(db, minutes=35)
     t0 = utcnow()
     first = login_with_ticket(db, attempts[0].ticket.lower(), secret_key=SECRET, now=t0)
     db.commit()
     attempt = first.attempt
-    assert attempt.status == "in_progress" and attempt.deadline_at == t0 + timedelta(minutes=35)
+    assert (attempt.status, attempt.started_at, attempt.deadline_at) == ("not_started", None, None)
+    # reading the instructions for an hour costs nothing: no deadline, no expiry, the whole time left
+    later = t0 + timedelta(hours=1)
+    assert not expire_if_due(attempt, later) and sweep_expired(db, later) == 0
+    assert remaining_seconds(attempt, test_session, later) == 35 * 60
+    assert effective_deadline(attempt, test_session, later) is None
+    started = t0 + timedelta(minutes=3)
+    assert start_attempt(attempt, now=started) is attempt
+    db.commit()
+    assert (attempt.status, attempt.started_at) == ("in_progress", started)
+    assert attempt.deadline_at == started + timedelta(minutes=35)
+    # a second login (another device) and a second start move nothing
     second = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0 + timedelta(minutes=5))
-    assert second.attempt.deadline_at == t0 + timedelta(minutes=35)
+    start_attempt(second.attempt, now=t0 + timedelta(minutes=6))
+    assert second.attempt.started_at == started and second.attempt.deadline_at == started + timedelta(minutes=35)
     assert attempt_for_token(db, first.token, secret_key=SECRET).id == attempt.id  # both devices' tokens work
     with pytest.raises(Unauthorized):
         login_with_ticket(db, "ZZZZ-ZZZZ", secret_key=SECRET)
 
 
 def test_pause_stops_the_clock_and_resume_moves_deadlines(db) -> None:  # type: ignore[no-untyped-def]
-    test_session, attempts, _ = open_all_types_session(db, minutes=30)
+    test_session, attempts, _ = open_all_types_session(db, n_students=3, minutes=30)
     t0 = utcnow() - timedelta(minutes=20)
-    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    a = login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    c = login_with_ticket(db, attempts[2].ticket, secret_key=SECRET, now=t0).attempt  # signed in, not started
     db.commit()
     pause_at = t0 + timedelta(minutes=10)
     pause_session(db, test_session.id, actor="proctor1", now=pause_at)
-    # a student who joins during the pause loses nothing either
-    b = login_with_ticket(db, attempts[1].ticket, secret_key=SECRET, now=pause_at + timedelta(minutes=2)).attempt
+    assert c.status == "not_started" and c.deadline_at is None  # the pause gives no clock to who has not started
+    # a student who starts during the pause starts with the clock stopped: no time is lost
+    b = login_and_start(db, attempts[1].ticket, secret_key=SECRET, now=pause_at + timedelta(minutes=2)).attempt
+    start_attempt(c, now=pause_at + timedelta(minutes=2))
     db.commit()
+    assert b.status == c.status == "in_progress" and b.deadline_at == pause_at + timedelta(minutes=32)
     during = pause_at + timedelta(minutes=5)
     assert remaining_seconds(a, test_session, during) == 20 * 60
-    assert remaining_seconds(b, test_session, during) == 30 * 60
+    assert remaining_seconds(b, test_session, during) == remaining_seconds(c, test_session, during) == 30 * 60
+    assert effective_deadline(b, test_session, during) == during + timedelta(minutes=30)
     assert not expire_if_due(a, pause_at + timedelta(hours=2))  # no expiry while paused
     resume_at = pause_at + timedelta(minutes=7)
     resume_session(db, test_session.id, actor="proctor1", now=resume_at)
     db.commit()
     assert a.deadline_at == t0 + timedelta(minutes=37)
-    assert b.deadline_at == pause_at + timedelta(minutes=2 + 30 + 5)
+    assert b.deadline_at == c.deadline_at == pause_at + timedelta(minutes=2 + 30 + 5) == resume_at + timedelta(minutes=30)
     assert effective_deadline(a, test_session, resume_at) == a.deadline_at
     actions = [e.action for e in db.query(AuditEntry).order_by(AuditEntry.id)]
     assert "session.pause" in actions and "session.resume" in actions
@@ -74,13 +92,15 @@ def test_pause_stops_the_clock_and_resume_moves_deadlines(db) -> None:  # type: 
 
 
 def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-def]
-    _, attempts, items = open_all_types_session(db, minutes=10)
+    _, attempts, items = open_all_types_session(db, n_students=3, minutes=10)
     t0 = utcnow() - timedelta(minutes=11)
-    for att in attempts:
-        login_with_ticket(db, att.ticket, secret_key=SECRET, now=t0)
+    for att in attempts[:2]:
+        login_and_start(db, att.ticket, secret_key=SECRET, now=t0)
+    login_with_ticket(db, attempts[2].ticket, secret_key=SECRET, now=t0)  # signed in as long ago, never started
     db.commit()
     assert sweep_expired(db) == 2
     db.commit()
+    assert db.get(Attempt, attempts[2].id).status == "not_started"
     a = db.get(Attempt, attempts[0].id)
     assert a.status == "submitted" and a.submit_reason == "deadline" and a.submitted_at == a.deadline_at
     extend_time(db, a.id, 5 * 60, actor="proctor1")
@@ -99,12 +119,17 @@ def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-
     assert detail["reopened"] is True and detail["seconds"] == 300
 
 
-def test_extend_before_start_counts_at_first_login(db) -> None:  # type: ignore[no-untyped-def]
-    _, attempts, _ = open_all_types_session(db, minutes=30)
+def test_extend_before_start_counts_at_the_start(db) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = open_all_types_session(db, minutes=30)
     extend_time(db, attempts[0].id, 600, actor="p")
     t0 = utcnow()
     a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
-    assert a.deadline_at == t0 + timedelta(minutes=40)
+    assert a.deadline_at is None and remaining_seconds(a, test_session, t0) == 40 * 60
+    extend_time(db, attempts[0].id, 120, actor="p")  # signed in, not started: still counts at the start
+    started = t0 + timedelta(minutes=4)
+    start_attempt(a, now=started)
+    assert a.deadline_at == started + timedelta(minutes=42)
+    assert remaining_seconds(a, test_session, started) == 42 * 60
 
 
 def test_lock_revokes_tokens_and_unlock_lets_the_student_resume(db) -> None:  # type: ignore[no-untyped-def]
@@ -116,25 +141,36 @@ def test_lock_revokes_tokens_and_unlock_lets_the_student_resume(db) -> None:  # 
         attempt_for_token(db, token, secret_key=SECRET)
     with pytest.raises(Forbidden):
         login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    with pytest.raises(Forbidden) as exc:
+        start_attempt(db.get(Attempt, attempts[0].id))
+    assert exc.value.code == "locked" and db.get(Attempt, attempts[0].id).deadline_at is None
     unlock_attempt(db, attempts[0].id, actor="proctor1")
-    new = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
+    new = login_and_start(db, attempts[0].ticket, secret_key=SECRET)
     assert attempt_for_token(db, new.token, secret_key=SECRET).id == attempts[0].id
+    assert new.attempt.status == "in_progress"
     entry = db.query(AuditEntry).filter_by(action="attempt.lock").one()
     assert entry.actor == "proctor1" and entry.ip == "10.0.0.1"
 
 
 def test_close_submits_open_attempts_and_refuses_new_sign_ins(db) -> None:  # type: ignore[no-untyped-def]
-    test_session, attempts, _ = open_all_types_session(db, n_students=3)
-    login_with_ticket(db, attempts[0].ticket, secret_key=SECRET)
-    submit_attempt(login_with_ticket(db, attempts[1].ticket, secret_key=SECRET).attempt)
+    test_session, attempts, _ = open_all_types_session(db, n_students=4)
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET)
+    submit_attempt(login_and_start(db, attempts[1].ticket, secret_key=SECRET).attempt)
+    waiting = login_with_ticket(db, attempts[3].ticket, secret_key=SECRET).attempt  # signed in, not started
     db.commit()
     close_session(db, test_session.id, actor="proctor1")
     db.commit()
     assert [a.submit_reason for a in sorted(test_session.attempts, key=lambda a: a.id)] == [
-        "session_closed", "student", None]
+        "session_closed", "student", None, None]
     with pytest.raises(Conflict) as exc:
         login_with_ticket(db, attempts[2].ticket, secret_key=SECRET)
     assert exc.value.code == "session_closed"
+    with pytest.raises(Conflict) as exc:
+        start_attempt(waiting)
+    assert exc.value.code == "session_closed" and waiting.status == "not_started" and waiting.deadline_at is None
+    # start is idempotent on an attempt that is over: its final state, nothing moves
+    done = start_attempt(db.get(Attempt, attempts[0].id))
+    assert (done.status, done.submit_reason) == ("submitted", "session_closed")
     assert close_session(db, test_session.id, actor="proctor1").status == "closed"  # idempotent
 
 
@@ -143,27 +179,38 @@ def test_submit_is_idempotent(db) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Conflict):
         submit_attempt(db.get(Attempt, attempts[0].id))
     a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
+    with pytest.raises(Conflict):
+        submit_attempt(a)  # signed in but not started
+    start_attempt(a)
     first = submit_attempt(a).submitted_at
     assert submit_attempt(a, now=utcnow() + timedelta(minutes=1)).submitted_at == first
 
 
 def test_live_status_uses_redis_then_sql(db, app) -> None:  # type: ignore[no-untyped-def]
     test_session, attempts, items = open_all_types_session(db, n_students=3)
-    a = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
-    login_with_ticket(db, attempts[1].ticket, secret_key=SECRET)
+    a = login_and_start(db, attempts[0].ticket, secret_key=SECRET).attempt
+    b = login_with_ticket(db, attempts[1].ticket, secret_key=SECRET).attempt  # signed in, reading the instructions
     item = items["ordering"]
     save_answer(db, a.id, item.id, 1, correct_response(item))
     db.commit()
+    # SQL alone knows who started, not who merely signed in
     status = live_status(db, test_session.id, presence=None)
     rows = status["students"]
-    assert status["counts"] == {"students": 3, "joined": 2, "done": 0, "idle": 0, "locked": 0}
+    assert status["counts"] == {"students": 3, "joined": 1, "in_progress": 1, "done": 0, "idle": 0, "locked": 0}
     assert (rows[0]["answered"], rows[0]["current_item"], rows[0]["n_items"]) == (1, item.id, 6)
-    assert rows[0]["last_saved"] and rows[2]["joined"] is False and rows[2]["last_seen"] is None
+    assert rows[0]["last_saved"] and rows[0]["started"] is True and rows[1]["joined"] is False
+    assert rows[2]["joined"] is False and rows[2]["last_seen"] is None
+    # Redis presence (every login and heartbeat records it): the signed-in student has joined, not started
     svc = app.extensions["ctcensus"]
     presence = Presence(svc.redis, svc.redis_prefix)
     presence.touch(test_session.id, a.id, utcnow() - timedelta(minutes=5), items["grid_path"].id)
-    rows = live_status(db, test_session.id, presence)["students"]
+    presence.touch(test_session.id, b.id, utcnow() - timedelta(minutes=5))
+    status = live_status(db, test_session.id, presence)
+    rows = status["students"]
     assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is True
+    assert (rows[1]["joined"], rows[1]["started"], rows[1]["status"]) == (True, False, "not_started")
+    assert rows[1]["idle"] is False and rows[1]["remaining_seconds"] == 35 * 60 and rows[1]["deadline_at"] is None
+    assert status["counts"] == {"students": 3, "joined": 2, "in_progress": 1, "done": 0, "idle": 1, "locked": 0}
 
 
 def test_access_is_limited_to_the_school(db) -> None:  # type: ignore[no-untyped-def]

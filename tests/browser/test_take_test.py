@@ -83,6 +83,22 @@ def attempt_status(app: Any, attempt_id: int) -> str:
         db.close()
 
 
+def attempt_clock(app: Any, attempt_id: int) -> tuple[str, Any, Any]:
+    """(status, started_at, deadline_at) as the server holds them."""
+    from assessment.models import Attempt
+
+    db = app.extensions["ctcensus"].sessions()
+    try:
+        a = db.get(Attempt, attempt_id)
+        return a.status, a.started_at, a.deadline_at
+    finally:
+        db.close()
+
+
+def start_requests(server: Any) -> int:
+    return sum(1 for r in server.requests if r == "POST /api/v1/attempt/start")
+
+
 def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_test) -> None:  # type: ignore[no-untyped-def]
     row = demo_test.rows[0]
     total = len(FORM_ITEMS)
@@ -109,17 +125,26 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     shot(page, "02-confirm")
     page.get_by_role("button", name="是，我是").click()
 
-    # --- instructions and the practice item (never sent) -----------------------------------------
+    # --- instructions and the practice item (never sent): no clock runs yet -----------------------------
     page.wait_for_selector("text=作答說明")
     page.locator(".practice label.choice").nth(1).click()
     assert "答對了" in page.locator(".practice-feedback").inner_text()
-    assert re.search(r"剩下 \d+:\d\d", page.locator("#clock").inner_text())
+    assert "按下「開始作答」後才開始計時" in page.locator("#screen").inner_text()
+    assert page.locator("#clock").is_hidden()
+    assert attempt_clock(live_server.app, row.attempt_id) == ("not_started", None, None)
+    assert start_requests(live_server) == 0
     shot(page, "03-intro")
     no_horizontal_scroll(page, "intro")
     page.get_by_role("button", name="開始作答").click()
 
-    # --- 1 single choice -------------------------------------------------------------------------
+    # --- 1 single choice: the server started the clock, and the countdown shows ---------------------
     go_item(page, 1, total)
+    status, started_at, deadline_at = attempt_clock(live_server.app, row.attempt_id)
+    assert status == "in_progress" and (deadline_at - started_at).total_seconds() == 35 * 60
+    assert start_requests(live_server) == 1
+    page.wait_for_selector("#clock:not([hidden])")
+    clock = re.search(r"剩下 (\d+):(\d\d)", page.locator("#clock").inner_text())
+    assert clock and 34 <= int(clock.group(1)) <= 35, page.locator("#clock").inner_text()
     radios = page.locator("input[type=radio]")
     choice = radios.nth(1).get_attribute("value")
     page.locator("label.choice").nth(1).click()
@@ -313,12 +338,35 @@ def test_english_pause_relogin_and_closed_session(browser, live_server, demo_tes
     page.get_by_role("button", name="Next").click()
     page.wait_for_selector("text=Is this you?")
     page.get_by_role("button", name="Yes, it's me").click()
+    page.wait_for_selector("text=How the test works")
+    assert page.locator("#clock").is_hidden()
+
+    # --- "Start the test" without network: the clock does not start anywhere; it starts once back ---------
+    context.set_offline(True)
     page.get_by_role("button", name="Start the test").click()
+    page.wait_for_selector(".start-note:has-text('cannot be reached')")
+    assert "Your time has not started" in page.locator(".start-note").inner_text()
+    assert page.locator("#clock").is_hidden()
+    assert page.get_by_role("button", name="Try again").is_enabled()
+    assert attempt_clock(app, row.attempt_id)[0] == "not_started" and start_requests(live_server) == 0
+    shot(page, "21-start-offline-en")
+    context.set_offline(False)  # the player retries by itself when the network is back
     page.wait_for_selector("text=Question 1 of 6")
+    assert attempt_clock(app, row.attempt_id)[0] == "in_progress"
+    page.wait_for_selector("#clock:not([hidden])")
+    assert re.search(r"\d+:\d\d", page.locator("#clock").inner_text())
     page.locator("label.choice").nth(0).click()
     wait_saved_en = "() => document.querySelector('[data-save-state]')?.classList.contains('st-saved')"
     page.wait_for_function(wait_saved_en)
     assert "Saved" in page.locator("[data-save-state]").inner_text()
+
+    # --- a reload after the start goes straight back to the items; the deadline does not move ---------------
+    _, _, deadline_at = attempt_clock(app, row.attempt_id)
+    page.reload()
+    page.wait_for_selector("text=Question 1 of 6")
+    page.wait_for_function(wait_saved_en)
+    assert page.locator("#clock").is_visible()
+    assert attempt_clock(app, row.attempt_id)[2] == deadline_at and start_requests(live_server) == 1
 
     # --- the proctor pauses: the next save is refused (409 paused), the player shows the pause --------
     _with_db(app, lambda db: proctoring.pause_session(db, demo_test.session_id, actor="test"))

@@ -1,10 +1,12 @@
 """The student JSON API: login, attempt payloads without keys, answers, submit, errors, OpenAPI."""
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from assessment import proctoring
+from assessment.attempts import remaining_seconds
 from assessment.db import utcnow
 from assessment.models import Answer, Attempt
 from tests.assessment.factories import (
@@ -34,6 +36,23 @@ def _auth(token):  # type: ignore[no-untyped-def]
     return {"Authorization": f"Bearer {token}"}
 
 
+def _start(client, token):  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/attempt/start", headers=_auth(token))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _login_and_start(client, ticket):  # type: ignore[no-untyped-def]
+    """What the player does: sign in, then "start the test"."""
+    body = _login(client, ticket)
+    _start(client, body["token"])
+    return body
+
+
+def _time(value):  # type: ignore[no-untyped-def]
+    return datetime.fromisoformat(value)
+
+
 def _walk_keys(value, path=""):  # type: ignore[no-untyped-def]
     if isinstance(value, dict):
         for k, v in value.items():
@@ -48,7 +67,7 @@ def test_login_then_attempt_without_any_key(client, setup) -> None:  # type: ign
     _, attempts, items = setup
     body = _login(client, attempts[0].ticket[:4].lower() + "-" + attempts[0].ticket[4:])
     assert body["attempt_id"] == attempts[0].id and body["token_type"] == "Bearer"
-    assert body["status"] == "in_progress" and body["remaining_seconds"] == 35 * 60
+    assert body["status"] == "not_started" and body["remaining_seconds"] == 35 * 60 and body["deadline_at"] is None
     response = client.get("/api/v1/attempt", headers=_auth(body["token"]))
     assert response.headers["Cache-Control"] == "no-store"
     data = response.get_json()
@@ -79,7 +98,7 @@ def test_shuffled_options_are_per_student_and_scoring_is_unaffected(client, db) 
     _, attempts, items = open_all_types_session(db, n_students=6, shuffle=True)
     orders = set()
     for attempt in attempts:
-        token = _login(client, attempt.ticket)["token"]
+        token = _login_and_start(client, attempt.ticket)["token"]
         view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
         mr = next(v for v in view["items"] if v["type"] == "multiple_response")
         orders.add(tuple(o["id"] for o in mr["options"]))
@@ -94,7 +113,7 @@ def test_shuffled_options_are_per_student_and_scoring_is_unaffected(client, db) 
 
 def test_answers_are_acknowledged_and_resume_on_a_second_client(app, client, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
-    token = _login(client, attempts[0].ticket)["token"]
+    token = _login_and_start(client, attempts[0].ticket)["token"]
     for seq, kind in enumerate(TYPES, start=1):
         item = items[kind]
         response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
@@ -124,7 +143,7 @@ def test_answers_are_acknowledged_and_resume_on_a_second_client(app, client, set
 @pytest.mark.parametrize("kind", TYPES)
 def test_malformed_response_is_422_json_and_not_stored(client, db, setup, kind) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
-    token = _login(client, attempts[0].ticket)["token"]
+    token = _login_and_start(client, attempts[0].ticket)["token"]
     item = items[kind]
     response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
                           json={"seq": 1, "response": malformed_response(item)})
@@ -136,8 +155,8 @@ def test_malformed_response_is_422_json_and_not_stored(client, db, setup, kind) 
 
 def test_a_token_opens_only_its_own_attempt(client, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
-    mine = _login(client, attempts[0].ticket)
-    theirs = _login(client, attempts[1].ticket)
+    mine = _login_and_start(client, attempts[0].ticket)
+    theirs = _login_and_start(client, attempts[1].ticket)
     view = client.get("/api/v1/attempt", headers=_auth(mine["token"])).get_json()
     assert view["attempt_id"] == attempts[0].id != theirs["attempt_id"]
     item = items["single_choice"]
@@ -158,7 +177,7 @@ def test_error_statuses_are_json(client, db, setup) -> None:  # type: ignore[no-
     assert bad.status_code == 400 and bad.get_json()["error"] == "bad_json"
     unknown = client.post("/api/v1/login", json={"ticket": "<script>alert(1)</script>"})
     assert unknown.status_code == 401 and "<script>" not in unknown.get_data(as_text=True)
-    token = _login(client, attempts[0].ticket)["token"]
+    token = _login_and_start(client, attempts[0].ticket)["token"]
     nope = client.put("/api/v1/attempt/answers/%3Cimg%20src%3Dx%3E", headers=_auth(token),
                       json={"seq": 1, "response": {"choice": "A"}})
     assert nope.status_code == 404 and "<img" not in nope.get_data(as_text=True)
@@ -174,6 +193,9 @@ def test_error_statuses_are_json(client, db, setup) -> None:  # type: ignore[no-
 def test_submit_is_idempotent_and_closes_answers(client, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
     token = _login(client, attempts[0].ticket)["token"]
+    early = client.post("/api/v1/attempt/submit", headers=_auth(token))
+    assert early.status_code == 409 and early.get_json()["error"] == "not_started"
+    _start(client, token)
     first = client.post("/api/v1/attempt/submit", headers=_auth(token))
     second = client.post("/api/v1/attempt/submit", headers=_auth(token))
     assert first.status_code == second.status_code == 200
@@ -188,7 +210,7 @@ def test_submit_is_idempotent_and_closes_answers(client, setup) -> None:  # type
 
 def test_deadline_auto_submits_on_the_next_request(client, db, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
-    token = _login(client, attempts[0].ticket)["token"]
+    token = _login_and_start(client, attempts[0].ticket)["token"]
     attempt = db.get(Attempt, attempts[0].id)
     attempt.deadline_at = utcnow() - timedelta(minutes=10)
     db.commit()
@@ -203,9 +225,119 @@ def test_deadline_auto_submits_on_the_next_request(client, db, setup) -> None:  
 def test_heartbeat_reports_the_clock_and_current_item(client, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
     token = _login(client, attempts[0].ticket)["token"]
+    before = client.post("/api/v1/attempt/heartbeat", headers=_auth(token), json={"current_item": None}).get_json()
+    assert (before["status"], before["deadline_at"], before["remaining_seconds"]) == ("not_started", None, 35 * 60)
+    _start(client, token)
     body = client.post("/api/v1/attempt/heartbeat", headers=_auth(token),
                        json={"current_item": items["matching"].id}).get_json()
     assert body["status"] == "in_progress" and body["paused"] is False and body["remaining_seconds"] > 0
+
+
+def test_start_starts_the_clock_once_and_answers_wait_for_it(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    item = items["single_choice"]
+    assert client.post("/api/v1/attempt/start").get_json()["error"] == "no_token"
+    token = _login(client, attempts[0].ticket)["token"]
+    # before the start: the items can be preloaded, but no clock runs and no answer is taken
+    view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
+    assert (view["status"], view["deadline_at"], view["started_at"]) == ("not_started", None, None)
+    assert len(view["items"]) == len(TYPES) and view["remaining_seconds"] == 35 * 60
+    early = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                       json={"seq": 1, "response": correct_response(item)})
+    assert early.status_code == 409 and early.get_json()["error"] == "not_started"
+    assert db.query(Answer).count() == 0
+    db.commit()  # end the read: on SQLite every transaction holds the write lock
+    before = utcnow().replace(microsecond=0)
+    first = _start(client, token)
+    assert first["status"] == "in_progress" and first["remaining_seconds"] == 35 * 60
+    assert set(first) >= {"server_time", "deadline_at", "started_at", "remaining_seconds", "time_limit_seconds",
+                          "paused", "session_status", "submitted_at"}
+    started, deadline = _time(first["started_at"]), _time(first["deadline_at"])
+    assert before <= started <= utcnow() and deadline - started == timedelta(minutes=35)
+    # idempotent: a double click, a retry, or another device gets the same deadline
+    other_token = _login(client, attempts[0].ticket)["token"]
+    assert _login(client, attempts[0].ticket)["deadline_at"] == first["deadline_at"]
+    second = _start(client, other_token)
+    assert (second["started_at"], second["deadline_at"]) == (first["started_at"], first["deadline_at"])
+    assert client.get("/api/v1/attempt", headers=_auth(token)).get_json()["deadline_at"] == first["deadline_at"]
+    saved = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                       json={"seq": 1, "response": correct_response(item)})
+    assert saved.status_code == 200 and saved.get_json()["seq"] == 1
+    db.expire_all()
+    stored = db.get(Attempt, attempts[0].id)
+    assert stored.started_at == started and stored.deadline_at == deadline
+
+
+def test_start_counts_extra_time_given_before_it(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    token = _login(client, attempts[1].ticket)["token"]
+    proctoring.extend_time(db, attempts[1].id, 7 * 60, actor="proctor1")
+    db.commit()
+    view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
+    assert (view["deadline_at"], view["remaining_seconds"], view["time_limit_seconds"]) == (None, 42 * 60, 42 * 60)
+    body = _start(client, token)
+    assert _time(body["deadline_at"]) - _time(body["started_at"]) == timedelta(minutes=42)
+    assert body["remaining_seconds"] == 42 * 60
+
+
+def test_start_in_a_closed_session_or_a_locked_attempt_is_refused(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = setup
+    locked_token = _login(client, attempts[0].ticket)["token"]
+    closed_token = _login(client, attempts[1].ticket)["token"]
+    done_token = _login_and_start(client, attempts[2].ticket)["token"]
+    proctoring.lock_attempt(db, attempts[0].id, actor="proctor1")
+    db.commit()
+    assert client.post("/api/v1/attempt/start", headers=_auth(locked_token)).status_code == 401  # token revoked
+    locked = client.post("/api/v1/login", json={"ticket": attempts[0].ticket})
+    assert locked.status_code == 403 and locked.get_json()["error"] == "locked"
+    proctoring.close_session(db, test_session.id, actor="proctor1")
+    db.commit()
+    closed = client.post("/api/v1/attempt/start", headers=_auth(closed_token))
+    assert closed.status_code == 409 and closed.get_json()["error"] == "session_closed"
+    # an attempt that was under way when the session closed: start returns its final state
+    over = _start(client, done_token)
+    assert (over["status"], over["submit_reason"], over["remaining_seconds"]) == ("submitted", "session_closed", 0)
+    db.expire_all()
+    assert [db.get(Attempt, a.id).deadline_at is None for a in attempts] == [True, True, False]
+
+
+def test_start_of_a_locked_attempt_with_a_live_token_is_403(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    attempt = db.get(Attempt, attempts[0].id)
+    attempt.locked = True  # the flag alone (no token bump): start checks it like sign-in does
+    db.commit()
+    refused = client.post("/api/v1/attempt/start", headers=_auth(token))
+    assert refused.status_code == 403 and refused.get_json()["error"] == "locked"
+    db.expire_all()
+    assert db.get(Attempt, attempts[0].id).status == "not_started"
+
+
+def test_start_during_a_pause_starts_the_clock_stopped(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, items = setup
+    token = _login(client, attempts[0].ticket)["token"]
+    proctoring.pause_session(db, test_session.id, actor="proctor1", now=utcnow() - timedelta(minutes=3))
+    db.commit()
+    body = _start(client, token)
+    assert (body["status"], body["paused"]) == ("in_progress", True)
+    assert body["remaining_seconds"] == 35 * 60  # frozen: nothing is charged while paused
+    item = items["single_choice"]
+    paused = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                        json={"seq": 1, "response": correct_response(item)})
+    assert paused.status_code == 409 and paused.get_json()["error"] == "paused"
+    # later in the pause the clock is still full; the resume moves the deadline by the time since the start
+    db.expire_all()
+    later = utcnow() + timedelta(minutes=10)
+    attempt = db.get(Attempt, attempts[0].id)
+    assert remaining_seconds(attempt, attempt.session, later) == 35 * 60
+    proctoring.resume_session(db, test_session.id, actor="proctor1", now=later)
+    db.commit()
+    db.expire_all()
+    deadline = db.get(Attempt, attempts[0].id).deadline_at
+    db.commit()
+    assert deadline == later + timedelta(minutes=35)
+    again = _start(client, token)
+    assert _time(again["deadline_at"]) == deadline and again["paused"] is False
 
 
 def test_ticket_login_is_rate_limited_per_ticket_and_per_ip(app, client, setup) -> None:  # type: ignore[no-untyped-def]

@@ -57,11 +57,21 @@ def test_status_json_and_actions(client, setup) -> None:  # type: ignore[no-unty
     anon = client.get(status_url)
     assert anon.status_code == 401 and anon.get_json()["error"] == "unauthorized"
     student = client.post("/api/v1/login", json={"ticket": attempts[0].ticket}).get_json()
-    client.post("/api/v1/attempt/heartbeat", headers={"Authorization": f"Bearer {student['token']}"},
-                json={"current_item": items["grid_path"].id})
+    student_auth = {"Authorization": f"Bearer {student['token']}"}
     _login(client, "boss", "school-pass")
+    # signed in, reading the instructions: joined, not in progress, no clock
     body = client.get(status_url).get_json()
-    assert body["counts"]["joined"] == 1 and body["students"][0]["current_item"] == items["grid_path"].id
+    row = body["students"][0]
+    assert body["counts"]["joined"] == 1 and body["counts"]["in_progress"] == 0
+    assert (row["joined"], row["started"], row["status"], row["deadline_at"]) == (True, False, "not_started", None)
+    assert body["students"][1]["joined"] is False
+    client.post("/api/v1/attempt/start", headers=student_auth)
+    client.post("/api/v1/attempt/heartbeat", headers=student_auth, json={"current_item": items["grid_path"].id})
+    body = client.get(status_url).get_json()
+    row = body["students"][0]
+    assert body["counts"]["joined"] == 1 and body["counts"]["in_progress"] == 1
+    assert (row["started"], row["status"]) == (True, "in_progress") and row["deadline_at"]
+    assert row["current_item"] == items["grid_path"].id
     csrf = _csrf(client)
     assert client.post(f"/proctor/api/sessions/{test_session.id}/pause").status_code == 400  # no CSRF token
     paused = client.post(f"/proctor/api/sessions/{test_session.id}/pause", headers={"X-CSRF-Token": csrf})

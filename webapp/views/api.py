@@ -1,4 +1,4 @@
-"""The student JSON API (/api/v1): ticket login, the attempt, answers, submit. Documented in openapi.json.
+"""The student JSON API (/api/v1): ticket login, the attempt, start, answers, submit. Documented in openapi.json.
 
 Thin: parse the request, call assessment services, commit, then answer.
 Students authenticate with `Authorization: Bearer <token>` (no cookies, so
@@ -95,7 +95,7 @@ def _rate_limit_login(ticket: str) -> None:
 
 @bp.post("/login")
 def login():  # type: ignore[no-untyped-def]
-    """Ticket → attempt id + bearer token (starts the clock at the first login)."""
+    """Ticket → attempt id + bearer token (the clock starts later, at POST /attempt/start)."""
     body = _json_body()
     raw = body.get("ticket")
     if not isinstance(raw, str) or len(raw) > 64:
@@ -123,6 +123,18 @@ def attempt():  # type: ignore[no-untyped-def]
     body = attempt_service.attempt_view(db_session(), current, lang=_lang(), now=now)
     _presence().touch(current.session_id, current.id, now)
     return jsonify(body)
+
+
+@bp.post("/attempt/start")
+def start():  # type: ignore[no-untyped-def]
+    """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
+    current = _current_attempt(for_update=True)
+    db = db_session()
+    now = utcnow()
+    attempt_service.start_attempt(current, now=now)
+    db.commit()
+    _presence().touch(current.session_id, current.id, now)
+    return jsonify(attempt_service.timer_view(current, now))
 
 
 @bp.post("/attempt/heartbeat")

@@ -50,7 +50,7 @@ def tickets(session_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/api/sessions/<int:session_id>/status")
 def status(session_id: int):  # type: ignore[no-untyped-def]
-    """Live status of the class: joined, current item, answered, last saved, idle, done."""
+    """Live status of the class: joined, in progress, current item, answered, last saved, idle, done."""
     test_session = _session_for_staff(session_id)
     svc = services()
     body = proctoring.live_status(db_session(), test_session.id, Presence(svc.redis, svc.redis_prefix))

@@ -78,5 +78,6 @@ export class Api {
     if (answeredAt) body.answered_at = answeredAt;
     return this.request('PUT', `/attempt/answers/${encodeURIComponent(itemId)}`, body);
   }
+  start() { return this.request('POST', '/attempt/start', {}); }
   submit() { return this.request('POST', '/attempt/submit', {}); }
 }

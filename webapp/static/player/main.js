@@ -1,4 +1,5 @@
 // The student player: ticket login -> "is this you?" -> instructions and a practice item ->
+// start (POST /attempt/start: only now does the server start the clock) ->
 // items one per screen (next / previous / flag / overview) -> review -> submit -> done.
 import { Api, ApiError, NetworkError } from './api.js';
 import { ServerClock, formatRemaining } from './clock.js';
@@ -38,6 +39,8 @@ const state = {
   timeUp: false,
   done: false,
   offlineStart: false,
+  starting: null,      // the POST /attempt/start in flight (one at a time)
+  retryStart: null,    // retries the start when the network comes back
 };
 
 const api = new Api(cfg.api, { lang: cfg.lang, getToken: () => S.token });
@@ -79,6 +82,11 @@ function isPaused(data) {
 
 function isClosed(data) {
   return Boolean(data && ['submitted', 'expired', 'closed'].includes(data.status));
+}
+
+/** The server has started the clock (only POST /attempt/start does). */
+function hasStarted(data) {
+  return Boolean(data && data.status && data.status !== 'not_started');
 }
 
 // --- service worker (offline reloads) ----------------------------------------------------
@@ -245,14 +253,13 @@ async function start(data, { offline = false } = {}) {
   if (isClosed(data)) { finish(true); return; }
   sync.mergeServer(data.answers || []);
   sync.flush();
-  $('clock').hidden = false;
-  startTimers();
+  startTimers(); // the countdown shows only once the server has started the clock
   applyPause(data);
   const v = state.view;
   if (!v.confirmed) showConfirm();
+  else if (!hasStarted(data)) showIntro();
   else if (v.screen === 'review') showReview();
-  else if (v.screen === 'item') showItem(v.index || 0);
-  else showIntro();
+  else showItem(v.index || 0); // started: straight back to the items, the clock is running
 }
 
 /** Poll the clock (pause, extra time, status) with the light heartbeat; the full attempt when items are missing. */
@@ -273,6 +280,9 @@ async function refresh() {
     if (isClosed(data)) { finish(false); return; }
     applyPause(state.data);
     if (!isPaused(state.data) && state.sync.pending()) state.sync.flush();
+    if (hasStarted(data) && state.view.screen === 'intro' && state.view.confirmed) {
+      showItem(0); // started meanwhile (a start whose answer was lost, or another device): the clock runs
+    }
     if (state.timeUp && state.clock.remaining(data.deadline_at) > 0 && !isPaused(data)) {
       state.timeUp = false; // the proctor gave more time
       showItem(state.view.index || 0);
@@ -305,6 +315,7 @@ function stopTimers() {
 // --- clock and pause ------------------------------------------------------------------------
 function remainingMs() {
   const d = state.data || {};
+  if (!hasStarted(d)) return null; // no countdown before the server starts the clock
   if (isPaused(d)) {
     if (Number.isFinite(d.remaining_seconds)) return d.remaining_seconds * 1000;
     return state.pausedRemaining;
@@ -419,9 +430,8 @@ function showConfirm() {
     where ? h('p', { class: 'student-class' }, where) : null,
     h('div', { class: 'actions' },
       button(t('player.confirm_yes'), () => {
-        const resumed = state.items.some((it) => isAnswered(it.type, state.sync.current(it.id)));
         setView({ confirmed: true });
-        if (resumed && state.view.screen !== 'intro') showItem(state.view.index || 0);
+        if (hasStarted(state.data)) showItem(state.view.index || 0); // resuming: the clock is already running
         else showIntro();
       }, 'primary big'),
       button(t('player.confirm_no'), () => {
@@ -443,6 +453,8 @@ function showIntro() {
   const minutes = Number.isFinite(limit) ? Math.round(limit / 60) : state.data.time_limit_minutes;
   let practiceAnswer = null;
   const feedback = h('p', { class: 'practice-feedback', role: 'status' });
+  const startNote = h('p', { class: 'notice start-note', role: 'alert' });
+  const startBtn = button(t('player.start'), () => beginTest(startBtn, startNote), 'primary big start');
   const practice = renderItem(cfg.practice, {
     response: null,
     onChange: (r) => {
@@ -456,6 +468,7 @@ function showIntro() {
     h('ul', { class: 'rules' },
       h('li', {}, t('player.intro_count', { n: state.items.length })),
       minutes ? h('li', {}, t('player.intro_time', { minutes })) : null,
+      h('li', {}, t('player.intro_clock')),
       h('li', {}, t('player.intro_saved')),
       h('li', {}, t('player.intro_flag')),
       h('li', {}, t('player.intro_submit'))),
@@ -463,9 +476,57 @@ function showIntro() {
       h('h2', { id: 'practice-title' }, t('player.practice_title'), ' ',
         h('span', { class: 'tag' }, t('player.practice_not_scored'))),
       practice, feedback)),
-    h('div', { class: 'actions' },
-      button(t('player.start'), () => showItem(0), 'primary big'))));
+    startNote,
+    h('div', { class: 'actions' }, startBtn)));
   void practiceAnswer;
+}
+
+/** POST /attempt/start (once; idempotent on the server), then the first item and the countdown. */
+async function beginTest(btn, note) {
+  if (hasStarted(state.data)) { showItem(0); return; }
+  if (state.starting) return;
+  btn.disabled = true;
+  btn.textContent = t('player.starting');
+  note.textContent = '';
+  state.starting = (async () => {
+    for (let reauthed = false; ;) {
+      const sent = Date.now();
+      try {
+        const data = await api.start();
+        if (data && data.server_time) state.clock.sync(data.server_time, sent, Date.now());
+        return data;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401 && !reauthed && await relogin()) { reauthed = true; continue; }
+        throw err;
+      }
+    }
+  })();
+  try {
+    const data = await state.starting;
+    state.data = { ...state.data, ...data };
+    const snapshot = session.get('ctc.snapshot');
+    if (snapshot) session.set('ctc.snapshot', { ...snapshot, ...data, _clock: { offset: state.clock.offsetMs } });
+    if (isClosed(data)) { finish(false); return; }
+    window.removeEventListener('online', state.retryStart);
+    applyPause(state.data);
+    showItem(0);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409 && err.code !== 'paused') { finish(false); return; }
+    if (!screen.contains(btn)) return;
+    btn.disabled = false;
+    btn.textContent = t('player.start_retry');
+    if (err instanceof NetworkError) {
+      // The clock has not started: wait for the network, then try again (also by itself when it is back).
+      note.textContent = t('player.start_offline');
+      window.removeEventListener('online', state.retryStart);
+      state.retryStart = () => { if (screen.contains(btn) && !state.done) beginTest(btn, note); };
+      window.addEventListener('online', state.retryStart, { once: true });
+    } else {
+      note.textContent = (err instanceof ApiError && err.status === 403 && err.message) || t('player.start_failed');
+    }
+  } finally {
+    state.starting = null;
+  }
 }
 
 // --- items ------------------------------------------------------------------------------------
