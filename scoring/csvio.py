@@ -42,6 +42,7 @@ from .models import MODEL_NAMES, ItemParameters
 __all__ = [
     "ResponseTable",
     "groups_csv_path",
+    "read_groups_csv",
     "read_params_csv",
     "read_responses_csv",
     "write_groups_csv",
@@ -251,6 +252,26 @@ def write_groups_csv(path: str | Path, result: Calibration) -> None:
                 [lab, _fmt(result.group_means[g]), _fmt(result.group_sds[g]), _fmt(result.se_group_means[g]),
                  _fmt(result.se_group_sds[g]), int(result.group_n[g])]
             )
+
+
+def read_groups_csv(path: str | Path) -> dict[str, tuple[float, float]]:
+    """Read ``PARAMS.groups.csv``: group label -> (mean, sd) of its latent distribution."""
+    p = Path(path)
+    header, body = _open_rows(p)
+    for col in ("group", "mean", "sd"):
+        if col not in header:
+            raise ScoringInputError(f"{p}: missing column {col!r}; columns are {header}")
+    gi, mi, si = header.index("group"), header.index("mean"), header.index("sd")
+    out: dict[str, tuple[float, float]] = {}
+    for line, row in enumerate(body, start=2):
+        try:
+            mean, sd = float(row[mi]), float(row[si])
+        except (ValueError, IndexError):
+            raise ScoringInputError(f"{p}: line {line}: mean and sd must be numbers") from None
+        if not sd > 0:
+            raise ScoringInputError(f"{p}: line {line}, column 'sd': expected a positive number; found {row[si]!r}")
+        out[row[gi].strip()] = (mean, sd)
+    return out
 
 
 def write_theta_csv(path: str | Path, ids: Sequence[str], estimates: AbilityEstimates) -> None:

@@ -297,12 +297,16 @@ def window_create(ctx: Context, code: str, name: str, starts: str, ends: str, ac
     with ctx.transaction() as session:
         window = create_window(session, code, name, _parse_when(starts), _parse_when(ends, end_of_day=True),
                                academic_year=academic_year, actor=_cli_actor())
-        data = {"id": window.id, "code": window.code, "name": window.name, "academic_year": window.academic_year,
-                "starts_at": window.starts_at.isoformat(), "ends_at": window.ends_at.isoformat()}
+        data = _window_dict(window)
     if as_json:
         _echo_json(data)
     else:
         click.echo(f"created test window {data['code']} ({data['name']}): {data['starts_at']} .. {data['ends_at']}")
+
+
+def _window_dict(w: Any) -> dict[str, Any]:
+    return {"id": w.id, "code": w.code, "name": w.name, "academic_year": w.academic_year,
+            "starts_at": w.starts_at.isoformat(), "ends_at": w.ends_at.isoformat()}
 
 
 @window_group.command("list")
@@ -313,8 +317,7 @@ def window_list(ctx: Context, as_json: bool) -> None:
     from assessment.windows import list_windows
 
     with ctx.transaction() as session:
-        data = [{"id": w.id, "code": w.code, "name": w.name, "academic_year": w.academic_year,
-                 "starts_at": w.starts_at.isoformat(), "ends_at": w.ends_at.isoformat()} for w in list_windows(session)]
+        data = [_window_dict(w) for w in list_windows(session)]
     if as_json:
         _echo_json(data)
         return

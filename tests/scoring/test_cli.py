@@ -76,6 +76,19 @@ def test_multigroup_writes_groups_file(tmp_path: Path) -> None:
     assert abs(float(rows[1]["mean"]) - 0.7) < 0.2 and float(rows[1]["se_sd"]) > 0
     assert rows[1]["n"] == "600"
 
+    # score with the group column: EAP priors are each group's estimated N(mean, sd)
+    theta_out = tmp_path / "theta.csv"
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--group-column", "grade",
+                                           "--method", "eap", "--out", str(theta_out)])
+    assert r.exit_code == 0, r.output
+    est = np.array([float(row["theta"]) for row in csv.DictReader(theta_out.read_text().splitlines())])
+    gap = est[600:].mean() - est[:600].mean()
+    assert abs(gap - float(rows[1]["mean"])) < 0.1  # EAP keeps the group difference
+    (tmp_path / "PARAMS.groups.csv").unlink()
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--group-column", "grade",
+                                           "--out", str(theta_out)])
+    assert r.exit_code == 1 and "PARAMS.groups.csv: not found" in r.output
+
 
 def test_anchors_file(tmp_path: Path, dataset: tuple[Path, np.ndarray, ItemParameters]) -> None:
     path, _, p = dataset

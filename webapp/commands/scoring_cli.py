@@ -13,11 +13,14 @@ import warnings
 from typing import Any
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from scoring import ConvergenceWarning, ScoringInputError, calibrate, estimate_ability
 from scoring.csvio import (
+    ResponseTable,
     groups_csv_path,
+    read_groups_csv,
     read_params_csv,
     read_responses_csv,
     write_groups_csv,
@@ -95,12 +98,16 @@ def calibrate_command(
               help="Parameters CSV from `ctcensus calibrate`.")
 @click.option("--method", type=click.Choice(["eap", "map", "mle", "wle"], case_sensitive=False), default="eap",
               show_default=True)
+@click.option("--group-column", default=None,
+              help="Column with each person's group (e.g. grade): not an item; with EAP/MAP each group's "
+                   "estimated mean and SD from PARAMS.groups.csv are its prior.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id,theta,se,n_responses.")
-def score_command(responses: str, params_path: str, method: str, out: str) -> None:
+def score_command(responses: str, params_path: str, method: str, group_column: str | None, out: str) -> None:
     """Estimate abilities for RESPONSES.csv with item parameters from --params."""
     try:
         params = read_params_csv(params_path)
-        table = read_responses_csv(responses)
+        table = read_responses_csv(responses, group_column=group_column)
+        prior_mean, prior_sd = _group_priors(table, params_path, method.lower())
         unknown = [n for n in params.item_names if n not in table.item_names]
         if unknown:
             raise ScoringInputError(f"{params_path}: item {unknown[0]!r} is not a column of {responses}")
@@ -108,8 +115,29 @@ def score_command(responses: str, params_path: str, method: str, out: str) -> No
         if extra:
             raise ScoringInputError(f"{responses}: column {extra[0]!r} has no parameters in {params_path}")
         order = [table.item_names.index(n) for n in params.item_names]
-        est = estimate_ability(table.responses[:, order], params, method.lower())  # type: ignore[arg-type]
+        est = estimate_ability(table.responses[:, order], params, method.lower(),  # type: ignore[arg-type]
+                               prior_mean=prior_mean, prior_sd=prior_sd)
         write_theta_csv(out, table.ids, est)
     except ScoringInputError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"scored {len(est)} persons ({method.upper()}) -> {out}", err=True)
+
+
+def _group_priors(table: ResponseTable, params_path: str, method: str) -> tuple[Any, Any]:
+    """Per-person prior (mean, sd) from PARAMS.groups.csv when a group column is given."""
+    if table.groups is None or method not in ("eap", "map"):
+        return 0.0, 1.0
+    path = groups_csv_path(params_path)
+    if not path.exists():
+        raise ScoringInputError(
+            f"{path}: not found; --group-column with {method.upper()} uses each group's mean and SD from the "
+            f"groups file written by `ctcensus calibrate --group-column` (or score without --group-column)"
+        )
+    dist = read_groups_csv(path)
+    labels = [str(g) for g in table.groups]
+    unknown = sorted(set(labels) - set(dist))
+    if unknown:
+        raise ScoringInputError(f"{path}: no row for group {unknown[0]!r}; the groups there are {sorted(dist)}")
+    mean = np.array([dist[g][0] for g in labels])
+    sd = np.array([dist[g][1] for g in labels])
+    return mean, sd
