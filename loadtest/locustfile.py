@@ -1,9 +1,11 @@
 """Test-day load: students log in with tickets, start, answer every item with saves and retries, submit.
 
 Talks HTTP only, as the player does: login, attempt, start, answers, submit.
-Tickets come from a JSON file written by
-`ctcensus session create ... --json` (one or more sessions):
-    CTCENSUS_TICKETS=tickets.json locust -f loadtest/locustfile.py --host http://127.0.0.1:5000
+Tickets come from `ctcensus session create ... --json` output (one session,
+a list, or JSON lines, as `loadtest/prepare.sh` writes them):
+    loadtest/prepare.sh 5 1 40 > tickets.jsonl
+    CTCENSUS_TICKETS=tickets.jsonl locust -f loadtest/locustfile.py --host http://127.0.0.1:5000 \
+        --headless -u 1000 -r 100 -t 3m
 Each simulated student answers at the census pace (~0.05 requests/s while
 answering), re-reads its attempt now and then (a reload), and submits at the end.
 """
@@ -26,14 +28,20 @@ _lock = threading.Lock()
 
 @events.init.add_listener
 def _load_tickets(environment: Any, **_kw: Any) -> None:
-    path = os.environ.get("CTCENSUS_TICKETS", "tickets.json")
+    path = os.environ.get("CTCENSUS_TICKETS", "tickets.jsonl")
     with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
-    sessions = data if isinstance(data, list) else [data]
+        text = fh.read()
+    decoder, pos, sessions = json.JSONDecoder(), 0, []
+    while pos < len(text):  # one JSON document, a list, or JSON lines
+        if text[pos].isspace():
+            pos += 1
+            continue
+        doc, pos = decoder.raw_decode(text, pos)
+        sessions.extend(doc if isinstance(doc, list) else [doc])
     for session in sessions:
-        _tickets.extend(s["ticket"] for s in session["students"])
+        _tickets.extend(s["ticket"] for s in session["tickets"])
     if not _tickets:
-        raise SystemExit(f"{path}: no tickets found (expected ctcensus session create --json output)")
+        raise SystemExit(f"{path}: no tickets found (expected `ctcensus session create --json` output)")
 
 
 def _take_ticket() -> str | None:

@@ -191,6 +191,8 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     # --- the network drops ------------------------------------------------------------------------
     go_item(page, 4, total)
     context.set_offline(True)
+    # Chromium applies the emulated outage asynchronously: wait until the page itself is offline.
+    page.wait_for_function("() => navigator.onLine === false")
     reached_before_outage = len(live_server.requests)
 
     # --- 4 matching (offline) --------------------------------------------------------------------
@@ -343,6 +345,7 @@ def test_english_pause_relogin_and_closed_session(browser, live_server, demo_tes
 
     # --- "Start the test" without network: the clock does not start anywhere; it starts once back ---------
     context.set_offline(True)
+    page.wait_for_function("() => navigator.onLine === false")
     page.get_by_role("button", name="Start the test").click()
     page.wait_for_selector(".start-note:has-text('cannot be reached')")
     assert "Your time has not started" in page.locator(".start-note").inner_text()
