@@ -53,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 
-from ._blas import blas_threads, gemm_threads
+from ._blas import blas_threads
 from ._quadrature import normal_log_weights, quadrature_grid
 from .errors import ConvergenceWarning, ScoringInputError
 from .models import MODEL_NAMES, ItemParameters, _log_probs_arrays
@@ -852,19 +852,18 @@ def _standard_errors(prob: _Problem, st: _State, idx: list[tuple[str, int, int]]
         thr = (1e-12 * prob.w).astype(dt)
         B = np.zeros((P_, P_))
         Mq = np.empty((Cf, Cf))
-        with blas_threads(gemm_threads()):  # syrk/gemm only here: more threads pay off
-            for q in range(Q):
-                rows = np.flatnonzero(postT[q] > thr)
-                Zs = Zi[rows] * sq[q, rows][:, None]
-                Mi = (Zs.T @ Zs).astype(np.float64)  # A'A form: numpy uses syrk
-                if prob.has_missing:
-                    Mq = Mi
-                else:
-                    Mq[:C1, :C1] = Mi
-                    Mq[:C1, C1:] = Rf[:C1, q : q + 1]
-                    Mq[C1:, :C1] = Rf[:C1, q][None, :]
-                    Mq[C1:, C1:] = Rf[C1, q]
-                B += Gd[:, q, :].T @ Mq @ Gd[:, q, :]
+        for q in range(Q):
+            rows = np.flatnonzero(postT[q] > thr)
+            Zs = Zi[rows] * sq[q, rows][:, None]
+            Mi = (Zs.T @ Zs).astype(np.float64)  # A'A form: numpy uses syrk
+            if prob.has_missing:
+                Mq = Mi
+            else:
+                Mq[:C1, :C1] = Mi
+                Mq[:C1, C1:] = Rf[:C1, q : q + 1]
+                Mq[C1:, :C1] = Rf[:C1, q][None, :]
+                Mq[C1:, C1:] = Rf[C1, q]
+            B += Gd[:, q, :].T @ Mq @ Gd[:, q, :]
         for g in lat:
             if G == 1:
                 Rg = Rf
