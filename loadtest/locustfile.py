@@ -2,9 +2,9 @@
 
 Talks HTTP only, as the player does: login, attempt, start, answers, submit.
 Tickets come from `ctcensus session create ... --json` output (one session,
-a list, or JSON lines, as `loadtest/prepare.sh` writes them):
-    loadtest/prepare.sh 5 1 40 > tickets.jsonl
-    CTCENSUS_TICKETS=tickets.jsonl locust -f loadtest/locustfile.py --host http://127.0.0.1:5000 \
+a list, or JSON lines; `loadtest/prepare.sh` writes a list):
+    loadtest/prepare.sh 5 1 40 > tickets.json
+    CTCENSUS_TICKETS=tickets.json locust -f loadtest/locustfile.py --host http://127.0.0.1:5000 \
         --headless -u 1000 -r 100 -t 3m
 Each simulated student answers at the census pace (~0.05 requests/s while
 answering), re-reads its attempt now and then (a reload), and submits at the end.
@@ -28,7 +28,7 @@ _lock = threading.Lock()
 
 @events.init.add_listener
 def _load_tickets(environment: Any, **_kw: Any) -> None:
-    path = os.environ.get("CTCENSUS_TICKETS", "tickets.jsonl")
+    path = os.environ.get("CTCENSUS_TICKETS", "tickets.json")
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     decoder, pos, sessions = json.JSONDecoder(), 0, []

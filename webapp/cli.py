@@ -413,29 +413,31 @@ def session_group() -> None:
 
 
 @session_group.command("create")
-@click.option("--class", "class_id", required=True, type=int, help="class id (ctcensus classes list)")
+@click.option("--class", "class_ids", required=True, type=int, multiple=True,
+              help="class id (ctcensus classes list); repeat to open one session per class in one transaction")
 @click.option("--form", "form_id", required=True, type=int, help="form id (ctcensus forms list)")
 @click.option("--minutes", type=int, help="time limit (default: the form's)")
 @click.option("--window", "window_code", help="test window code (default: the one open now, or the only one)")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON (one object, or a list for several classes)")
 @pass_ctx
-def session_create(ctx: Context, class_id: int, form_id: int, minutes: int | None, window_code: str | None,
-                   as_json: bool) -> None:
+def session_create(ctx: Context, class_ids: tuple[int, ...], form_id: int, minutes: int | None,
+                   window_code: str | None, as_json: bool) -> None:
     """Open a session: one attempt and ticket per student; prints the tickets."""
     from assessment.sessions import create_session, session_summary
 
     with ctx.transaction() as session:
-        test_session = create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
-                                      window_code=window_code, actor=_cli_actor())
-        data = session_summary(session, test_session)
+        opened = [create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
+                                 window_code=window_code, actor=_cli_actor()) for class_id in class_ids]
+        summaries = [session_summary(session, test_session) for test_session in opened]
     if as_json:
-        _echo_json(data)
+        _echo_json(summaries[0] if len(summaries) == 1 else summaries)
         return
-    click.echo(f"session {data['id']}: {data['class']} ({data['school']}), form {data['form']}, "
-               f"{data['minutes']} min, window {data['window']}")
-    for t in data["tickets"]:
-        click.echo(f"  {t['seat'] if t['seat'] is not None else '-':>3} {t['name']:<8} {t['ticket']}")
-    click.echo(f"printable ticket sheet: /proctor/sessions/{data['id']}/tickets")
+    for data in summaries:
+        click.echo(f"session {data['id']}: {data['class']} ({data['school']}), form {data['form']}, "
+                   f"{data['minutes']} min, window {data['window']}")
+        for t in data["tickets"]:
+            click.echo(f"  {t['seat'] if t['seat'] is not None else '-':>3} {t['name']:<8} {t['ticket']}")
+        click.echo(f"printable ticket sheet: /proctor/sessions/{data['id']}/tickets")
 
 
 @session_group.command("list")

@@ -40,6 +40,14 @@ def test_window_forms_classes_session_round_trip(run_cli, db) -> None:  # type: 
     assert wrong.exit_code == 1 and "no class with id 99999" in wrong.output
     assert "0 attempts submitted" in _ok(run_cli("sessions", "sweep"))
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
+    # several classes at once: one transaction, so one bad class id opens nothing
+    c0, c1, f0 = str(classes[0]["id"]), str(classes[1]["id"]), str(forms[0]["id"])
+    partly_wrong = run_cli("session", "create", "--class", c1, "--class", "99999", "--form", f0)
+    assert partly_wrong.exit_code == 1 and "no class with id 99999" in partly_wrong.output
+    assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
+    many = json.loads(_ok(run_cli("session", "create", "--class", c0, "--class", c1, "--form", f0, "--json")))
+    assert [len(s["tickets"]) for s in many] == [3, 2]
+    assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 4
 
 
 def test_roster_import_errors_are_one_clean_message(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
