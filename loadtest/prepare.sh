@@ -10,6 +10,6 @@ if [ $# -ne 3 ]; then
 fi
 grade=$1 form=$2 n=$3
 args=$(ctcensus classes list --grade "$grade" --json |
-  python3 -c 'import json, sys; print(" ".join(f"--class {c[\"id\"]}" for c in json.load(sys.stdin)[: int(sys.argv[1])]))' "$n")
+  python3 -c 'import json, sys; print(" ".join("--class %d" % c["id"] for c in json.load(sys.stdin)[: int(sys.argv[1])]))' "$n")
 # shellcheck disable=SC2086  # word splitting of the --class options is intended
 ctcensus session create $args --form "$form" --json
