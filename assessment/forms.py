@@ -36,6 +36,7 @@ __all__ = [
     "get_form",
     "list_forms",
     "new_form_version",
+    "operational_forms",
     "update_form",
 ]
 
@@ -210,6 +211,17 @@ def _rotate(items: list[ItemRecord], need: int, booklet: int, dim: str, bp: Blue
 def list_forms(session: Session, grade: int | None = None) -> list[Form]:
     """All forms (every version), by code then version."""
     query = select(Form).order_by(Form.code, Form.version)
+    if grade is not None:
+        query = query.where(Form.grade == grade)
+    return list(session.scalars(query))
+
+
+def operational_forms(session: Session, grade: int | None = None) -> list[Form]:
+    """Forms a session can be opened on: at least one item and every item operational; newest first."""
+    not_operational = (select(FormItem.form_id).join(ItemRecord, ItemRecord.pk == FormItem.item_pk)
+                       .where(ItemRecord.status != "operational"))
+    query = (select(Form).where(Form.id.in_(select(FormItem.form_id)), Form.id.not_in(not_operational))
+             .order_by(Form.created_at.desc(), Form.id.desc()))
     if grade is not None:
         query = query.where(Form.grade == grade)
     return list(session.scalars(query))

@@ -8,31 +8,46 @@ sign-in until unlocked; close ends the session and submits what is open.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
 from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds
 from .db import utcnow
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import Answer, Attempt, ItemRecord, TestSession, User
+from .forms import get_form, operational_forms
+from .models import (
+    Answer,
+    Attempt,
+    FormItem,
+    ItemRecord,
+    SchoolClass,
+    TestSession,
+    User,
+)
 from .presence import Presence
-from .sessions import get_session
+from .sessions import create_session, get_session
+from .windows import get_window, selectable_windows
 
 __all__ = [
     "IDLE_AFTER",
+    "SessionOverview",
     "StatusRow",
     "check_access",
+    "check_class_access",
     "close_session",
+    "console_sessions",
     "extend_time",
     "get_attempt",
     "live_status",
     "lock_attempt",
+    "open_class_session",
     "pause_session",
     "resume_session",
+    "school_scope",
     "unlock_attempt",
 ]
 
@@ -49,6 +64,25 @@ def check_access(user: User | None, test_session: TestSession) -> None:
     if user.role in _SCHOOL_ROLES and user.school_id == test_session.school_class.school_id:
         return
     raise Forbidden("this session belongs to another school, or your role cannot proctor", code="forbidden")
+
+
+def school_scope(user: User | None) -> int | None:
+    """The school whose classes and sessions `user` may proctor; None means every school (admin)."""
+    if user is None or not user.active:
+        raise Forbidden("sign in as staff first", code="forbidden")
+    if user.role == "admin":
+        return None
+    if user.role in _SCHOOL_ROLES and user.school_id is not None:
+        return user.school_id
+    raise Forbidden("your account is not linked to a school, or your role cannot proctor; ask an admin",
+                    code="no_school")
+
+
+def check_class_access(user: User | None, klass: SchoolClass) -> None:
+    """Admins may open a session for any class; proctors and school admins only for their own school's."""
+    scope = school_scope(user)
+    if scope is not None and scope != klass.school_id:
+        raise Forbidden("this class belongs to another school", code="forbidden")
 
 
 def get_attempt(session: Session, attempt_id: int) -> Attempt:
@@ -189,6 +223,7 @@ class StatusRow:
     done: bool
     locked: bool
     current_item: str | None
+    current_position: int | None  # the current item's place on the form (1-based)
     answered: int
     n_items: int
     last_saved: str | None
@@ -215,7 +250,10 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
     test_session = get_session(session, session_id)
     attempts = session.scalars(select(Attempt).where(Attempt.session_id == test_session.id)
                                .options(selectinload(Attempt.student))).all()
-    n_items = len(test_session.form.items)
+    positions = dict(session.execute(
+        select(ItemRecord.item_id, FormItem.position).join(FormItem, FormItem.item_pk == ItemRecord.pk)
+        .where(FormItem.form_id == test_session.form_id)).all())
+    n_items = len(positions)
     answers: dict[int, list[tuple[str, Any, datetime]]] = {}
     rows_q = (select(Answer.attempt_id, ItemRecord.item_id, Answer.response, Answer.saved_at)
               .join(ItemRecord, ItemRecord.pk == Answer.item_pk)
@@ -236,7 +274,7 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
             attempt_id=a.id, student_id=a.student_id, seat=a.student.seat_number, name=a.student.display_name,
             status=a.status, joined=hot is not None or a.started_at is not None, started=a.started_at is not None,
             done=a.status == "submitted", locked=a.locked,
-            current_item=current, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
+            current_item=current, current_position=positions.get(current) if current else None, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
             last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen),
             idle=idle_seconds is not None and idle_seconds >= IDLE_AFTER.total_seconds(),
             idle_seconds=idle_seconds, remaining_seconds=remaining_seconds(a, test_session, now),
@@ -256,3 +294,98 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
                    "idle": sum(r.idle for r in rows), "locked": sum(r.locked for r in rows)},
         "students": [r.to_dict() for r in rows],
     }
+
+
+# --- the console: today's and open sessions, opening a session for a class -----------------------
+
+TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")  # no daylight saving time
+
+
+@dataclass(frozen=True)
+class SessionOverview:
+    """One line of the proctor console's session list."""
+
+    id: int
+    class_id: int
+    class_name: str
+    grade: int
+    school_name: str
+    form: str
+    window: str
+    minutes: int
+    status: str
+    created_at: datetime
+    students: int
+    joined: int
+    in_progress: int
+    submitted: int
+
+
+def console_sessions(session: Session, *, school_id: int | None, presence: Presence | None = None,
+                     now: datetime | None = None) -> list[SessionOverview]:
+    """Sessions still open or paused, and any opened today (Taiwan time), newest first; one school or all."""
+    now = now or utcnow()
+    today = now.astimezone(TAIWAN).replace(hour=0, minute=0, second=0, microsecond=0)
+    query = (select(TestSession).join(SchoolClass, TestSession.class_id == SchoolClass.id)
+             .where(or_(TestSession.status.in_(("open", "paused")), TestSession.created_at >= today))
+             .options(selectinload(TestSession.school_class).selectinload(SchoolClass.school),
+                      selectinload(TestSession.form), selectinload(TestSession.window))
+             .order_by(TestSession.created_at.desc(), TestSession.id.desc()))
+    if school_id is not None:
+        query = query.where(SchoolClass.school_id == school_id)
+    test_sessions = list(session.scalars(query))
+    attempts: dict[int, list[tuple[int, str, bool]]] = {}
+    if test_sessions:
+        rows = session.execute(select(Attempt.session_id, Attempt.id, Attempt.status, Attempt.started_at)
+                               .where(Attempt.session_id.in_([t.id for t in test_sessions])))
+        for session_id, attempt_id, status, started_at in rows:
+            attempts.setdefault(session_id, []).append((attempt_id, status, started_at is not None))
+    out = []
+    for t in test_sessions:
+        mine = attempts.get(t.id, [])
+        seen = presence.read(t.id) if presence is not None and t.status != "closed" else {}
+        klass = t.school_class
+        out.append(SessionOverview(
+            id=t.id, class_id=klass.id, class_name=klass.name, grade=klass.grade, school_name=klass.school.name_zh,
+            form=f"{t.form.code} v{t.form.version}", window=t.window.code, minutes=t.time_limit_minutes,
+            status=t.status, created_at=t.created_at, students=len(mine),
+            joined=sum(1 for a_id, _, started in mine if started or a_id in seen),
+            in_progress=sum(1 for _, status, _ in mine if status == "in_progress"),
+            submitted=sum(1 for _, status, _ in mine if status == "submitted"),
+        ))
+    return out
+
+
+def open_class_session(session: Session, *, user: User, class_id: int, form_id: int, minutes: int | None,
+                       window_code: str, now: datetime | None = None) -> TestSession:
+    """Open a session from the console: the user's own school's class, an operational form of its grade,
+    a window open now, and no other open or paused session for the class (a double click opens one)."""
+    klass = session.get(SchoolClass, class_id, with_for_update=True)
+    if klass is None:
+        raise NotFound(f"no class with id {class_id}", code="no_class")
+    check_class_access(user, klass)
+    if klass.grade not in (5, 8):
+        raise InvalidInput(f"only grade 5 and 8 classes sit the census; class {klass.name} is grade {klass.grade}",
+                           code="bad_grade")
+    try:
+        form = get_form(session, form_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, code="no_form") from None
+    if form.grade != klass.grade or form not in operational_forms(session, klass.grade):
+        raise InvalidInput(f"form {form.code} v{form.version} is not an operational grade-{klass.grade} form",
+                           code="bad_form")
+    try:
+        window = get_window(session, window_code)
+    except NotFound as exc:
+        raise NotFound(exc.message, code="no_window") from None
+    if window not in selectable_windows(session, now):
+        raise InvalidInput(f"test window {window.code} is not open now", code="bad_window")
+    if minutes is not None and not 1 <= minutes <= 240:
+        raise InvalidInput(f"time limit must be 1-240 minutes; got {minutes}", code="bad_minutes")
+    running = session.scalar(select(TestSession.id).where(TestSession.class_id == klass.id,
+                                                          TestSession.status.in_(("open", "paused"))).limit(1))
+    if running is not None:
+        raise Conflict(f"class {klass.name} already has an open session ({running}); close it first",
+                       code="class_busy")
+    return create_session(session, class_id=klass.id, form_id=form.id, minutes=minutes, window_code=window.code,
+                          actor=user.username)

@@ -12,7 +12,7 @@ from .db import utcnow
 from .errors import Conflict, InvalidInput, NotFound
 from .models import TestWindow
 
-__all__ = ["create_window", "current_window", "get_window", "list_windows"]
+__all__ = ["create_window", "current_window", "get_window", "list_windows", "selectable_windows"]
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
@@ -77,3 +77,13 @@ def current_window(session: Session, now: datetime | None = None) -> TestWindow:
         raise InvalidInput("there is no test window yet; create one with `ctcensus window create --code 113 ...`")
     codes = ", ".join(w.code for w in (open_now or windows))
     raise InvalidInput(f"several test windows could apply ({codes}); name one with --window CODE")
+
+
+def selectable_windows(session: Session, now: datetime | None = None) -> list[TestWindow]:
+    """Windows a new session may be opened in: those open now, else the only window (as current_window)."""
+    now = now or utcnow()
+    windows = list_windows(session)
+    open_now = [w for w in windows if w.starts_at <= now <= w.ends_at]
+    if open_now:
+        return open_now
+    return windows if len(windows) == 1 else []
