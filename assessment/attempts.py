@@ -184,11 +184,11 @@ def attempt_view(session: Session, attempt: Attempt, *, lang: str = "zh-TW", now
     seed = attempt.shuffle_seed if form.shuffle_options else None
     items = []
     pk_to_id = {}
-    for fi, item in form_items(form):
+    for position, item_pk, item in form_items(session, form):
         view = item.student_view(lang, seed=seed)
-        view["position"] = fi.position
+        view["position"] = position
         items.append(view)
-        pk_to_id[fi.item_pk] = item.id
+        pk_to_id[item_pk] = item.id
     answers = {}
     for answer in session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)):
         item_id = pk_to_id.get(answer.item_pk)
