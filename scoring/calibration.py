@@ -847,9 +847,10 @@ def _standard_errors(prob: _Problem, st: _State, idx: list[tuple[str, int, int]]
         # B = sum_q Gd_q' M_q Gd_q, M_q = Zf' diag(post_q) Zf (float32 is ample for these sums)
         Rf = R if prob.has_missing else np.concatenate([R, np.broadcast_to(Ng.sum(axis=0), (J, Q))], axis=0)
         sq = np.sqrt(postT)
-        # patterns whose posterior weight at node q is below 1e-12 of their count contribute nothing
-        # measurable; skipping them cuts this loop ~2-3x (posteriors cover ~15 of 41 nodes)
-        thr = (1e-12 * prob.w).astype(dt)
+        # patterns whose posterior weight at node q is below 1e-8 of their count change no SE by
+        # more than ~1e-5 of itself (measured at 100k x 40); skipping them cuts this loop ~2-3x
+        # (posteriors cover ~15 of 41 nodes); 1e-8 instead of 1e-12 saves another ~10 %
+        thr = (1e-8 * prob.w).astype(dt)
         B = np.zeros((P_, P_))
         Mq = np.empty((Cf, Cf))
         for q in range(Q):
