@@ -559,7 +559,7 @@ def _prepare_demo_session(session: Session, url: str) -> list[str]:
     for row in ticket_sheet(session, test_session.id):
         lines.append(f"  seat {row.seat if row.seat is not None else '-':>2}  {row.name:<6} {row.ticket_display}")
     lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{test_session.id}/tickets, "
-                 f"live status at {url}/proctor/api/sessions/{test_session.id}/status")
+                 f"live class view at {url}/proctor/sessions/{test_session.id}")
     return lines
 
 
