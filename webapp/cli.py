@@ -17,18 +17,11 @@ from sqlalchemy.orm import Session
 from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
 from assessment.errors import DomainError
+from item_bank import content_dir
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
 
-STARTER_BANK = Path(__file__).resolve().parent.parent / "item_bank" / "content"
-DEMO_PASSWORDS = {
-    "admin": ("admin", "demo-admin-2026", None),
-    "bureau": ("bureau", "demo-bureau-2026", None),
-    "researcher": ("researcher", "demo-research-2026", None),
-    "school": ("school_admin", "demo-school-2026", "es-001"),
-    "proctor": ("proctor", "demo-proctor-2026", "es-001"),
-}
 
 
 class Context:
@@ -490,76 +483,35 @@ def roster_import(ctx: Context, path: str) -> None:
 # --- demo and server ---------------------------------------------------------------
 
 def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
-    """Schema, starter bank, demo city, logins, window, forms and one open session, each only if missing."""
-    from sqlalchemy import func, select
-
-    from assessment.accounts import create_user
-    from assessment.item_store import import_items
+    """Schema, then whatever part of the demo is missing; returns the lines to print."""
+    from assessment.demo import DEMO_ACCOUNTS, seed_demo
     from assessment.migrate import upgrade
-    from assessment.models import School, User
-    from assessment.roster import generate_demo_city
 
-    lines = []
     upgrade(ctx.engine)
-    bank = _load(str(STARTER_BANK))
+    bank = _load(str(content_dir()))
     with ctx.transaction() as session:
-        report = import_items(session, bank, actor="demo", source="starter bank")
-        lines.append(f"item bank: {len(bank)} starter items ({report.added} newly imported)")
-        if not session.scalar(select(func.count()).select_from(School)):
-            city = generate_demo_city(session, actor="demo")
-            lines.append(f"demo city: {city.elementary_schools + city.junior_high_schools} schools, "
-                         f"{city.grade5_students} grade-5 and {city.grade8_students} grade-8 students")
-        for username, (role, password, school) in DEMO_PASSWORDS.items():
-            if session.scalar(select(User).where(User.username == username)) is None:
-                create_user(session, username, password, role, school_source_id=school, actor="demo")
-    lines.append("demo logins (staff):")
-    for username, (role, password, school) in DEMO_PASSWORDS.items():
-        lines.append(f"  {username:<11} / {password:<20} ({role}{', school ' + school if school else ''})")
-    with ctx.transaction() as session:
-        lines += _prepare_demo_session(session, url)
-    return lines
-
-
-def _prepare_demo_session(session: Session, url: str) -> list[str]:
-    """A test window, grade-5 and grade-8 forms and one open grade-5 session at the demo proctor's school."""
-    from sqlalchemy import select
-
-    from assessment.db import utcnow
-    from assessment.forms import build_forms, default_blueprint, list_forms
-    from assessment.models import School, SchoolClass, TestSession, TestWindow
-    from assessment.sessions import create_session, ticket_sheet
-    from assessment.windows import create_window
-
-    lines = []
-    if session.scalar(select(TestWindow).where(TestWindow.code == "113")) is None:
-        now = utcnow()
-        create_window(session, "113", "113 學年度運算思維普測（示範）", now - timedelta(days=1), now + timedelta(days=90),
-                      actor="demo")
-    forms = {}
-    for grade in (5, 8):
-        existing = list_forms(session, grade)
-        forms[grade] = existing[-1] if existing else build_forms(
-            session, default_blueprint(session, grade, seed=113), code=f"G{grade}-113", actor="demo")[0]
-        lines.append(f"form {forms[grade].id}: {forms[grade].code} v{forms[grade].version}, grade {grade}, "
-                     f"{len(forms[grade].items)} items, {forms[grade].time_limit_minutes} min")
-    school_source = DEMO_PASSWORDS["proctor"][2]
-    klass = session.scalar(select(SchoolClass).join(School).where(School.source_id == school_source,
-                                                                  SchoolClass.grade == 5).order_by(SchoolClass.id))
-    if klass is None:
-        return lines
-    test_session = session.scalar(select(TestSession).where(TestSession.class_id == klass.id,
-                                                            TestSession.status != "closed")
-                                  .order_by(TestSession.id.desc()))
-    if test_session is None:
-        test_session = create_session(session, class_id=klass.id, form_id=forms[5].id, window_code="113",
-                                      actor="demo")
-    lines.append(f"test session {test_session.id}: {klass.school.name_zh} {klass.name}, form {forms[5].code}, "
-                 f"{test_session.time_limit_minutes} min")
-    lines.append(f"students: open {url}/take and type a ticket:")
-    for row in ticket_sheet(session, test_session.id):
-        lines.append(f"  seat {row.seat if row.seat is not None else '-':>2}  {row.name:<6} {row.ticket_display}")
-    lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{test_session.id}/tickets, "
-                 f"live class view at {url}/proctor/sessions/{test_session.id}")
+        demo = seed_demo(session, bank)
+        lines = [f"item bank: {demo.items} starter items ({demo.items_added} newly imported)"]
+        if demo.city is not None:
+            lines.append(f"demo city: {demo.city.elementary_schools + demo.city.junior_high_schools} schools, "
+                         f"{demo.city.grade5_students} grade-5 and {demo.city.grade8_students} grade-8 students")
+        lines.append("demo logins (staff):")
+        for username, (role, password, school) in DEMO_ACCOUNTS.items():
+            lines.append(f"  {username:<11} / {password:<20} ({role}{', school ' + school if school else ''})")
+        for form in demo.forms:
+            lines.append(f"form {form.id}: {form.code} v{form.version}, grade {form.grade}, "
+                         f"{len(form.items)} items, {form.time_limit_minutes} min")
+        ts = demo.session
+        if ts is not None:
+            klass = ts.school_class
+            lines.append(f"test session {ts.id}: {klass.school.name_zh} {klass.name}, form {ts.form.code}, "
+                         f"{ts.time_limit_minutes} min")
+            lines.append(f"students: open {url}/take and type a ticket:")
+            for row in demo.tickets:
+                seat = row.seat if row.seat is not None else "-"
+                lines.append(f"  seat {seat:>2}  {row.name:<6} {row.ticket_display}")
+            lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{ts.id}/tickets, "
+                         f"live class view at {url}/proctor/sessions/{ts.id}")
     return lines
 
 

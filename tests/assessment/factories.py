@@ -24,13 +24,12 @@ from assessment.models import (
 )
 from assessment.sessions import create_session
 from assessment.windows import create_window
-from item_bank import Item, load_bank
-from webapp.cli import STARTER_BANK
+from item_bank import Item, content_dir, load_bank
 
 
 @lru_cache(maxsize=1)
 def starter_items() -> tuple[Item, ...]:
-    return tuple(load_bank(STARTER_BANK))
+    return tuple(load_bank(content_dir()))
 
 
 def import_bank(db: Session) -> None:
