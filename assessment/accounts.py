@@ -12,7 +12,7 @@ from . import audit
 from .errors import Conflict, InvalidInput, Unauthorized
 from .models import School, User
 
-__all__ = ["ROLES", "hash_password", "verify_password", "create_user", "authenticate"]
+__all__ = ["ROLES", "authenticate", "create_user", "hash_password", "verify_password"]
 
 ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}

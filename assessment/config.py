@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
-__all__ = ["Settings", "UnsafeConfigError", "DEV_SECRET_KEY"]
+__all__ = ["DEV_SECRET_KEY", "Settings", "UnsafeConfigError"]
 
 DEV_SECRET_KEY = "ctcensus-dev-secret-not-for-production"
 
@@ -53,7 +53,7 @@ class Settings:
         return not self.redis_url
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read settings from environment variables; keyword overrides win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -85,7 +85,7 @@ class Settings:
                 f"(example: {secrets.token_hex(4)}...)"
             )
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (used by tests)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 

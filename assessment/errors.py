@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "Conflict",
     "DomainError",
+    "Forbidden",
     "InvalidInput",
     "NotFound",
-    "Conflict",
-    "Forbidden",
+    "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
-    "TooManyRequests",
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-__all__ = ["connect_redis", "embedded_redis_url", "RateLimiter", "RateLimited"]
+__all__ = ["RateLimited", "RateLimiter", "connect_redis", "embedded_redis_url"]
 
 _embedded: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -50,7 +50,7 @@ def _shutdown_embedded() -> None:
     _embedded.clear()
 
 
-def connect_redis(redis_url: str, instance_path: Path) -> "redis.Redis[Any]":
+def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
     """A client for REDIS_URL, or for the embedded server when the URL is empty."""
     url = redis_url or embedded_redis_url(instance_path)
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
@@ -68,7 +68,7 @@ class RateLimited(Exception):
 class RateLimiter:
     """Fixed-window counter in Redis, shared by every worker and host."""
 
-    def __init__(self, client: "redis.Redis[Any]", prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 

@@ -18,7 +18,7 @@ from . import audit
 from .errors import Conflict
 from .models import ItemParameterRecord, ItemRecord, ParameterSet
 
-__all__ = ["ImportReport", "import_items", "list_items", "item_from_record", "parameter_set_items"]
+__all__ = ["ImportReport", "import_items", "item_from_record", "list_items", "parameter_set_items"]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ answers. Answers live here, never only in Redis.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -25,21 +25,21 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import Base, UTCDateTime, utcnow
 
 __all__ = [
+    "Answer",
+    "Attempt",
+    "AuditEntry",
+    "District",
+    "Form",
+    "FormItem",
+    "ItemParameterRecord",
     "ItemRecord",
     "ParameterSet",
-    "ItemParameterRecord",
-    "District",
     "School",
     "SchoolClass",
     "Student",
-    "User",
-    "AuditEntry",
-    "TestWindow",
-    "Form",
-    "FormItem",
     "TestSession",
-    "Attempt",
-    "Answer",
+    "TestWindow",
+    "User",
 ]
 
 
@@ -78,7 +78,7 @@ class ParameterSet(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parameters: Mapped[list["ItemParameterRecord"]] = relationship(
+    parameters: Mapped[list[ItemParameterRecord]] = relationship(
         back_populates="parameter_set", cascade="all, delete-orphan"
     )
 
@@ -96,7 +96,7 @@ class ItemParameterRecord(Base):
     a: Mapped[float] = mapped_column(Float)
     d: Mapped[list[Any]] = mapped_column(JSON)
     c: Mapped[float] = mapped_column(Float, default=0.0)
-    se: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    se: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     parameter_set: Mapped[ParameterSet] = relationship(back_populates="parameters")
     item: Mapped[ItemRecord] = relationship()
@@ -112,7 +112,7 @@ class District(Base):
     name_zh: Mapped[str] = mapped_column(String(64))
     name_en: Mapped[str] = mapped_column(String(64), default="")
 
-    schools: Mapped[list["School"]] = relationship(back_populates="district")
+    schools: Mapped[list[School]] = relationship(back_populates="district")
 
 
 class School(Base):
@@ -126,7 +126,7 @@ class School(Base):
     level: Mapped[str] = mapped_column(String(16))  # elementary | junior_high
 
     district: Mapped[District] = relationship(back_populates="schools")
-    classes: Mapped[list["SchoolClass"]] = relationship(back_populates="school")
+    classes: Mapped[list[SchoolClass]] = relationship(back_populates="school")
 
 
 class SchoolClass(Base):
@@ -139,7 +139,7 @@ class SchoolClass(Base):
     name: Mapped[str] = mapped_column(String(64))
 
     school: Mapped[School] = relationship(back_populates="classes")
-    students: Mapped[list["Student"]] = relationship(back_populates="school_class")
+    students: Mapped[list[Student]] = relationship(back_populates="school_class")
 
 
 class Student(Base):
@@ -150,7 +150,7 @@ class Student(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
     family_name: Mapped[str] = mapped_column(String(64))
     given_name: Mapped[str] = mapped_column(String(64))
-    seat_number: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    seat_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gender: Mapped[str] = mapped_column(String(8), default="")  # "F", "M", "X" or ""
 
     school_class: Mapped[SchoolClass] = relationship(back_populates="students")
@@ -172,7 +172,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(128), default="")
-    school_id: Mapped[Optional[int]] = mapped_column(ForeignKey("schools.id"), nullable=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -205,7 +205,7 @@ class TestWindow(Base):
     academic_year: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    parameter_set_id: Mapped[Optional[int]] = mapped_column(ForeignKey("parameter_sets.id"), nullable=True)
+    parameter_set_id: Mapped[int | None] = mapped_column(ForeignKey("parameter_sets.id"), nullable=True)
 
 
 class Form(Base):
@@ -224,7 +224,7 @@ class Form(Base):
     frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    items: Mapped[list["FormItem"]] = relationship(
+    items: Mapped[list[FormItem]] = relationship(
         back_populates="form", order_by="FormItem.position", cascade="all, delete-orphan"
     )
 
@@ -254,15 +254,15 @@ class TestSession(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
     time_limit_minutes: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | closed
-    paused_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     window: Mapped[TestWindow] = relationship()
     school_class: Mapped[SchoolClass] = relationship()
     form: Mapped[Form] = relationship()
-    attempts: Mapped[list["Attempt"]] = relationship(back_populates="session")
+    attempts: Mapped[list[Attempt]] = relationship(back_populates="session")
 
 
 class Attempt(Base):
@@ -277,19 +277,19 @@ class Attempt(Base):
     ticket: Mapped[str] = mapped_column(String(16), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="not_started")
     # not_started | in_progress | submitted | expired
-    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    deadline_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    submitted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     extra_seconds: Mapped[int] = mapped_column(Integer, default=0)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     shuffle_seed: Mapped[int] = mapped_column(Integer, default=0)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     # why it ended: student | deadline | session_closed | proctor (None while open)
-    submit_reason: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    submit_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     session: Mapped[TestSession] = relationship(back_populates="attempts")
     student: Mapped[Student] = relationship()
-    answers: Mapped[list["Answer"]] = relationship(back_populates="attempt")
+    answers: Mapped[list[Answer]] = relationship(back_populates="attempt")
 
 
 class Answer(Base):
@@ -305,8 +305,8 @@ class Answer(Base):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
     item_pk: Mapped[int] = mapped_column(ForeignKey("items.pk"))
     seq: Mapped[int] = mapped_column(Integer)
-    response: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    score: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # client's claim, clamped
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

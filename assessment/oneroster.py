@@ -176,7 +176,7 @@ def _grade(text: str) -> int | None:
     return int(first) if first.isdigit() and 1 <= int(first) <= 12 else None
 
 
-def _seat(text: str) -> int | None | str:
+def _seat(text: str) -> int | str | None:
     if not text:
         return None
     return int(text) if text.isdigit() and 0 < int(text) < 1000 else "bad"

@@ -17,7 +17,7 @@ from . import audit
 from .errors import Conflict
 from .models import District, School, SchoolClass, Student
 
-__all__ = ["DemoCity", "KEELUNG_DISTRICTS", "generate_demo_city", "MAX_CLASS_SIZE"]
+__all__ = ["KEELUNG_DISTRICTS", "MAX_CLASS_SIZE", "DemoCity", "generate_demo_city"]
 
 MAX_CLASS_SIZE = 29
 
@@ -31,11 +31,7 @@ KEELUNG_DISTRICTS = (
     ("kl-xinyi", "信義區", "Xinyi"),
 )
 # Synthetic school names built from local place words (not an official list).
-_PLACES = (
-    "港灣 海濱 和平 正濱 八斗 深澳 碧砂 長潭 百福 瑪東 友蚋 泰安 堵北 六合 暖江 碇南 源遠 過港 東勢 "
-    "仁德 愛三 獅球 虎仔 南榮 崁頂 仙洞 太白 德和 西岸 中和 安瀾 武崙 隆聖 內寮 新西 嘉仁 信南 東光 智仁 "
-    "月眉 建德 麥金 海興 五福 樂一 光華 深美 貴美 安泰 中興"
-).split()
+_PLACES = ["港灣", "海濱", "和平", "正濱", "八斗", "深澳", "碧砂", "長潭", "百福", "瑪東", "友蚋", "泰安", "堵北", "六合", "暖江", "碇南", "源遠", "過港", "東勢", "仁德", "愛三", "獅球", "虎仔", "南榮", "崁頂", "仙洞", "太白", "德和", "西岸", "中和", "安瀾", "武崙", "隆聖", "內寮", "新西", "嘉仁", "信南", "東光", "智仁", "月眉", "建德", "麥金", "海興", "五福", "樂一", "光華", "深美", "貴美", "安泰", "中興"]
 _SURNAMES = "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾彭游詹胡施沈余趙盧梁顏柯翁魏孫戴范方宋鄧杜傅侯曹薛丁卓馬董溫唐藍石蔣古紀姚連馮歐程湯黃田康姜白汪鄒尤巫鐘黎涂龔嚴韓袁金童陸夏柳邵錢伍倪溫"
 _GIVEN = "宇庭涵恩承睿芯妤柏彥語子晴瑜翔安哲宜欣雅婷家豪冠廷品妍士庭佳穎浩宸思彤沛誠以柔亮瑋予希允樂昕禾芸書蓁"
 

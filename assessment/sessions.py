@@ -80,7 +80,7 @@ def create_session(
     freeze_form(form)
     session.flush()
     tickets = _unique_tickets(session, len(students))
-    for student, ticket in zip(students, tickets):
+    for student, ticket in zip(students, tickets, strict=True):
         session.add(Attempt(session_id=test_session.id, student_id=student.id, ticket=ticket,
                             status="not_started", shuffle_seed=secrets.randbelow(2**31 - 1),
                             token_version=0, extra_seconds=0, locked=False))

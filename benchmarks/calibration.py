@@ -139,12 +139,12 @@ def main() -> None:
         if not args.skip_girth:
             try:
                 report("girth 0.8 (sentinel)" if miss else "girth 0.8", truth, run_girth(X, model), ours["sec"], model)
-            except Exception as exc:  # noqa: BLE001 -- girth's threepl_mml fails on numpy >= 2.4
+            except Exception as exc:
                 print(f"  girth 0.8: FAILED ({type(exc).__name__}: {str(exc)[:100]})")
         if not args.skip_mirt:
             try:
                 report("PyPI mirt 1.2 (SE on)", truth, run_mirt(X, model), ours["sec"], model)
-            except Exception as exc:  # noqa: BLE001 - report any reference failure
+            except Exception as exc:
                 print(f"  PyPI mirt: FAILED ({type(exc).__name__}: {str(exc)[:100]})")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak RSS (all runs incl. references): {rss:.0f} MiB")

@@ -4,7 +4,21 @@ Public API is importable from the package root, e.g.
 ``from scoring import calibrate, estimate_ability, ItemParameters``.
 """
 
+from .ability import AbilityEstimates, conditional_se, empirical_reliability, estimate_ability, marginal_reliability
+from .calibration import Calibration, calibrate
+from .csvio import (
+    ResponseTable,
+    read_params_csv,
+    read_responses_csv,
+    write_groups_csv,
+    write_params_csv,
+    write_theta_csv,
+)
+from .ctt import CTTItemStats, DistractorTable, ctt_item_stats, distractor_counts
+from .dif import MantelHaenszelDIF, dif_mantel_haenszel
 from .errors import ConvergenceWarning, ScoringInputError
+from .fit import ItemFit, item_fit, summed_score_distribution
+from .linking import LinkingResult, link, transform_parameters, transform_theta
 from .models import (
     ItemParameters,
     category_probabilities,
@@ -14,11 +28,6 @@ from .models import (
     test_information,
     to_irt_parameters,
 )
-from .calibration import Calibration, calibrate
-from .ctt import CTTItemStats, DistractorTable, ctt_item_stats, distractor_counts
-from .dif import MantelHaenszelDIF, dif_mantel_haenszel
-from .fit import ItemFit, item_fit, summed_score_distribution
-from .linking import LinkingResult, link, transform_parameters, transform_theta
 from .plausible import (
     GroupStatistics,
     PlausibleValues,
@@ -35,8 +44,6 @@ from .scale import (
     scale_standard_errors,
     theta_from_scale,
 )
-from .ability import AbilityEstimates, conditional_se, empirical_reliability, estimate_ability, marginal_reliability
-from .csvio import ResponseTable, read_params_csv, read_responses_csv, write_groups_csv, write_params_csv, write_theta_csv
 
 __all__ = [
     "AbilityEstimates",

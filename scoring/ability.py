@@ -134,7 +134,7 @@ def _eap_chunk(
     missing = not obs.all()
     C1 = yi.shape[0]
     W = LP[:, yi, yk] - LP[:, yi, 0]  # (Q, C1)
-    if C1 == codes.shape[1] and np.all(yk == 1):
+    if codes.shape[1] == C1 and np.all(yk == 1):
         Y = codes == 1  # all items dichotomous: the design is the 0/1 matrix itself
     else:
         Y = codes[:, yi] == yk[None, :]

@@ -259,7 +259,7 @@ def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-05-04 or 2026-05-04T08:00)")
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-05-04 or 2026-05-04T08:00)") from None
     if len(value) == 10 and end_of_day:
         parsed = parsed.replace(hour=23, minute=59, second=59)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=TAIPEI)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from flask import Flask, current_app, g
@@ -13,7 +12,7 @@ from assessment.config import Settings
 from assessment.db import make_engine, make_session_factory
 from assessment.hotstate import RateLimiter, connect_redis
 
-__all__ = ["Services", "init_app", "services", "db_session"]
+__all__ = ["Services", "db_session", "init_app", "services"]
 
 
 @dataclass
@@ -21,7 +20,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    redis: "redis.Redis[Any]"
+    redis: redis.Redis
     limiter: RateLimiter
     redis_prefix: str
 

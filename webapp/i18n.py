@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask, g, request
 
-__all__ = ["LANGUAGES", "catalogue", "gettext", "current_language", "init_app"]
+__all__ = ["LANGUAGES", "catalogue", "current_language", "gettext", "init_app"]
 
 LANGUAGES = ("zh-TW", "en")
 CATALOGUE_DIR = Path(__file__).resolve().parent / "translations"

@@ -13,7 +13,7 @@ from assessment.models import User
 
 from .extensions import db_session
 
-__all__ = ["csrf_token", "check_csrf", "login_user", "logout_user", "current_user", "role_required"]
+__all__ = ["check_csrf", "csrf_token", "current_user", "login_user", "logout_user", "role_required"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -219,7 +219,7 @@ def test_concurrent_saves_from_two_workers_keep_the_newest(db, started) -> None:
                 ack = save_answer(session, attempt.id, item.id, seq, response)
                 session.commit()
                 assert ack.seq >= seq
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
                 session.rollback()
             finally:

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, select
@@ -18,7 +18,7 @@ def test_migrations_create_every_model_table(engine: Engine) -> None:
 
 
 def test_datetimes_round_trip_as_utc(db: Session) -> None:
-    when = datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 5, 20, 8, 30, tzinfo=UTC)
     db.add(AuditEntry(actor="t", action="x", at=when, detail={"k": "值"}))
     db.commit()
     db.expunge_all()

@@ -23,7 +23,7 @@ def test_import_stores_items_parameters_and_audit(db: Session, tmp_path: Path) -
     assert db.scalar(select(AuditEntry.action)) == "items.import"
     rows = list_items(db, grade=8)
     assert [r.item_id for r in rows] == ["t-harbour-path", "t-lamp-choice"]
-    assert item_from_record(rows[1]) == [i for i in items if i.id == "t-lamp-choice"][0]
+    assert item_from_record(rows[1]) == next(i for i in items if i.id == "t-lamp-choice")
 
 
 def test_reimport_is_idempotent(db: Session, tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_published_version_is_immutable_and_nothing_is_half_imported(db: Session
     edited = SINGLE.replace("共掛幾個？", "一共掛了幾個？")
     new_item = GRID.replace("t-harbour-path", "t-new-path")
     bank = write_bank(tmp_path / "v1b", **{"t-lamp-choice.yaml": edited, "t-new-path.yaml": new_item})
-    with pytest.raises(Conflict, match="t-lamp-choice version 1 .* immutable: give the edited item version 2"):
+    with pytest.raises(Conflict, match=r"t-lamp-choice version 1 .* immutable: give the edited item version 2"):
         import_items(db, load_bank(bank), actor="t")
     db.rollback()
     assert db.scalar(select(func.count()).select_from(ItemRecord)) == 2  # t-new-path not stored

@@ -90,11 +90,11 @@ def test_structural_errors(db, tmp_path) -> None:  # type: ignore[no-untyped-def
     pkg = tmp_path / "partial"
     shutil.copytree(FIXTURE, pkg)
     (pkg / "enrollments.csv").unlink()
-    with pytest.raises(RosterImportError, match="enrollments.csv: required file is missing"):
+    with pytest.raises(RosterImportError, match=r"enrollments\.csv: required file is missing"):
         import_oneroster(db, pkg)
     shutil.copy(FIXTURE / "enrollments.csv", pkg / "enrollments.csv")
     (pkg / "users.csv").write_text("sourcedId,givenName\nu1,A\n", encoding="utf-8")
-    with pytest.raises(RosterImportError, match="users.csv line 1: missing column"):
+    with pytest.raises(RosterImportError, match=r"users\.csv line 1: missing column"):
         import_oneroster(db, pkg)
     dup = _broken(tmp_path, "orgs.csv", "or-es-hp,active", "or-jh-zb,active")
     with pytest.raises(RosterImportError, match="duplicate sourcedId"):

@@ -152,7 +152,8 @@ def test_text_is_sanitised_on_load(raw_item) -> None:
 
 
 def test_filter_items(fixture_items) -> None:
-    ids = lambda items: sorted(i.id for i in items)
+    def ids(items):  # type: ignore[no-untyped-def]
+        return sorted(i.id for i in items)
     assert ids(filter_items(fixture_items, grade=8, dimension="D3")) == [
         "fx-count-loop", "fx-morning", "fx-robot-path",
     ]

@@ -78,7 +78,7 @@ def test_lsat7_se_vs_pypi_mirt(lsat7: np.ndarray) -> None:
     try:
         fit = mirt.fit_mirt(lsat7.astype(int), model="2PL", verbose=False)
         se = fit.standard_errors
-    except Exception as exc:  # noqa: BLE001  # pragma: no cover - depends on the reference package's API
+    except Exception as exc:  # pragma: no cover - depends on the reference package's API
         pytest.skip(f"PyPI mirt API not usable here: {exc}")
     a_se = np.asarray(se["discrimination"]).ravel()
     np.testing.assert_allclose(res.se_a, a_se, rtol=0.03)  # mirt 1.2.0: 0.1775 0.1689 0.3183 0.1343 0.1512

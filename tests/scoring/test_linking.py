@@ -62,8 +62,8 @@ def test_recovers_known_constants_exactly(method: str) -> None:
     # the same items calibrated on a scale where theta_from = (theta_to - B) / A
     frm = transform_parameters(to, 1 / A, -B / A)
     res = link(frm, to, method=method)
-    assert res.A == pytest.approx(A, abs=1e-8)
-    assert res.B == pytest.approx(B, abs=1e-8)
+    assert pytest.approx(A, abs=1e-8) == res.A
+    assert pytest.approx(B, abs=1e-8) == res.B
     assert res.converged
     assert len(res.common_names) == to.n_items
     np.testing.assert_allclose(res.linked.a, to.a, atol=1e-7)
@@ -78,8 +78,8 @@ def test_symmetric_and_dichotomous_only(method: str) -> None:
     to = _mixed_params(rng, n_dich=10, n_poly=0)
     frm = transform_parameters(to, 0.8, 0.3)
     res = link(frm, to, method=method, symmetric=True)
-    assert res.A == pytest.approx(1 / 0.8, abs=1e-8)
-    assert res.B == pytest.approx(-0.3 / 0.8, abs=1e-8)
+    assert pytest.approx(1 / 0.8, abs=1e-8) == res.A
+    assert pytest.approx(-0.3 / 0.8, abs=1e-8) == res.B
 
 
 def test_common_subset_by_names_and_pairs() -> None:
@@ -103,10 +103,10 @@ def test_common_subset_by_names_and_pairs() -> None:
         res = link(g8, g5, method=method)  # common by shared names
         assert res.common_names == ("g5_2", "g5_3", "g5_4", "g5_5")
         assert res.common_from == (0, 1, 2, 3) and res.common_to == (2, 3, 4, 5)
-        assert (res.A, res.B) == pytest.approx((A, B), abs=1e-7)
+        assert pytest.approx((A, B), abs=1e-7) == (res.A, res.B)
         assert res.linked.n_items == g8.n_items
         res2 = link(g8, g5, common=[(0, 2), (1, 3), (2, 4), (3, 5)], method=method)
-        assert (res2.A, res2.B) == pytest.approx((res.A, res.B), abs=1e-10)
+        assert pytest.approx((res.A, res.B), abs=1e-10) == (res2.A, res2.B)
     theta8 = np.array([-1.0, 0.0, 2.0])
     np.testing.assert_allclose(res.transform_theta(theta8), A * theta8 + B, atol=1e-7)
 
@@ -125,8 +125,8 @@ def test_noisy_parameters_methods_agree_roughly() -> None:
     )
     ests = {m: link(noisy, to, method=m) for m in METHODS}
     for r in ests.values():
-        assert r.A == pytest.approx(1.2, abs=0.12)
-        assert r.B == pytest.approx(0.5, abs=0.12)
+        assert pytest.approx(1.2, abs=0.12) == r.A
+        assert pytest.approx(0.5, abs=0.12) == r.B
     # characteristic-curve criteria are minimised: no better (A, B) nearby
     sl = ests["stocking-lord"]
     theta = np.linspace(-4, 4, 61)
@@ -166,8 +166,8 @@ def test_agrees_with_pypi_mirt_on_2pl() -> None:
     for ours, theirs in [("stocking-lord", "stocking_lord"), ("haebara", "haebara"), ("mean-sigma", "mean_sigma"), ("mean-mean", "mean_mean")]:
         r = link(noisy, to, method=ours)
         ref = mirt_link(mirt_model(to), mirt_model(noisy), list(range(J)), list(range(J)), method=theirs, compute_diagnostics=False)
-        assert r.A == pytest.approx(ref.constants.A, abs=1e-8), ours  # measured |diff| <= 3e-12
-        assert r.B == pytest.approx(ref.constants.B, abs=1e-8), ours
+        assert pytest.approx(ref.constants.A, abs=1e-8) == r.A, ours  # measured |diff| <= 3e-12
+        assert pytest.approx(ref.constants.B, abs=1e-8) == r.B, ours
 
 
 def test_bad_input() -> None:
@@ -200,8 +200,8 @@ def test_linking_onto_itself_is_identity(seed: int, n_dich: int, n_poly: int, me
     if method == "mean-sigma" and np.std(p.b[np.isfinite(p.b)]) < 1e-6:
         return
     res = link(p, p, method=method)
-    assert res.A == pytest.approx(1.0, abs=1e-8)
-    assert res.B == pytest.approx(0.0, abs=1e-8)
+    assert pytest.approx(1.0, abs=1e-8) == res.A
+    assert pytest.approx(0.0, abs=1e-8) == res.B
 
 
 @settings(max_examples=25, deadline=None)
@@ -240,9 +240,9 @@ def test_vertical_linking_of_two_separate_calibrations() -> None:
     for method in METHODS:
         res = link(cal8.params, cal5.params, method=method)
         assert len(res.common_names) == 8
-        assert res.A == pytest.approx(1.2, abs=0.1), method
-        assert res.B == pytest.approx(0.8, abs=0.1), method
+        assert pytest.approx(1.2, abs=0.1) == res.A, method
+        assert pytest.approx(0.8, abs=0.1) == res.B, method
     # calibrations linked onto themselves: identity
     for method in METHODS:
         ident = link(cal5.params, cal5.params, method=method)
-        assert (ident.A, ident.B) == pytest.approx((1.0, 0.0), abs=1e-8)
+        assert pytest.approx((1.0, 0.0), abs=1e-8) == (ident.A, ident.B)

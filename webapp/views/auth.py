@@ -29,7 +29,7 @@ def login():  # type: ignore[no-untyped-def]
         svc.limiter.check(ip_key, limit)
         svc.limiter.hit(f"login:user:{username.lower()}", limit)
     except RateLimited as exc:
-        raise TooManyRequests(_("login.rate_limited", seconds=exc.retry_after), retry_after=exc.retry_after)
+        raise TooManyRequests(_("login.rate_limited", seconds=exc.retry_after), retry_after=exc.retry_after) from None
     session = db_session()
     try:
         user = accounts.authenticate(session, username, password)

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, url_for
 
 from ..i18n import LANGUAGES, catalogue, current_language
 
-__all__ = ["bp", "PRACTICE_ITEM", "player_messages"]
+__all__ = ["PRACTICE_ITEM", "bp", "player_messages"]
 
 bp = Blueprint("player", __name__)
 
