@@ -7,6 +7,7 @@ no CSRF); a token opens only its own attempt.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +137,20 @@ def attempt():  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
+def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
+    """Lock the attempt, apply `action` (start or submit), commit, then answer with the clock."""
+    current = _current_attempt(for_update=True)
+    now = utcnow()
+    action(current, now=now)
+    db_session().commit()
+    _presence().touch(current.session_id, current.id, now)
+    return jsonify(attempt_service.timer_view(current, now))
+
+
 @bp.post("/attempt/start")
 def start():  # type: ignore[no-untyped-def]
     """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
-    current = _current_attempt(for_update=True)
-    db = db_session()
-    now = utcnow()
-    attempt_service.start_attempt(current, now=now)
-    db.commit()
-    _presence().touch(current.session_id, current.id, now)
-    return jsonify(attempt_service.timer_view(current, now))
+    return _clock_action(attempt_service.start_attempt)
 
 
 @bp.post("/attempt/heartbeat")
@@ -184,13 +189,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/attempt/submit")
 def submit():  # type: ignore[no-untyped-def]
     """End the attempt (idempotent: submitting twice answers the same)."""
-    current = _current_attempt(for_update=True)
-    db = db_session()
-    now = utcnow()
-    attempt_service.submit_attempt(current, now=now)
-    db.commit()
-    _presence().touch(current.session_id, current.id, now)
-    return jsonify(attempt_service.timer_view(current, now))
+    return _clock_action(attempt_service.submit_attempt)
 
 
 @bp.get("/openapi.json")
