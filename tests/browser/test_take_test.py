@@ -95,6 +95,34 @@ def attempt_clock(app: Any, attempt_id: int) -> tuple[str, Any, Any]:
         db.close()
 
 
+def _refuse(route: Any) -> None:
+    route.abort("internetdisconnected")
+
+
+def go_offline(context: Any, page: Any) -> None:
+    """Cut the network: Chromium's offline emulation plus a refusal of every API request.
+
+    Emulation alone leaked a request now and then (around the offline reload the
+    new document briefly ran unemulated), so API calls are also aborted the way a
+    dead network fails them; a probe makes sure a request really fails first.
+    """
+    context.route("**/api/**", _refuse)
+    context.set_offline(True)
+    probe = """async () => {
+        try { await fetch('/api/v1/openapi.json', {cache: 'no-store'}); return false; } catch (e) { return true; }
+    }"""
+    for _ in range(100):
+        if page.evaluate(probe):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the simulated outage never blocked a request")
+
+
+def go_online(context: Any) -> None:
+    context.unroute("**/api/**", _refuse)
+    context.set_offline(False)
+
+
 def start_requests(server: Any) -> int:
     return sum(1 for r in server.requests if r == "POST /api/v1/attempt/start")
 
@@ -190,9 +218,7 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
 
     # --- the network drops ------------------------------------------------------------------------
     go_item(page, 4, total)
-    context.set_offline(True)
-    # Chromium applies the emulated outage asynchronously: wait until the page itself is offline.
-    page.wait_for_function("() => navigator.onLine === false")
+    go_offline(context, page)
     reached_before_outage = len(live_server.requests)
 
     # --- 4 matching (offline) --------------------------------------------------------------------
@@ -280,7 +306,7 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     assert not during, f"requests reached the server while offline: {during}"
 
     # --- back online: everything is delivered ----------------------------------------------------
-    context.set_offline(False)
+    go_online(context)
     page.wait_for_function("() => document.querySelector('#netstate').classList.contains('saved')", timeout=60_000)
     assert "答案都已儲存" in page.locator("#netstate").inner_text()
     wait_saved(page)
@@ -344,8 +370,7 @@ def test_english_pause_relogin_and_closed_session(browser, live_server, demo_tes
     assert page.locator("#clock").is_hidden()
 
     # --- "Start the test" without network: the clock does not start anywhere; it starts once back ---------
-    context.set_offline(True)
-    page.wait_for_function("() => navigator.onLine === false")
+    go_offline(context, page)
     page.get_by_role("button", name="Start the test").click()
     page.wait_for_selector(".start-note:has-text('cannot be reached')")
     assert "Your time has not started" in page.locator(".start-note").inner_text()
@@ -353,7 +378,7 @@ def test_english_pause_relogin_and_closed_session(browser, live_server, demo_tes
     assert page.get_by_role("button", name="Try again").is_enabled()
     assert attempt_clock(app, row.attempt_id)[0] == "not_started" and start_requests(live_server) == 0
     shot(page, "21-start-offline-en")
-    context.set_offline(False)  # the player retries by itself when the network is back
+    go_online(context)  # the player retries by itself when the network is back
     page.wait_for_selector("text=Question 1 of 6")
     assert attempt_clock(app, row.attempt_id)[0] == "in_progress"
     page.wait_for_selector("#clock:not([hidden])")
