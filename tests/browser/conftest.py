@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,18 +61,35 @@ def browser(chromium_path: str) -> Iterator[Any]:
 class LiveServer:
     url: str
     app: Any
-    requests: list[str]  # "METHOD /path" of every request that reached the server
+    requests: list[str]  # "METHOD /path" of every request that reached the app
+    dropped: list[str]   # "METHOD /path" of every request cut off by a simulated outage
+    outage: threading.Event  # while set, every connection is dropped before the app sees it
 
 
 class _Recorder:
-    """WSGI middleware noting each request, to prove what did (not) reach the server."""
+    """WSGI middleware noting each request, and dropping connections during a simulated outage.
 
-    def __init__(self, app: Any, log: list[str]) -> None:
+    Chromium's offline emulation and Playwright's routes act on the page; a page controlled by a
+    Service Worker sends some requests past both now and then. Cutting the connection at the
+    server makes an outage certain: the browser sees a dead network (fetch rejects), the app
+    sees nothing.
+    """
+
+    def __init__(self, app: Any, log: list[str], dropped: list[str], outage: threading.Event) -> None:
         self.app = app
         self.log = log
+        self.dropped = dropped
+        self.outage = outage
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.log.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}")
+        line = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
+        if self.outage.is_set():
+            self.dropped.append(line)
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("simulated network outage")  # werkzeug drops it quietly
+        self.log.append(line)
         return self.app(environ, start_response)
 
 
@@ -81,11 +99,14 @@ def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     from werkzeug.serving import make_server
 
     log: list[str] = []
-    server = make_server("127.0.0.1", 0, _Recorder(app, log), threaded=True)
+    dropped: list[str] = []
+    outage = threading.Event()
+    server = make_server("127.0.0.1", 0, _Recorder(app, log, dropped, outage), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, requests=log)
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, requests=log,
+                         dropped=dropped, outage=outage)
     finally:
         server.shutdown()
         thread.join(timeout=10)

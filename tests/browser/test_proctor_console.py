@@ -211,7 +211,7 @@ def test_proctor_watches_a_class_live(browser, live_server, school) -> None:  # 
     confirm(page, "暫停")
     page.wait_for_selector("#session-status:has-text('已暫停')")
     assert page.locator("#paused-banner").is_visible()
-    assert "已暫停全班" in page.inner_text("#action-msg")
+    page.wait_for_selector("#action-msg:has-text('已暫停全班')")  # announced a moment after the status
     refused = student.call("PUT", f"/attempt/answers/{order[3]}", {"seq": 1, "response": correct_response(items[order[3]])})
     assert (refused.status, refused.json()["error"]) == (409, "paused")
     wait_cell(page, "王小明", "remaining", "暫停")
