@@ -415,8 +415,12 @@ def plausible_values(
     labels, gidx = _group_codes(groups, n)
     G = len(labels)
     if groups is None:
-        group_means = None if group_means is None else [float(np.asarray(group_means).reshape(-1)[0])]
-        group_sds = None if group_sds is None else [float(np.asarray(group_sds).reshape(-1)[0])]
+        # without groups a scalar (or one-element sequence) is the single group's value; a mapping
+        # is keyed by the documented label "all" and goes through _per_group like any other mapping
+        if group_means is not None and not isinstance(group_means, Mapping):
+            group_means = [float(np.asarray(group_means).reshape(-1)[0])]
+        if group_sds is not None and not isinstance(group_sds, Mapping):
+            group_sds = [float(np.asarray(group_sds).reshape(-1)[0])]
     mu_in = _per_group(group_means, labels, "group_means")
     sd_in = _per_group(group_sds, labels, "group_sds")
     if (mu_in is None) != (sd_in is None):

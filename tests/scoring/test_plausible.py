@@ -178,6 +178,22 @@ def test_pvs_reproducible_with_seed() -> None:
     np.testing.assert_allclose(c.posterior_mean, a.posterior_mean[perm], atol=1e-12)
 
 
+def test_pv_mapping_priors_without_groups_use_label_all() -> None:
+    # regression: a mapping keyed by the documented label "all" raised TypeError without groups
+    rng = np.random.default_rng(12)
+    params = _params(rng, 6)
+    x = _simulate(rng, rng.normal(size=120), params)
+    via_map = plausible_values(x, params, 3, group_means={"all": 0.3}, group_sds={"all": 1.1}, rng=4)
+    via_scalar = plausible_values(x, params, 3, group_means=0.3, group_sds=1.1, rng=4)
+    assert via_map.group_labels == ("all",)
+    np.testing.assert_array_equal(via_map.group_means, [0.3])
+    np.testing.assert_array_equal(via_map.group_sds, [1.1])
+    assert not via_map.estimated
+    np.testing.assert_array_equal(via_map.values, via_scalar.values)
+    with pytest.raises(ScoringInputError, match=r"group_means: no value for group\(s\) \['all'\]"):
+        plausible_values(x, params, 3, group_means={"grade5": 0.3}, group_sds={"all": 1.1})
+
+
 def test_pv_bad_input() -> None:
     params = ItemParameters(model="2pl", a=[1.0, 1.0], d=[0.0, 0.0])
     x = np.array([[0, 1], [1, 1]], dtype=float)
