@@ -52,7 +52,10 @@ program). ``symmetric=True`` adds the same criterion on the from scale
 from-curves at shifted points only; the criteria are solved by
 Levenberg–Marquardt least squares in ``(log A, B)`` with a closed-form
 Jacobian (curve slopes by central differences in theta), started at the
-mean-sigma solution.
+mean-sigma solution (mean-mean when the thresholds have no spread, ``A = 1``
+when mean-mean gives no positive ``A``). A solution with ``A`` outside
+``[1e-3, 1e3]`` flattens one set of curves rather than linking them and is
+reported as an input error.
 
 References
 ----------
@@ -262,7 +265,14 @@ def _moment_link(
     a_f, b_f = _moment_inputs(sub_from)
     a_t, b_t = _moment_inputs(sub_to)
     if method == "mean-mean":
-        A = float(np.mean(a_f) / np.mean(a_t))
+        ma_f, ma_t = float(np.mean(a_f)), float(np.mean(a_t))
+        A = ma_f / ma_t if ma_t != 0 else float("nan")
+        if not (np.isfinite(A) and A > 0):
+            raise ScoringInputError(
+                "common: mean-mean linking needs common-item slopes whose means have the same sign in both "
+                f"calibrations; found mean a {ma_f:.3g} in params_from and {ma_t:.3g} in params_to (a reversed "
+                "scale or mis-keyed items?); check the keying of the common items and the direction of both scales"
+            )
     else:
         sd_f, sd_t = float(np.std(b_f)), float(np.std(b_t))
         if b_f.size < 2 or sd_f <= 1e-12 or sd_t <= 1e-12:
@@ -274,6 +284,28 @@ def _moment_link(
         A = sd_t / sd_f
     B = float(np.mean(b_t) - A * np.mean(b_f))
     return A, B
+
+
+# characteristic-curve solutions outside this range are degenerate (flattened curves), not links
+_A_RANGE = (1e-3, 1e3)
+
+
+def _curve_start(sub_from: ItemParameters, sub_to: ItemParameters) -> tuple[float, float]:
+    """Start of the characteristic-curve search: mean-sigma, else mean-mean, else ``A = 1``.
+
+    The curve criteria are solved in ``log A``, so the start needs ``A > 0``; mean-mean gives
+    ``A <= 0`` when the common slopes' means differ in sign, and then the identity scale
+    (with the mean difference of the thresholds as shift) is the neutral start.
+    """
+    for method in ("mean-sigma", "mean-mean"):
+        try:
+            return _moment_link(sub_from, sub_to, method)
+        except ScoringInputError:
+            pass
+    _, b_f = _moment_inputs(sub_from)
+    _, b_t = _moment_inputs(sub_to)
+    B = float(np.mean(b_t) - np.mean(b_f)) if b_f.size and b_t.size else 0.0
+    return 1.0, B if np.isfinite(B) else 0.0
 
 
 def _curve_parts(
@@ -413,11 +445,17 @@ def link(
         A, B = _moment_link(sub_from, sub_to, m)
         crit, ok, nit = float("nan"), True, 0
     else:
-        try:
-            start = _moment_link(sub_from, sub_to, "mean-sigma")
-        except ScoringInputError:
-            start = _moment_link(sub_from, sub_to, "mean-mean")
+        start = _curve_start(sub_from, sub_to)
         A, B, crit, ok, nit = _curve_link(sub_from, sub_to, m, theta, w, symmetric, start)
+        if not (np.isfinite(A) and _A_RANGE[0] < A < _A_RANGE[1]):
+            # the criterion is then minimised by flattening one set of curves: no usable link
+            a_f, a_t = float(np.mean(sub_from.a)), float(np.mean(sub_to.a))
+            raise ScoringInputError(
+                f"common: {m} linking degenerated to A = {A:.3g} (the curves of the common items cannot be "
+                f"matched by theta_to = A * theta_from + B with A > 0); mean common slope {a_f:.3g} in "
+                f"params_from and {a_t:.3g} in params_to. Check the keying of the common items and the "
+                "direction of both scales."
+            )
     A, B = _check_constants(A, B)
     return LinkingResult(
         A=A,

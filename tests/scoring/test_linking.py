@@ -188,6 +188,42 @@ def test_bad_input() -> None:
         link(p, p, theta_points=[0.0, 1.0], theta_weights=[1.0])
 
 
+def test_curve_link_starts_at_identity_when_moment_starts_fail() -> None:
+    # regression: equal thresholds (mean-sigma impossible) and slope means of opposite sign
+    # (mean-mean A = -2) made link() crash in scipy with "Initial guess is outside of provided bounds"
+    from scipy import optimize, stats
+
+    fr = ItemParameters("2pl", [1.0, -1.04], [-0.5, 0.52], item_names=["x", "y"])  # b = 0.5, 0.5
+    to = ItemParameters("2pl", [0.8, -0.78], [-0.8 * 0.925, 0.78 * 0.925], item_names=["x", "y"])  # b = 0.925
+    assert np.mean(fr.a) < 0 < np.mean(to.a)
+    res = link(fr, to, method="haebara")
+    # independent Haebara criterion (to-scale grid, normal weights) minimised by Nelder-Mead
+    theta = np.linspace(-4.0, 4.0, 61)
+    w = stats.norm.pdf(theta)
+    w /= w.sum()
+
+    def crit(x: np.ndarray) -> float:
+        moved = transform_parameters(fr, float(x[0]), float(x[1]))
+        diff = category_probabilities(theta, to)[:, :, 1] - category_probabilities(theta, moved)[:, :, 1]
+        return float(w @ (diff**2).sum(axis=1))
+
+    ref = optimize.minimize(crit, [1.2, 0.3], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-16})
+    assert res.A == pytest.approx(ref.x[0], abs=1e-4)
+    assert res.B == pytest.approx(ref.x[1], abs=1e-4)
+    assert res.criterion == pytest.approx(crit(np.array([res.A, res.B])), rel=1e-6)
+    with pytest.raises(ScoringInputError, match="slopes whose means have the same sign"):
+        link(fr, to, method="mean-mean")
+
+
+@pytest.mark.parametrize("method", ["haebara", "stocking-lord"])
+def test_curve_link_reversed_scale_is_an_input_error(method: str) -> None:
+    # every slope changes sign: no A > 0 matches the curves (the optimum runs off to A ~ 1e16)
+    to = ItemParameters("2pl", [-1.0, -0.5], [0.2, 0.1], item_names=["x", "y"])
+    fr = ItemParameters("2pl", [1.0, 0.5], [0.2, 0.1], item_names=["x", "y"])
+    with pytest.raises(ScoringInputError, match=f"common: {method} linking degenerated"):
+        link(fr, to, method=method)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
