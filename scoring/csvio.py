@@ -55,28 +55,47 @@ _MISSING = {"", "na", "nan", "."}
 
 @dataclass(frozen=True, eq=False)
 class ResponseTable:
-    """A responses CSV: ids ``(N,)``, item names ``(J,)``, responses ``(N, J)`` and optional groups ``(N,)``."""
+    """A responses CSV: ids ``(N,)``, item names ``(J,)``, responses ``(N, J)``, optional groups ``(N,)``.
+
+    ``lines`` holds each person's file line (1-based, header = line 1; blank lines
+    skipped but counted) so that later checks can name the line.
+    """
 
     ids: tuple[str, ...]
     item_names: tuple[str, ...]
     responses: NDArray[np.float64]
     groups: NDArray[Any] | None
+    lines: tuple[int, ...] = ()
 
 
-def _open_rows(path: str | Path) -> tuple[list[str], list[list[str]]]:
+def _open_rows(path: str | Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, non-blank body rows and each body row's 1-based file line (blank lines are skipped, not renumbered)."""
     p = Path(path)
+    rows: list[list[str]] = []
+    lines: list[int] = []
     try:
         with p.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh)
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)  # last physical line of the record (quoted newlines span lines)
     except OSError as exc:
         raise ScoringInputError(f"{p}: cannot read file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise ScoringInputError(f"{p}: not a UTF-8 text CSV file") from None
+    except csv.Error as exc:
+        raise ScoringInputError(f"{p}: line {len(lines) + 1}: not a valid CSV row ({exc})") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise ScoringInputError(f"{p}: empty file; expected a header row")
     header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    return header, body
+    keep = [i for i in range(1, len(rows)) if any(cell.strip() for cell in rows[i])]
+    return header, [rows[i] for i in keep], [lines[i] for i in keep]
+
+
+def _check_unique_header(p: Path, header: list[str]) -> None:
+    if len(set(header)) != len(header):
+        dup = next(h for h in header if header.count(h) > 1)
+        raise ScoringInputError(f"{p}: line 1: duplicate column name {dup!r} in the header")
 
 
 def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> ResponseTable:
@@ -89,12 +108,10 @@ def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> 
         cells, duplicate id, duplicate or missing group column.
     """
     p = Path(path)
-    header, body = _open_rows(p)
+    header, body, lines = _open_rows(p)
     if len(header) < 2:
         raise ScoringInputError(f"{p}: expected an id column and at least one item column; found header {header}")
-    if len(set(header)) != len(header):
-        dup = next(h for h in header if header.count(h) > 1)
-        raise ScoringInputError(f"{p}: duplicate column name {dup!r} in the header")
+    _check_unique_header(p, header)
     gcol = None
     if group_column is not None:
         if group_column not in header[1:]:
@@ -108,8 +125,7 @@ def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> 
     ids: list[str] = []
     seen: dict[str, int] = {}
     groups: list[str] = []
-    for i, row in enumerate(body):
-        line = i + 2
+    for i, (row, line) in enumerate(zip(body, lines, strict=True)):
         if len(row) != len(header):
             raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)} as in the header")
         pid = row[0].strip()
@@ -145,7 +161,9 @@ def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> 
             garr = np.array([int(g) for g in groups])
         except ValueError:
             garr = np.array(groups)
-    return ResponseTable(ids=tuple(ids), item_names=tuple(header[k] for k in item_cols), responses=X, groups=garr)
+    return ResponseTable(
+        ids=tuple(ids), item_names=tuple(header[k] for k in item_cols), responses=X, groups=garr, lines=tuple(lines)
+    )
 
 
 def _fmt(x: float) -> str:
@@ -185,7 +203,8 @@ def read_params_csv(path: str | Path) -> ItemParameters:
         (file, line and column named) or invalid parameters.
     """
     p = Path(path)
-    header, body = _open_rows(p)
+    header, body, lines = _open_rows(p)
+    _check_unique_header(p, header)
     dcols = sorted((h for h in header if h.startswith("d") and h[1:].isdigit()), key=lambda h: int(h[1:]))
     allowed = {"item", "model", "a", "c", "se_a", "se_c"} | set(dcols) | {f"se_{h}" for h in dcols}
     unknown = [h for h in header if h not in allowed]
@@ -213,8 +232,7 @@ def read_params_csv(path: str | Path) -> ItemParameters:
         except ValueError:
             raise ScoringInputError(f"{p}: line {line}, column {h!r}: expected a number; found {cell!r}") from None
 
-    for i, row in enumerate(body):
-        line = i + 2
+    for i, (row, line) in enumerate(zip(body, lines, strict=True)):
         if len(row) != len(header):
             raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)}")
         names.append(row[col["item"]].strip())
@@ -226,9 +244,11 @@ def read_params_csv(path: str | Path) -> ItemParameters:
         for k, h in enumerate(dcols):
             d[i, k] = num(row, h, line, k == 0)
         c.append(num(row, "c", line, False) if "c" in col else 0.0)
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise ScoringInputError(f"{p}: item {dup!r} appears more than once")
+    first_line: dict[str, int] = {}
+    for n, line in zip(names, lines, strict=True):
+        if n in first_line:
+            raise ScoringInputError(f"{p}: line {line}, column 'item': item {n!r} appears more than once (first on line {first_line[n]})")
+        first_line[n] = line
     c_arr = np.nan_to_num(np.array(c))
     try:
         return ItemParameters(model=tuple(models), a=np.array(a), d=d, c=c_arr, item_names=tuple(names))
@@ -257,13 +277,14 @@ def write_groups_csv(path: str | Path, result: Calibration) -> None:
 def read_groups_csv(path: str | Path) -> dict[str, tuple[float, float]]:
     """Read ``PARAMS.groups.csv``: group label -> (mean, sd) of its latent distribution."""
     p = Path(path)
-    header, body = _open_rows(p)
+    header, body, lines = _open_rows(p)
+    _check_unique_header(p, header)
     for col in ("group", "mean", "sd"):
         if col not in header:
             raise ScoringInputError(f"{p}: missing column {col!r}; columns are {header}")
     gi, mi, si = header.index("group"), header.index("mean"), header.index("sd")
     out: dict[str, tuple[float, float]] = {}
-    for line, row in enumerate(body, start=2):
+    for line, row in zip(lines, body, strict=True):
         try:
             mean, sd = float(row[mi]), float(row[si])
         except (ValueError, IndexError):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scoring import ItemParameters, ScoringInputError, calibrate
-from scoring.csvio import read_params_csv, read_responses_csv, write_params_csv
+from scoring.csvio import read_groups_csv, read_params_csv, read_responses_csv, write_params_csv
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 from .conftest import simulate
@@ -141,3 +141,86 @@ def test_read_responses_group_column_errors(tmp_path: Path) -> None:
         read_responses_csv(path, group_column="grade")
     t = read_responses_csv(path)
     assert t.ids == ("A",) and t.groups is None
+
+
+def _params_file(tmp_path: Path) -> Path:
+    out = tmp_path / "params.csv"
+    write_params_csv(out, ItemParameters("2pl", [1.0, 1.2], [0.0, 0.5], item_names=("q1", "q2")))
+    return out
+
+
+def test_read_params_rejects_duplicate_column(tmp_path: Path) -> None:
+    # regression: a repeated column (here 'a') was accepted and the last one silently won
+    good = _params_file(tmp_path)
+    lines = good.read_text().splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([lines[0] + ",a"] + [ln + ",9.0" for ln in lines[1:]]) + "\n")
+    with pytest.raises(ScoringInputError, match=r"dup\.csv: line 1: duplicate column name 'a' in the header"):
+        read_params_csv(dup)
+    resp = tmp_path / "r.csv"
+    resp.write_text("id,q1,q2\nA,1,0\nB,0,1\n")
+    r = CliRunner().invoke(score_command, [str(resp), "--params", str(dup), "--out", str(tmp_path / "t.csv")])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"Error: {dup}: line 1: duplicate column name 'a' in the header"
+
+
+def test_read_params_duplicate_item_names_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("item,model,a,d1\nq1,2pl,1,0\n\nq1,2pl,1,0\n")
+    with pytest.raises(ScoringInputError, match=r"line 4, column 'item': item 'q1' appears more than once \(first on line 2\)"):
+        read_params_csv(path)
+
+
+def test_csv_errors_count_blank_lines(tmp_path: Path) -> None:
+    # regression: blank rows were dropped before numbering, so line 6 was reported as line 4
+    path = tmp_path / "blank.csv"
+    path.write_text("id,q1,q2\nA,1,0\n\n,,\nB,0,1\nC,x,1\n")
+    r = CliRunner().invoke(calibrate_command, [str(path), "--out", str(tmp_path / "o.csv"), "--quiet"])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"Error: {path}: line 6, column 'q1': expected a number or an empty cell; found 'x'"
+    path.write_text("id,q1,q2\nA,1,0\n\nB,0,1\n")
+    assert read_responses_csv(path).lines == (2, 4)
+    # a quoted cell spanning two physical lines: the next record is numbered by its own file line
+    path.write_text('id,q1,q2\n"A\nA",1,0\nB,0,z\n')
+    with pytest.raises(ScoringInputError, match=r"line 4, column 'q2'"):
+        read_responses_csv(path)
+    groups = tmp_path / "g.csv"
+    groups.write_text("group,mean,sd\nall,0,1\n\nx,0.5,0\n")
+    with pytest.raises(ScoringInputError, match=r"g\.csv: line 4, column 'sd'"):
+        read_groups_csv(groups)
+
+
+def test_score_out_of_range_names_file_line_and_column(tmp_path: Path) -> None:
+    # regression: reported as "responses: ... found 7 at row 2" (0-based data row, no file name)
+    params = _params_file(tmp_path)
+    resp = tmp_path / "r.csv"
+    resp.write_text("id,q2,q1\nA,1,0\n\nB,0,1\nC,1,7\n")
+    r = CliRunner().invoke(score_command, [str(resp), "--params", str(params), "--out", str(tmp_path / "t.csv")])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"Error: {resp}: line 5, column 'q1': score 7 is out of range; item 'q1' (in {params}) allows scores 0..1"
+    )
+
+
+def test_calibrate_out_of_range_names_file_line_and_column(tmp_path: Path) -> None:
+    resp = tmp_path / "r.csv"
+    resp.write_text("id,q1,q2,q3\nA,1,0,1\n\nB,0,1,0\nC,1,0,2\n")
+    out = tmp_path / "o.csv"
+    r = CliRunner().invoke(calibrate_command, [str(resp), "--out", str(out), "--quiet"])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"Error: {resp}: line 5, column 'q3': score 2 is out of range; item 'q3' (--model 2pl) allows scores 0..1"
+    )
+    anchors = tmp_path / "anchors.csv"
+    write_params_csv(anchors, ItemParameters("2pl", [1.0], [0.0], item_names=("q3",)))
+    r = CliRunner().invoke(calibrate_command, [str(resp), "--model", "gpcm", "--anchors", str(anchors),
+                                               "--out", str(out), "--quiet"])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"Error: {resp}: line 5, column 'q3': score 2 is out of range; item 'q3' (anchor 2pl in {anchors}) "
+        "allows scores 0..1"
+    )
+    # item-level errors of the core name the file instead of the argument
+    resp.write_text("id,q1,q2\nA,1,0\nB,1,1\n")
+    r = CliRunner().invoke(calibrate_command, [str(resp), "--out", str(out), "--quiet"])
+    assert r.exit_code == 1 and r.output.startswith(f"Error: {resp}: item 'q1' (column 0) has no variance")

@@ -16,7 +16,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from scoring import ConvergenceWarning, ScoringInputError, calibrate, estimate_ability
+from scoring import ConvergenceWarning, ItemParameters, ScoringInputError, calibrate, estimate_ability
 from scoring.csvio import (
     ResponseTable,
     groups_csv_path,
@@ -58,6 +58,7 @@ def calibrate_command(
             missing = [n for n in fixed.item_names if n not in table.item_names]
             if missing:
                 raise ScoringInputError(f"{anchors}: anchor item {missing[0]!r} is not a column of {responses}")
+        _check_score_range(table, responses, _calibration_max_scores(table, model, fixed, anchors))
         ref: Any = reference_group
         if ref is not None and table.groups is not None and table.groups.dtype.kind in "iu":
             try:
@@ -70,13 +71,17 @@ def calibrate_command(
             bar.update(1)
             bar.set_postfix(loglik=f"{ll:.2f}", change=f"{change:.1e}", refresh=False)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            res = calibrate(
-                table.responses, model, groups=table.groups, reference_group=ref, fixed=fixed,
-                item_names=table.item_names, max_iter=max_iter, tol=tol, se=se, progress=progress,
-            )
-        bar.close()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                res = calibrate(
+                    table.responses, model, groups=table.groups, reference_group=ref, fixed=fixed,
+                    item_names=table.item_names, max_iter=max_iter, tol=tol, se=se, progress=progress,
+                )
+        except ScoringInputError as exc:
+            raise ScoringInputError(_name_files(str(exc), responses, anchors)) from None
+        finally:
+            bar.close()
         for w in caught:
             if issubclass(w.category, ConvergenceWarning):
                 click.echo(f"Warning: {w.message}", err=True)
@@ -115,12 +120,50 @@ def score_command(responses: str, params_path: str, method: str, group_column: s
         if extra:
             raise ScoringInputError(f"{responses}: column {extra[0]!r} has no parameters in {params_path}")
         order = [table.item_names.index(n) for n in params.item_names]
+        kmax = np.zeros(len(table.item_names), dtype=np.int64)
+        kmax[order] = params.n_categories - 1
+        _check_score_range(table, responses, [(int(k), f"in {params_path}") for k in kmax])
         est = estimate_ability(table.responses[:, order], params, method.lower(),  # type: ignore[arg-type]
                                prior_mean=prior_mean, prior_sd=prior_sd)
         write_theta_csv(out, table.ids, est)
     except ScoringInputError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"scored {len(est)} persons ({method.upper()}) -> {out}", err=True)
+
+
+def _name_files(message: str, responses: str, anchors: str | None) -> str:
+    """Core errors name the argument (``responses:``, ``fixed:``); on the command line, name the file."""
+    for argument, path in (("responses: ", responses), ("fixed: ", anchors)):
+        if path is not None and message.startswith(argument):
+            return f"{path}: {message[len(argument):]}"
+    return message
+
+
+def _calibration_max_scores(
+    table: ResponseTable, model: str, fixed: ItemParameters | None, anchors: str | None
+) -> list[tuple[int, str]]:
+    """Highest allowed score per item column and where that limit comes from (model or anchors file)."""
+    dich = model.lower() in ("1pl", "2pl", "3pl", "rasch")
+    out = [(1 if dich else 100, f"--model {model.lower()}")] * len(table.item_names)
+    if fixed is not None:
+        pos = {n: j for j, n in enumerate(table.item_names)}
+        for k, n in enumerate(fixed.item_names):
+            out[pos[n]] = (int(fixed.n_categories[k]) - 1, f"anchor {fixed.model[k]} in {anchors}")
+    return out
+
+
+def _check_score_range(table: ResponseTable, path: str, limits: list[tuple[int, str]]) -> None:
+    """Reject a score above its item's highest category, naming the file line and column."""
+    kmax = np.array([k for k, _ in limits], dtype=np.float64)
+    bad = table.responses > kmax[None, :]  # NaN (missing) compares False
+    if not bad.any():
+        return
+    i, j = (int(v) for v in np.argwhere(bad)[0])  # row-major: the first offending line
+    line = table.lines[i] if table.lines else i + 2
+    raise ScoringInputError(
+        f"{path}: line {line}, column {table.item_names[j]!r}: score {table.responses[i, j]:g} is out of range; "
+        f"item {table.item_names[j]!r} ({limits[j][1]}) allows scores 0..{limits[j][0]}"
+    )
 
 
 def _group_priors(table: ResponseTable, params_path: str, method: str) -> tuple[Any, Any]:
