@@ -411,13 +411,40 @@ def _parse_fixed(
                 raise ScoringInputError(f"fixed: item index {key!r} out of range 0..{len(names) - 1}")
         if not isinstance(spec, Mapping) or "a" not in spec or "d" not in spec:
             raise ScoringInputError(f"fixed[{key!r}]: expected a mapping with keys 'a', 'd' (and optionally 'c', 'model'); found {spec!r}")
-        out[j] = {
-            "model": spec.get("model", models[j]),
-            "a": float(spec["a"]),
-            "d": np.atleast_1d(np.asarray(spec["d"], dtype=np.float64)),
-            "c": float(spec.get("c", 0.0)),
-        }
+        try:
+            out[j] = {
+                "model": spec.get("model", models[j]),
+                "a": float(spec["a"]),
+                "d": np.atleast_1d(np.asarray(spec["d"], dtype=np.float64)),
+                "c": float(spec.get("c", 0.0)),
+            }
+        except (TypeError, ValueError) as exc:
+            raise ScoringInputError(f"fixed: item {names[j]!r}: expected numbers for 'a', 'd' and 'c'; {exc}") from None
+    for j, spec in out.items():
+        _check_fixed_values(names[j], spec)
     return out
+
+
+def _check_fixed_values(name: str, spec: dict[str, Any]) -> None:
+    """Reject anchor values no model can use before EM starts (EM would run to ``max_iter`` on them)."""
+    m = _parse_model(spec["model"], name)
+    a, d, c = spec["a"], spec["d"], spec["c"]
+
+    def bad(par: str, expected: str, found: Any) -> ScoringInputError:
+        return ScoringInputError(f"fixed: item {name!r} ({m}), parameter {par!r}: expected {expected}; found {found}")
+
+    if not np.isfinite(a):
+        raise bad("a", "a finite slope", a)
+    if d.ndim != 1 or d.shape[0] < 1 or not np.all(np.isfinite(d)):
+        raise bad("d", "finite intercept(s)", d.tolist())
+    if m in ("1pl", "2pl", "3pl") and d.shape[0] != 1:
+        raise bad("d", "one intercept for a dichotomous item", d.tolist())
+    if m == "grm" and np.any(np.diff(d) >= 0):
+        raise bad("d", "strictly decreasing GRM cumulative intercepts d1 > d2 > ...", d.tolist())
+    if m == "3pl" and not (np.isfinite(c) and 0 <= c < 1):
+        raise bad("c", "a lower asymptote in [0, 1)", c)
+    if m != "3pl" and c != 0:
+        raise bad("c", "0 (only 3pl items have a lower asymptote)", c)
 
 
 # ---------------------------------------------------------------------------
@@ -1007,7 +1034,7 @@ def calibrate(
         models.append(ml)
     fixed_spec = _parse_fixed(fixed, names, models)
     for j, spec in fixed_spec.items():
-        models[j] = _parse_model(spec["model"], j, names)
+        models[j] = _parse_model(spec["model"], names[j])
     # ---- categories and data checks
     K = np.zeros(J, dtype=np.int64)
     for j in range(J):
@@ -1187,10 +1214,10 @@ def _pretty(pnames: list[str], names: tuple[str, ...], glabels: tuple[Any, ...])
     return out
 
 
-def _parse_model(m: str, j: int, names: tuple[str, ...]) -> str:
+def _parse_model(m: str, name: str) -> str:
     ml = {"rasch": "1pl", "graded": "grm"}.get(str(m).lower(), str(m).lower())
     if ml not in MODEL_NAMES:
-        raise ScoringInputError(f"fixed: item {names[j]!r} has unknown model {m!r}; expected one of {MODEL_NAMES}")
+        raise ScoringInputError(f"fixed: item {name!r} has unknown model {m!r}; expected one of {MODEL_NAMES}")
     return ml
 
 

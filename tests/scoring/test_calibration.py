@@ -135,6 +135,32 @@ def test_bad_input_raises(X: np.ndarray, kwargs: dict, match: str) -> None:
         calibrate(X, **kwargs)
 
 
+_THREE = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 1, 1], [0, 0, 0]], dtype=float)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"a": float("nan"), "d": 0.0}, r"item 'item1' \(2pl\), parameter 'a': expected a finite slope; found nan"),
+        ({"a": 1.0, "d": float("inf")}, r"item 'item1' \(2pl\), parameter 'd': expected finite intercept\(s\); found \[inf\]"),
+        ({"a": 1.0, "d": [0.0, 1.0]}, r"parameter 'd': expected one intercept for a dichotomous item"),
+        ({"a": 1.0, "d": 0.0, "c": 1.5, "model": "3pl"}, r"item 'item1' \(3pl\), parameter 'c': expected a lower asymptote in \[0, 1\); found 1.5"),
+        ({"a": 1.0, "d": 0.0, "c": 0.2}, r"item 'item1' \(2pl\), parameter 'c': expected 0 \(only 3pl"),
+        ({"a": 1.0, "d": [-1.0, 1.0], "model": "grm"}, r"item 'item1' \(grm\), parameter 'd': expected strictly decreasing"),
+        ({"a": "x", "d": 0.0}, r"item 'item1': expected numbers for 'a', 'd' and 'c'"),
+    ],
+)
+def test_bad_fixed_anchor_values_rejected_before_em(spec: dict, match: str) -> None:
+    # regression: invalid anchors ran max_iter EM iterations (with warnings) before failing
+    X = _THREE.copy()
+    if spec.get("model") == "grm":
+        X[:, 0] = [0, 1, 2, 2, 1, 0]
+    calls: list[int] = []
+    with pytest.raises(ScoringInputError, match=match):
+        calibrate(X, "2pl", fixed={0: spec}, progress=lambda i, ll, ch: calls.append(i))
+    assert calls == []
+
+
 def test_non_convergence_warns(lsat7: np.ndarray) -> None:
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = calibrate(lsat7, max_iter=2, se=False)
