@@ -21,6 +21,12 @@ Identification
 * Fixed-parameter calibration (``fixed=``): the given items are held at their
   values; by default (``estimate_latent=None``) the latent mean and SD of a
   single group are then *estimated* because the anchors identify the scale.
+* Refused as not identified (``ScoringInputError``): ``estimate_latent=True``
+  without anchors, and models with more free slopes/intercepts/latent
+  parameters than degrees of freedom of the response patterns (a 2PL needs
+  three items). Estimates that end on an internal bound (``|a| < 50``,
+  ``|d| < 100``, ``0 < c < 1``; e.g. a perfectly separating item) raise a
+  ``ConvergenceWarning`` naming the item.
 
 Standard errors
 ---------------
@@ -44,6 +50,7 @@ Chalmers, R. P. (2012). mirt. *Journal of Statistical Software*, 48(6).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -986,12 +993,14 @@ def calibrate(
     Raises
     ------
     ScoringInputError
-        Bad shapes, values, labels or items without variance.
+        Bad shapes, values, labels, items without variance, invalid anchor
+        values, or a model that is not identified (see Identification above).
 
     Warns
     -----
     ConvergenceWarning
-        If ``max_iter`` is reached before ``tol``, or the information matrix is singular.
+        If ``max_iter`` is reached before ``tol``, the information matrix is
+        singular, or a free parameter ends on its internal bound.
     """
     X, codes_all, counts_obs = _response_codes(responses)
     N, J = X.shape
@@ -1092,6 +1101,12 @@ def calibrate(
     G = len(glabels)
     assert ref is not None
     free = np.array([j not in fixed_spec for j in range(J)])
+    if estimate_latent and not fixed_spec:
+        raise ScoringInputError(
+            "estimate_latent: True needs fixed anchor items (fixed=) to set the scale; without anchors the "
+            f"mean and SD of the reference group {glabels[ref]!r} are not identified (any value fits equally well). "
+            "Pass fixed= or leave estimate_latent unset (the reference group is then N(0, 1))."
+        )
     if estimate_latent is None:
         estimate_latent = bool(fixed_spec)
     mu_free = np.ones(G, dtype=bool)
@@ -1100,6 +1115,7 @@ def calibrate(
     sd_free[ref] = estimate_latent or rasch
     if not free.any() and not (mu_free.any() or sd_free.any()):
         raise ScoringInputError("fixed: every item is fixed and no latent parameter is free; nothing to estimate")
+    _check_identified(models, K, free, rasch, mu_free, sd_free)
     # ---- drop persons without responses, collapse patterns
     keep = (codes_all >= 0).any(axis=1)
     if keep.all():
@@ -1152,6 +1168,7 @@ def calibrate(
         st, loglik, n_iter, converged = _run_em(prob, st, idx, dtype, max_iter, tol, accelerate, progress)
         loglik = _loglik64(prob, st)
         cov = _standard_errors(prob, st, idx, se_method) if se_method is not None else None
+    _warn_at_bounds(prob, st, names)
     if not converged:
         warnings.warn(
             f"calibrate: EM did not converge in {max_iter} iterations (tol={tol}); estimates may be inaccurate. "
@@ -1200,6 +1217,72 @@ def calibrate(
         reference_group=glabels[ref], n_persons=n_persons, n_parameters=n_par, se_method=se_method,
         covariance=cov, parameter_names=tuple(_pretty(pnames, names, glabels)), quadrature=theta,
     )
+
+
+def _check_identified(
+    models: list[str],
+    K: NDArray[np.int64],
+    free: NDArray[np.bool_],
+    rasch: bool,
+    mu_free: NDArray[np.bool_],
+    sd_free: NDArray[np.bool_],
+) -> None:
+    """Refuse calibrations with more free parameters than distinct response patterns.
+
+    Each group's pattern frequencies carry ``prod(K_j) - 1`` degrees of freedom; a model
+    with more free slopes, intercepts and latent means/SDs cannot be identified (one free
+    2PL item has a slope and an intercept for one proportion; 2PL needs three items). 3PL
+    lower asymptotes are not counted: their Beta prior identifies them. Necessary, not
+    sufficient (missing data reduce the degrees of freedom further).
+    """
+    J = len(models)
+    if J > 30:  # 2**31 patterns: never binding
+        return
+    n_par = int(mu_free.sum() + sd_free.sum())
+    one_pl = False
+    for j, m in enumerate(models):
+        if not free[j]:
+            continue
+        n_par += int(K[j]) - 1  # intercepts
+        if m == "1pl":
+            one_pl = True
+        else:
+            n_par += 1  # own slope
+    n_par += int(one_pl and not rasch)  # common 1pl slope
+    G = mu_free.shape[0]
+    df = G * (math.prod(int(k) for k in K) - 1)
+    if n_par > df:
+        raise ScoringInputError(
+            f"model: not identified: {n_par} free parameters (slopes, intercepts, latent means/SDs) but the "
+            f"response patterns of {J} item(s) give only {df} degrees of freedom; calibrate at least 3 items "
+            "together (2 for 1pl/rasch) or hold some at known values with fixed="
+        )
+
+
+# free estimates this close to the M-step's caps (|a| < 50, |d| < 100, 0 < c < 1) sit on the boundary
+_A_CAP, _D_CAP, _C_EDGE = 49.5, 99.0, 1e-6
+
+
+def _warn_at_bounds(prob: _Problem, st: _State, names: tuple[str, ...]) -> None:
+    """ConvergenceWarning naming every free item whose estimate ran into an internal bound."""
+    hits: list[str] = []
+    for j in np.flatnonzero(prob.free):
+        k = int(prob.K[j])
+        if abs(st.a[j]) >= _A_CAP:
+            hits.append(f"{names[j]!r} a = {st.a[j]:.6g}")
+        dd = st.d[j, : k - 1]
+        if np.any(np.abs(dd) >= _D_CAP):
+            hits.append(f"{names[j]!r} d = {dd[np.argmax(np.abs(dd))]:.6g}")
+        if prob.model[j] == "3pl" and not (_C_EDGE < st.c[j] < 1 - _C_EDGE):
+            hits.append(f"{names[j]!r} c = {st.c[j]:.3g}")
+    if hits:
+        warnings.warn(
+            f"calibrate: estimate at the bound of the parameter space for item {'; item '.join(hits)} "
+            "(|a| < 50, |d| < 100, 0 < c < 1): such an item separates the persons perfectly or never "
+            "discriminates, so its estimate and SE are meaningless. Check its scoring key, drop it, or fix it.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 def _pretty(pnames: list[str], names: tuple[str, ...], glabels: tuple[Any, ...]) -> list[str]:

@@ -161,6 +161,51 @@ def test_bad_fixed_anchor_values_rejected_before_em(spec: dict, match: str) -> N
     assert calls == []
 
 
+def test_unidentified_calibrations_are_refused() -> None:
+    # regression: these returned converged=True with arbitrary values (start a = 1, SE 73; latent SD SE 8.4)
+    rng = np.random.default_rng(5)
+    from .conftest import simulate
+    from scoring import ItemParameters
+
+    truth = ItemParameters("2pl", [1.2, 0.8, 1.5, 1.0, 1.3, 0.9], [0.3, -0.5, 0.0, 0.8, -0.2, 0.4])
+    X = simulate(truth, rng.normal(0.3, 1.2, size=1500), rng)
+    with pytest.raises(ScoringInputError, match=r"estimate_latent: True needs fixed anchor items"):
+        calibrate(X, "2pl", estimate_latent=True)
+    with pytest.raises(ScoringInputError, match=r"estimate_latent: True needs fixed anchor items"):
+        calibrate(X, "rasch", estimate_latent=True)
+    with pytest.raises(ScoringInputError, match=r"not identified: 2 free parameters .* only 1 degrees of freedom"):
+        calibrate(X[:, :1], "2pl")
+    with pytest.raises(ScoringInputError, match=r"not identified: 4 free parameters .* only 3 degrees of freedom"):
+        calibrate(X[:, :2], "2pl")
+    with pytest.raises(ScoringInputError, match=r"not identified: 4 free parameters"):
+        calibrate(X[:, :2], "3pl")  # c is identified by its prior, a and d are not
+    # one free item with an anchor: the anchor frees the latent mean and SD -> 4 parameters, 3 df
+    with pytest.raises(ScoringInputError, match=r"not identified: 4 free parameters"):
+        calibrate(X[:, :2], "2pl", fixed={0: {"a": 1.2, "d": 0.3}})
+    # identified: three 2PL items; two 1PL/Rasch items (just identified); anchors with estimate_latent
+    assert calibrate(X[:, :3], "2pl", se=False).n_parameters == 6
+    assert calibrate(X[:, :2], "1pl", se=False).n_parameters == 3
+    assert calibrate(X[:, :2], "rasch", se=False).n_parameters == 3
+    res = calibrate(X, "2pl", fixed={0: {"a": 1.2, "d": 0.3}}, estimate_latent=True, se=False)
+    assert res.n_parameters == 12
+    assert abs(res.group_means[0] - 0.3) < 0.2 and abs(res.group_sds[0] - 1.2) < 0.2
+
+
+def test_estimate_at_parameter_bound_warns_naming_item() -> None:
+    # regression: a perfectly separating item ended at a = 49.99999 (the internal cap) with no warning
+    from .conftest import simulate
+    from scoring import ItemParameters
+
+    rng = np.random.default_rng(6)
+    theta = rng.normal(size=1500)
+    X = simulate(ItemParameters("2pl", [1.2, 0.8, 1.5, 1.0, 1.3], [0.3, -0.5, 0.0, 0.8, -0.2]), theta, rng)
+    X[:, 2] = theta > 0.1  # Guttman item
+    with pytest.warns(ConvergenceWarning, match=r"bound of the parameter space for item 'item3' a = 50 \(") as rec:
+        res = calibrate(X, "2pl", se=False)
+    assert len(rec) == 1 and "item1" not in str(rec[0].message)
+    assert res.a[2] > 49.5
+
+
 def test_non_convergence_warns(lsat7: np.ndarray) -> None:
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = calibrate(lsat7, max_iter=2, se=False)
