@@ -15,7 +15,8 @@ Parameters CSV (``PARAMS.csv``)
     written: convert with :func:`scoring.to_irt_parameters`.
 Groups CSV (``PARAMS.groups.csv``)
     ``group,mean,sd,se_mean,se_sd,n``; the reference group has mean 0, sd 1
-    and empty SEs.
+    and empty SEs unless its mean and SD were estimated (fixed anchors). A
+    single-group calibration has one row labelled ``all``.
 Theta CSV
     ``id,theta,se,n_responses``.
 
@@ -262,12 +263,19 @@ def groups_csv_path(params_path: str | Path) -> Path:
     return pp.with_name(pp.stem + ".groups" + (pp.suffix or ".csv"))
 
 
-def write_groups_csv(path: str | Path, result: Calibration) -> None:
-    """Write ``group,mean,sd,se_mean,se_sd,n`` for every group of a calibration."""
+def write_groups_csv(path: str | Path, result: Calibration, *, labels: Sequence[str] | None = None) -> None:
+    """Write ``group,mean,sd,se_mean,se_sd,n`` for every group of a calibration.
+
+    ``labels`` replaces ``result.group_labels`` in the file (e.g. ``["all"]`` for a
+    single-group calibration, whose internal label is 0).
+    """
+    names = tuple(result.group_labels) if labels is None else tuple(labels)
+    if len(names) != len(result.group_labels):
+        raise ScoringInputError(f"labels: expected {len(result.group_labels)} group labels; found {len(names)}")
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["group", "mean", "sd", "se_mean", "se_sd", "n"])
-        for g, lab in enumerate(result.group_labels):
+        for g, lab in enumerate(names):
             w.writerow(
                 [lab, _fmt(result.group_means[g]), _fmt(result.group_sds[g]), _fmt(result.se_group_means[g]),
                  _fmt(result.se_group_sds[g]), int(result.group_n[g])]

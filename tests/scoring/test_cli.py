@@ -84,6 +84,11 @@ def test_multigroup_writes_groups_file(tmp_path: Path) -> None:
     est = np.array([float(row["theta"]) for row in csv.DictReader(theta_out.read_text().splitlines())])
     gap = est[600:].mean() - est[:600].mean()
     assert abs(gap - float(rows[1]["mean"])) < 0.1  # EAP keeps the group difference
+    nogroup = tmp_path / "r_nogroup.csv"
+    _write_responses(nogroup, X, [f"i{j}" for j in range(10)])
+    r = CliRunner().invoke(score_command, [str(nogroup), "--params", str(out), "--out", str(theta_out)])
+    assert r.exit_code == 0, r.output
+    assert "prior N(0, 1) of the reference group: PARAMS.groups.csv has groups ['5', '8']" in r.output
     (tmp_path / "PARAMS.groups.csv").unlink()
     r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--group-column", "grade",
                                            "--out", str(theta_out)])
@@ -224,3 +229,48 @@ def test_calibrate_out_of_range_names_file_line_and_column(tmp_path: Path) -> No
     resp.write_text("id,q1,q2\nA,1,0\nB,1,1\n")
     r = CliRunner().invoke(calibrate_command, [str(resp), "--out", str(out), "--quiet"])
     assert r.exit_code == 1 and r.output.startswith(f"Error: {resp}: item 'q1' (column 0) has no variance")
+
+
+def test_anchor_calibration_prior_is_used_by_score(tmp_path: Path) -> None:
+    # regression: calibrate --anchors estimated the cohort's N(mean, sd) but did not write it, so
+    # score used N(0, 1) and shrank every EAP towards 0
+    from scoring import estimate_ability
+
+    rng = np.random.default_rng(21)
+    truth = ItemParameters("2pl", rng.lognormal(0, 0.2, 10), rng.normal(size=10),
+                           item_names=tuple(f"q{j}" for j in range(10)))
+    X = simulate(truth, rng.normal(0.8, 0.9, 1500), rng)
+    path = tmp_path / "cohort.csv"
+    _write_responses(path, X, list(truth.item_names))
+    anchors = tmp_path / "anchors.csv"
+    write_params_csv(anchors, truth.take(np.arange(4)))
+    out = tmp_path / "p.csv"
+    r = CliRunner().invoke(calibrate_command, [str(path), "--anchors", str(anchors), "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    direct = calibrate(X, "2pl", fixed=read_params_csv(anchors), item_names=truth.item_names)
+    rows = list(csv.DictReader((tmp_path / "p.groups.csv").read_text().splitlines()))
+    assert len(rows) == 1 and rows[0]["group"] == "all" and rows[0]["n"] == "1500"
+    mean, sd = float(rows[0]["mean"]), float(rows[0]["sd"])
+    assert mean == pytest.approx(direct.group_means[0], abs=1e-6)
+    assert sd == pytest.approx(direct.group_sds[0], abs=1e-6)
+    assert float(rows[0]["se_mean"]) == pytest.approx(direct.se_group_means[0], abs=1e-6)
+    assert abs(mean - 0.8) < 0.15 and abs(sd - 0.9) < 0.15
+    assert f"latent distribution all: N({mean:.3f}, {sd:.3f}^2)" in r.output
+
+    theta_out = tmp_path / "theta.csv"
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--out", str(theta_out)])
+    assert r.exit_code == 0, r.output
+    assert f"prior N({mean:.3f}, {sd:.3f}^2) of group 'all' from p.groups.csv" in r.output
+    got = np.array([float(row["theta"]) for row in csv.DictReader(theta_out.read_text().splitlines())])
+    want = estimate_ability(X, read_params_csv(out), "eap", prior_mean=mean, prior_sd=sd)
+    np.testing.assert_allclose(got, want.theta, atol=1e-6)
+    assert abs(got.mean() - 0.8) < 0.1  # N(0, 1) would pull the mean down to ~0.7
+
+    # a calibration without anchors writes the N(0, 1) reference, which score then reports
+    r = CliRunner().invoke(calibrate_command, [str(path), "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "p.groups.csv").read_text().splitlines()[1] == "all,0.000000,1.000000,,,1500"
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--out", str(theta_out)])
+    assert "prior N(0.000, 1.000^2) of group 'all'" in r.output
+    r = CliRunner().invoke(score_command, [str(path), "--params", str(out), "--method", "wle", "--out", str(theta_out)])
+    assert r.exit_code == 0 and "(WLE, no prior)" in r.output

@@ -41,7 +41,8 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
 @click.option("--reference-group", default=None, help="Group fixed at N(0,1); default: the lowest label.")
 @click.option("--anchors", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Parameters CSV of anchor items held fixed (matched by item name).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output parameters CSV.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output parameters CSV; the latent mean/SD per group go to OUT.groups.csv beside it.")
 @click.option("--max-iter", default=500, show_default=True, type=int)
 @click.option("--tol", default=1e-4, show_default=True, type=float)
 @click.option("--se/--no-se", default=True, show_default=True, help="Compute standard errors (Louis).")
@@ -86,8 +87,9 @@ def calibrate_command(
             if issubclass(w.category, ConvergenceWarning):
                 click.echo(f"Warning: {w.message}", err=True)
         write_params_csv(out, res)
-        if table.groups is not None:
-            write_groups_csv(groups_csv_path(out), res)
+        # always written (N(0, 1) when nothing was estimated) so that `score` never reads a stale file
+        groups_path = groups_csv_path(out)
+        write_groups_csv(groups_path, res, labels=None if table.groups is not None else ["all"])
     except ScoringInputError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
@@ -95,6 +97,15 @@ def calibrate_command(
         f"{res.n_iter} EM iterations, {'converged' if res.converged else 'NOT converged'} -> {out}",
         err=True,
     )
+    estimated = np.isfinite(res.se_group_means) | np.isfinite(res.se_group_sds)
+    if table.groups is None and fixed is not None:
+        estimated = np.ones(1, dtype=bool)  # estimated even when --no-se leaves the SEs empty
+    if estimated.any():
+        dists = ", ".join(
+            f"{lab}: N({res.group_means[g]:.3f}, {res.group_sds[g]:.3f}^2)"
+            for g, lab in enumerate(res.group_labels if table.groups is not None else ["all"])
+        )
+        click.echo(f"latent distribution {dists} -> {groups_path}", err=True)
 
 
 @click.command("score")
@@ -105,14 +116,15 @@ def calibrate_command(
               show_default=True)
 @click.option("--group-column", default=None,
               help="Column with each person's group (e.g. grade): not an item; with EAP/MAP each group's "
-                   "estimated mean and SD from PARAMS.groups.csv are its prior.")
+                   "estimated mean and SD from PARAMS.groups.csv are its prior. Without it, a single-group "
+                   "PARAMS.groups.csv (e.g. from --anchors) is everyone's prior.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id,theta,se,n_responses.")
 def score_command(responses: str, params_path: str, method: str, group_column: str | None, out: str) -> None:
     """Estimate abilities for RESPONSES.csv with item parameters from --params."""
     try:
         params = read_params_csv(params_path)
         table = read_responses_csv(responses, group_column=group_column)
-        prior_mean, prior_sd = _group_priors(table, params_path, method.lower())
+        prior_mean, prior_sd, prior_note = _group_priors(table, params_path, method.lower())
         unknown = [n for n in params.item_names if n not in table.item_names]
         if unknown:
             raise ScoringInputError(f"{params_path}: item {unknown[0]!r} is not a column of {responses}")
@@ -128,7 +140,7 @@ def score_command(responses: str, params_path: str, method: str, group_column: s
         write_theta_csv(out, table.ids, est)
     except ScoringInputError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"scored {len(est)} persons ({method.upper()}) -> {out}", err=True)
+    click.echo(f"scored {len(est)} persons ({method.upper()}{prior_note}) -> {out}", err=True)
 
 
 def _name_files(message: str, responses: str, anchors: str | None) -> str:
@@ -166,15 +178,29 @@ def _check_score_range(table: ResponseTable, path: str, limits: list[tuple[int, 
     )
 
 
-def _group_priors(table: ResponseTable, params_path: str, method: str) -> tuple[Any, Any]:
-    """Per-person prior (mean, sd) from PARAMS.groups.csv when a group column is given."""
-    if table.groups is None or method not in ("eap", "map"):
-        return 0.0, 1.0
+def _group_priors(table: ResponseTable, params_path: str, method: str) -> tuple[Any, Any, str]:
+    """Per-person prior (mean, sd) for EAP/MAP from PARAMS.groups.csv, and a note saying which prior.
+
+    With a group column each person gets their group's row. Without one, a single-row file
+    (a single-group calibration, e.g. a cohort calibrated on fixed anchors) is everybody's
+    prior; a multigroup file gives N(0, 1), the reference group's.
+    """
+    if method not in ("eap", "map"):
+        return 0.0, 1.0, ", no prior"
     path = groups_csv_path(params_path)
+    if table.groups is None:
+        if not path.exists():
+            return 0.0, 1.0, f", prior N(0, 1): no {path.name}"
+        dist = read_groups_csv(path)
+        if len(dist) != 1:
+            return 0.0, 1.0, (f", prior N(0, 1) of the reference group: {path.name} has groups {sorted(dist)}; "
+                              "pass --group-column for each group's prior")
+        (label, (m, s)), = dist.items()
+        return m, s, f", prior N({m:.3f}, {s:.3f}^2) of group {label!r} from {path.name}"
     if not path.exists():
         raise ScoringInputError(
             f"{path}: not found; --group-column with {method.upper()} uses each group's mean and SD from the "
-            f"groups file written by `ctcensus calibrate --group-column` (or score without --group-column)"
+            f"groups file written by `ctcensus calibrate` (or score without --group-column)"
         )
     dist = read_groups_csv(path)
     labels = [str(g) for g in table.groups]
@@ -183,4 +209,4 @@ def _group_priors(table: ResponseTable, params_path: str, method: str) -> tuple[
         raise ScoringInputError(f"{path}: no row for group {unknown[0]!r}; the groups there are {sorted(dist)}")
     mean = np.array([dist[g][0] for g in labels])
     sd = np.array([dist[g][1] for g in labels])
-    return mean, sd
+    return mean, sd, f", each group's prior from {path.name}"
