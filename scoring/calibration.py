@@ -33,8 +33,11 @@ Standard errors
 ``se=True`` (or ``"louis"``) inverts the full observed-data information matrix
 computed with Louis' (1982) formula, including cross-item and item/group
 blocks. ``se="xpd"`` uses the cross-product of per-person observed scores
-(cheaper, asymptotically equivalent). SEs of 3PL ``c`` are for the MAP
-estimate (the Beta prior's curvature is included).
+(cheaper, asymptotically equivalent). 3PL items are estimated by MAP with a
+Beta prior on ``c``; both methods add the prior's curvature
+``(alpha - 1) / c^2 + (beta - 1) / (1 - c)^2`` to the information of ``c``
+(as mirt does when priors are used), so the covariance is the inverse
+negative Hessian of the penalised log-likelihood the M-step maximises.
 
 References
 ----------
@@ -909,6 +912,13 @@ def _standard_errors(prob: _Problem, st: _State, idx: list[tuple[str, int, int]]
             cross = np.einsum("cq,cqa,qb->ab", Rg, Gd, Hg[g])
             B += cross + cross.T + np.einsum("q,qa,qb->ab", Ng[g], Hg[g], Hg[g])
         info = A - B + Cterm
+    # the M-step maximises loglik + log Beta(c; alpha, beta) (MAP), so the information of c carries the
+    # prior's curvature -d2/dc2 log Beta = (alpha-1)/c^2 + (beta-1)/(1-c)^2 (natural c scale, as the SEs)
+    al, be = prob.prior_c
+    for i, (kind, j, _) in enumerate(idx):
+        if kind == "c":
+            cj = float(st.c[j])
+            info[i, i] += (al - 1) / cj**2 + (be - 1) / (1 - cj) ** 2
     info = 0.5 * (info + info.T)
     try:
         np.linalg.cholesky(info)

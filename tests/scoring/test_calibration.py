@@ -84,6 +84,43 @@ def test_lsat7_se_vs_pypi_mirt(lsat7: np.ndarray) -> None:
     np.testing.assert_allclose(res.se_a, a_se, rtol=0.03)  # mirt 1.2.0: 0.1775 0.1689 0.3183 0.1343 0.1512
 
 
+def test_3pl_se_includes_beta_prior_curvature() -> None:
+    """3PL SEs = inverse negative Hessian of loglik + log Beta(c) prior, the objective the M-step maximises."""
+    from scipy.special import logsumexp
+
+    from scoring import ItemParameters
+    from scoring.models import log_category_probabilities
+
+    from .conftest import simulate
+
+    rng = np.random.default_rng(31)
+    truth = ItemParameters("3pl", [1.6, 1.2, 2.0, 1.4, 1.0], [0.5, -0.3, -1.0, 0.2, 1.0], c=[0.2, 0.15, 0.25, 0.2, 0.1])
+    X = simulate(truth, rng.normal(size=2000), rng)
+    res = calibrate(X, "3pl", prior_c=(5.0, 17.0), tol=1e-6)
+    assert res.parameter_names[:3] == ("a[item1]", "d[item1]", "c[item1]")
+    pat, w = np.unique(X, axis=0, return_counts=True)
+    th = res.quadrature
+    lw = -0.5 * th**2
+    lw -= logsumexp(lw)
+
+    def penalised(v: np.ndarray) -> float:
+        a, d, c = v[0::3], v[1::3], v[2::3]
+        lp = log_category_probabilities(th, ItemParameters("3pl", a, d, c=c))
+        L = pat @ lp[:, :, 1].T + (1 - pat) @ lp[:, :, 0].T + lw
+        return float(w @ logsumexp(L, axis=1) + np.sum(4 * np.log(c) + 16 * np.log1p(-c)))
+
+    v0 = np.column_stack([res.a, res.d[:, 0], res.c]).ravel()
+    h, P = 1e-4, v0.size
+    E = np.eye(P) * h
+    H = np.array(
+        [[(penalised(v0 + E[i] + E[j]) - penalised(v0 + E[i] - E[j]) - penalised(v0 - E[i] + E[j])
+           + penalised(v0 - E[i] - E[j])) / (4 * h * h) for j in range(P)] for i in range(P)]
+    )
+    se_num = np.sqrt(np.diag(np.linalg.inv(-H)))
+    se = np.column_stack([res.se_a, res.se_d[:, 0], res.se_c]).ravel()
+    np.testing.assert_allclose(se, se_num, rtol=2e-3)
+
+
 def test_persons_without_responses_are_ignored(lsat7: np.ndarray) -> None:
     X = np.vstack([lsat7, np.full((7, 5), np.nan)])
     r1 = calibrate(lsat7, se=False)
