@@ -9,9 +9,9 @@ memory; there is no loop over persons):
     is one matrix product of a one-hot response design with the log
     category probabilities (the same construction as the calibration E-step).
 ``map``
-    Posterior mode by Fisher scoring; SE = ``1 / sqrt(I(theta) + 1 / prior_sd^2)``.
+    Posterior mode; SE = ``1 / sqrt(I(theta) + 1 / prior_sd^2)``.
 ``mle``
-    Maximum likelihood by Fisher scoring; SE = ``1 / sqrt(I(theta))``.
+    Maximum likelihood; SE = ``1 / sqrt(I(theta))``.
     Patterns with every observed response in the lowest (highest) category
     have no finite MLE: they are set to ``bounds[0]`` (``bounds[1]``) with the
     (finite) SE at that bound, and flagged in ``AbilityEstimates.extreme``.
@@ -20,6 +20,18 @@ memory; there is no loop over persons):
     ``dlogL/dtheta + J(theta) / (2 I(theta)) = 0`` with
     ``J = sum_jk P'_jk P''_jk / P_jk``; finite for extreme patterns.
     SE = ``1 / sqrt(I(theta))`` as in mirt.
+
+MAP, MLE and WLE solve their estimating equation ``psi(theta) = 0`` in two
+vectorised stages: ``psi`` and its integral (the log-likelihood or
+log-posterior; for WLE the integral of Warm's function, which is
+``log L + log I / 2`` for 2PL/GPCM items) are computed for all persons on a
+common grid of spacing 0.25 by matrix products; the descending sign change
+with the largest integral brackets the estimate (a 3PL likelihood, or Warm's
+function of a short test with far-apart items, can have several roots; the
+global maximum is taken). Safeguarded Newton (secant for WLE) steps inside
+the shrinking bracket, with bisection when a step leaves it or fails to
+halve ``|psi|``, then converge to ``tol``; a ``ConvergenceWarning`` reports
+persons still iterating at ``max_iter``.
 
 Persons without any response get NaN for MLE/WLE and the prior (mean, SD)
 for EAP/MAP.
@@ -34,6 +46,7 @@ theory. *Psychometrika*, 54, 427-450.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,7 +56,7 @@ from scipy.special import expit
 
 from ._blas import blas_threads
 from ._quadrature import quadrature_grid
-from .errors import ScoringInputError
+from .errors import ConvergenceWarning, ScoringInputError
 from .models import (
     DICHOTOMOUS_MODELS,
     ItemParameters,
@@ -225,60 +238,146 @@ def _derivs(t: F64, params: ItemParameters, want_second: bool) -> tuple[F64, F64
     return P, dP, d2P
 
 
-def _newton(
+# spacing of the common grid on which every person's estimating equation is bracketed
+_GRID_STEP = 0.25
+
+
+def _grid_equation(
+    codes: NDArray[np.int8], params: ItemParameters, method: str, grid: F64, mu: F64, sd: F64
+) -> tuple[F64, F64]:
+    """Estimating function ``psi`` and its integral ``phi`` for every person on a common grid, each ``(n, Q)``.
+
+    ``psi`` is the derivative of the objective (log-likelihood, log-posterior) or Warm's
+    function; ``phi`` is that objective (for WLE the trapezoidal integral of ``psi``, which
+    for exponential-family items is ``log L + log I / 2``). The grid is shared, so both are
+    matrix products of the response design with per-item values, as in the EAP.
+    """
+    P, dP, d2P = _derivs(grid, params, method == "wle")
+    Ps = np.maximum(P, 1e-300)
+    G = dP / Ps  # (Q, J, K) d log P / d theta
+    yi, yk = _design(params)
+    obs = codes >= 0
+    Z = np.concatenate([codes[:, yi] == yk[None, :], obs], axis=1).astype(np.float64)
+    psi = Z @ np.concatenate([G[:, yi, yk] - G[:, yi, 0], G[:, :, 0]], axis=1).T
+    if method == "wle":
+        assert d2P is not None
+        o = obs.astype(np.float64)
+        info = o @ (dP * G).sum(axis=2).T
+        jw = o @ (d2P * G).sum(axis=2).T
+        psi += jw / (2 * np.maximum(info, 1e-300))
+        area = 0.5 * (psi[:, 1:] + psi[:, :-1]) * np.diff(grid)
+        phi = np.concatenate([np.zeros((codes.shape[0], 1)), np.cumsum(area, axis=1)], axis=1)
+    else:
+        LP = np.log(Ps)
+        phi = Z @ np.concatenate([LP[:, yi, yk] - LP[:, yi, 0], LP[:, :, 0]], axis=1).T
+        if method == "map":
+            z = (grid[None, :] - mu[:, None]) / sd[:, None]
+            psi -= z / sd[:, None]
+            phi -= 0.5 * z * z
+    return psi, phi
+
+
+def _equation_at(
+    t: F64, codes: NDArray[np.int8], params: ItemParameters, method: str, mu: F64, sd: F64
+) -> tuple[F64, F64, F64 | None]:
+    """``psi``, the test information and (MLE/MAP) ``dpsi/dtheta`` at person-specific ``t``, each ``(n,)``."""
+    P, dP, d2P = _derivs(t, params, True)
+    assert d2P is not None
+    Ps = np.maximum(P, 1e-300)
+    G = dP / Ps
+    o = (codes >= 0).astype(np.float64)
+    k = np.maximum(codes, 0).astype(np.intp)[:, :, None]
+    psi = (np.take_along_axis(G, k, axis=2)[:, :, 0] * o).sum(axis=1)
+    info = ((dP * G).sum(axis=2) * o).sum(axis=1)
+    if method == "wle":
+        psi += ((d2P * G).sum(axis=2) * o).sum(axis=1) / (2 * np.maximum(info, 1e-300))
+        return psi, info, None
+    H = d2P / Ps - G * G  # d2 log P / dtheta2
+    slope = (np.take_along_axis(H, k, axis=2)[:, :, 0] * o).sum(axis=1)
+    if method == "map":
+        psi -= (t - mu) / sd**2
+        slope -= 1 / sd**2
+    return psi, info, slope
+
+
+def _solve(
     codes: NDArray[np.int8],
     params: ItemParameters,
     method: str,
-    start: F64,
     mu: F64,
     sd: F64,
     bounds: tuple[float, float],
     max_iter: int,
     tol: float,
-) -> tuple[F64, F64]:
+) -> tuple[F64, F64, int]:
+    """MLE, MAP or WLE of every person by a safeguarded root search; returns (theta, se, n not converged).
+
+    1. ``psi`` is evaluated on a common grid (spacing 0.25) for all persons at once; every
+       descending sign change brackets a local maximum of the objective ``phi``, and the
+       bracket with the largest ``phi`` is kept (a non-concave 3PL likelihood can have
+       several). When ``phi`` is largest at a bound that the estimating function points
+       past, the estimate is that bound.
+    2. Inside the bracket ``[lo, hi]`` (``psi(lo) > 0 > psi(hi)``, shrunk at every
+       evaluation) Newton steps with the exact slope (MLE, MAP) or secant steps (WLE, whose
+       slope needs third derivatives) are taken; a step that leaves the bracket, or follows
+       a step that did not halve ``|psi|``, is replaced by bisection. Persons stop when the
+       step is below ``tol``; all of this is vectorised over the persons still iterating.
+    """
     n = codes.shape[0]
-    obs = codes >= 0
-    K = params.max_categories
-    Y = (codes[:, :, None] == np.arange(K)[None, None, :]).astype(np.float64)  # (n, J, K), 0 when missing
-    t = np.clip(start.copy(), bounds[0], bounds[1])
-    active = np.ones(n, dtype=bool)
-    info = np.ones(n)
+    mu_n = np.broadcast_to(mu, (n,))
+    sd_n = np.broadcast_to(sd, (n,))
+    nq = max(int(np.ceil((bounds[1] - bounds[0]) / _GRID_STEP)), 1) + 1
+    grid = np.linspace(bounds[0], bounds[1], nq)
+    psi, phi = _grid_equation(codes, params, method, grid, mu_n, sd_n)
+    cand = np.full((n, nq + 1), -np.inf)
+    cand[:, 0] = np.where(psi[:, 0] <= 0, phi[:, 0], -np.inf)
+    cand[:, 1:-1] = np.where((psi[:, :-1] > 0) & (psi[:, 1:] <= 0), np.maximum(phi[:, :-1], phi[:, 1:]), -np.inf)
+    cand[:, -1] = np.where(psi[:, -1] >= 0, phi[:, -1], -np.inf)
+    best = np.argmax(cand, axis=1)
+    t = np.where(best == 0, grid[0], grid[-1])
+    act = np.flatnonzero((best > 0) & (best < nq))
+    q = best[act] - 1
+    lo, hi = grid[q], grid[q + 1]
+    flo, fhi = psi[act, q], psi[act, q + 1]
+    t[act] = hi  # exact when psi(hi) == 0
+    keep = fhi != 0
+    act, lo, hi, flo, fhi = act[keep], lo[keep], hi[keep], flo[keep], fhi[keep]
+    # first point: the secant of the bracket (regula falsi); "previous point" for the WLE secant: lo
+    x = (lo * fhi - hi * flo) / (fhi - flo)
+    xp, fp = lo, flo
+    f_last = np.full(act.size, np.inf)  # |psi| before the last Newton/secant step
+    info = np.full(n, np.nan)  # test information at the last evaluation (within tol of the estimate)
     for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+        if act.size == 0:
             break
-        ti = t[idx]
-        P, dP, d2P = _derivs(ti, params, method == "wle")
-        Ps = np.maximum(P, 1e-300)
-        Yi = Y[idx]
-        grad = np.einsum("njk,njk->n", Yi, dP / Ps)
-        I_ = np.einsum("nj,njk->n", obs[idx].astype(np.float64), dP * dP / Ps)
-        if method == "wle":
-            assert d2P is not None
-            Jw = np.einsum("nj,njk->n", obs[idx].astype(np.float64), dP * d2P / Ps)
-            grad = grad + Jw / (2 * np.maximum(I_, 1e-300))
-            denom = I_
-        elif method == "map":
-            sdi = sd if sd.shape[0] == 1 else sd[idx]
-            mui = mu if mu.shape[0] == 1 else mu[idx]
-            grad = grad - (ti - mui) / sdi**2
-            denom = I_ + 1 / sdi**2
-        else:
-            denom = I_
-        step = grad / np.maximum(denom, 1e-12)
-        step = np.clip(step, -1.0, 1.0)
-        new = np.clip(ti + step, bounds[0], bounds[1])
-        t[idx] = new
-        info[idx] = denom
-        active[idx] = np.abs(new - ti) > tol
-    # information at the final estimate
-    P, dP, _ = _derivs(t, params, False)
-    I_ = np.einsum("nj,njk->n", obs.astype(np.float64), dP * dP / np.maximum(P, 1e-300))
+        f, info[act], slope = _equation_at(x, codes[act], params, method, mu_n[act], sd_n[act])
+        t[act] = x
+        pos, neg = f > 0, f < 0
+        lo, hi = np.where(pos, x, lo), np.where(neg, x, hi)
+        if slope is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = (f - fp) / (x - xp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = -f / slope
+        new = x + step
+        small = (slope < 0) & (np.abs(step) < tol)  # converged: take the (tiny) last step
+        done = ~(pos | neg) | (hi - lo < tol) | small
+        t[act] = np.where(small & (pos | neg), np.clip(new, lo, hi), x)
+        stalled = np.abs(f) > 0.5 * f_last
+        bisect = ~(np.isfinite(new) & (slope < 0) & (new > lo) & (new < hi)) | stalled
+        new = np.where(bisect, 0.5 * (lo + hi), new)
+        f_last = np.where(bisect, np.inf, np.abs(f))
+        xp, fp = x, f
+        go = ~done
+        act, lo, hi, x, xp, fp, f_last = act[go], lo[go], hi[go], new[go], xp[go], fp[go], f_last[go]
+    rest = np.flatnonzero(np.isnan(info))  # estimates on a bound or on a grid point
+    if rest.size:
+        info[rest] = _equation_at(t[rest], codes[rest], params, "mle", mu_n[rest], sd_n[rest])[1]
     if method == "map":
-        I_ = I_ + 1 / sd**2
+        info = info + 1 / sd_n**2
     with np.errstate(divide="ignore"):
-        se = 1 / np.sqrt(I_)
-    return t, se
+        se = 1 / np.sqrt(info)
+    return t, se, int(act.size)
 
 
 def _per_person(x: ArrayLike, n: int, name: str, positive: bool) -> F64:
@@ -320,7 +419,8 @@ def estimate_ability(
         EAP grid range, and the range of MLE/WLE/MAP estimates (MLE of
         extreme patterns is set to the bound).
     max_iter, tol : int, float
-        Fisher-scoring iterations and convergence tolerance on theta.
+        Root-search iterations per person and convergence tolerance on theta
+        (MAP/MLE/WLE; a ``ConvergenceWarning`` names how many persons hit ``max_iter``).
 
     Returns
     -------
@@ -350,6 +450,7 @@ def estimate_ability(
     se = np.empty(N)
     nresp = np.empty(N, dtype=np.int64)
     extreme = np.zeros(N, dtype=bool)
+    not_converged = 0
     with blas_threads():
         for i0 in range(0, N, _CHUNK):
             sl = slice(i0, min(N, i0 + _CHUNK))
@@ -363,13 +464,18 @@ def estimate_ability(
                 theta[sl] = np.where(nr == 0, mu_c, t_eap)
                 se[sl] = np.where(nr == 0, sd_c, s_eap)
                 continue
-            t, s = _newton(codes, params, meth, t_eap, mu_c, sd_c, bounds, max_iter, tol)
+            t, s, n_bad = _solve(codes, params, meth, mu_c, sd_c, bounds, max_iter, tol)
+            not_converged += n_bad
             if meth == "mle":
-                t = np.where(lo, bounds[0], np.where(hi, bounds[1], t))
-                P, dP, _ = _derivs(t, params, False)
-                info = np.einsum("nj,njk->n", (codes >= 0).astype(np.float64), dP * dP / np.maximum(P, 1e-300))
-                with np.errstate(divide="ignore"):
-                    s = 1 / np.sqrt(info)
+                # extreme patterns: at the bound their likelihood increases towards (already set by _solve)
+                t_ext = np.where(lo, bounds[0], np.where(hi, bounds[1], t))
+                moved = np.flatnonzero(t_ext != t)
+                if moved.size:
+                    t = t_ext
+                    P, dP, _ = _derivs(t[moved], params, False)
+                    o = (codes[moved] >= 0).astype(np.float64)
+                    with np.errstate(divide="ignore"):
+                        s[moved] = 1 / np.sqrt(((dP * dP / np.maximum(P, 1e-300)).sum(axis=2) * o).sum(axis=1))
             if meth in ("mle", "wle"):
                 t = np.where(nr == 0, np.nan, t)
                 s = np.where(nr == 0, np.nan, s)
@@ -377,6 +483,13 @@ def estimate_ability(
                 t = np.where(nr == 0, mu_c, t)
                 s = np.where(nr == 0, sd_c, s)
             theta[sl], se[sl] = t, s
+    if not_converged:
+        warnings.warn(
+            f"estimate_ability: the {meth.upper()} root search stopped at max_iter={max_iter} before the step fell "
+            f"below tol={tol:g} for {not_converged} of {N} persons; raise max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return AbilityEstimates(theta=theta, se=se, method=meth, n_responses=nresp, extreme=extreme)
 
 

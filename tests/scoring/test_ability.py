@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from scoring import (
     AbilityEstimates,
+    ConvergenceWarning,
     ItemParameters,
     ScoringInputError,
     category_probabilities,
@@ -95,6 +96,100 @@ def test_wle_solves_warm_equation(data: np.ndarray) -> None:
         f = dl + Ji / (2 * Ii)
         root = GRID[np.flatnonzero(np.diff(np.sign(f)) < 0)[0]]
         assert abs(res.theta[i] - root) < 1e-3, i
+
+
+@pytest.mark.parametrize("max_iter", [5, 6, 100, 101])
+def test_wle_one_item_is_logit_three_quarters(max_iter: int) -> None:
+    # regression: Fisher scoring oscillated (0.543 at max_iter=100, 1.543 at 101). For one 2PL item
+    # Warm's equation a(y - P) + a(1 - 2P)/2 = 0 gives P = 3/4 (right) or 1/4 (wrong).
+    from scipy.special import logit
+
+    p = ItemParameters("2pl", [1.0], [0.0])
+    est = estimate_ability([[1.0], [0.0]], p, "wle", max_iter=max_iter)
+    np.testing.assert_allclose(est.theta, [logit(0.75), -logit(0.75)], atol=1e-9)
+    q = ItemParameters("2pl", [1.7], [0.4])
+    est = estimate_ability([[1.0], [0.0]], q, "wle", max_iter=max_iter)
+    np.testing.assert_allclose(est.theta, [(logit(0.75) - 0.4) / 1.7, (-logit(0.75) - 0.4) / 1.7], atol=1e-9)
+    np.testing.assert_allclose(est.se, 1 / np.sqrt(1.7**2 * 0.75 * 0.25), atol=1e-8)
+
+
+def _warm_3pl(t: float, y: np.ndarray, a: np.ndarray, d: np.ndarray, c: np.ndarray) -> float:
+    """Warm's function for 3PL items, coded from the closed-form derivatives."""
+    L = 1 / (1 + np.exp(-(a * t + d)))
+    P = c + (1 - c) * L
+    d1 = a * (1 - c) * L * (1 - L)
+    d2 = a * d1 * (1 - 2 * L)
+    w = 1 / (P * (1 - P))
+    return float(np.sum((y - P) * d1 * w) + np.sum(d1 * d2 * w) / (2 * np.sum(d1 * d1 * w)))
+
+
+def test_wle_3pl_all_wrong_is_root_of_warm_equation() -> None:
+    # regression: stopped at -3.458 (max_iter=100) / -4.458 (101); the root is -4.10
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.7, 2.0, 10), rng.normal(0, 1, 10)
+    d, c = -a * b, np.full(10, 0.2)
+    y = np.zeros(10)
+    root = brentq(_warm_3pl, -6.0, -2.0, args=(y, a, d, c), xtol=1e-12)
+    for max_iter in (100, 101):
+        est = estimate_ability(y[None], ItemParameters("3pl", a, d, c=c), "wle", max_iter=max_iter)
+        assert est.theta[0] == pytest.approx(root, abs=1e-8)
+    assert root == pytest.approx(-4.10, abs=0.01)
+
+
+def test_mle_map_3pl_sparse_global_maximum() -> None:
+    # regression: with 50% missing the non-concave 3PL likelihood left 88 of 2720 MLEs off the maximum
+    rng = np.random.default_rng(0)
+    J = 20
+    a, b = rng.uniform(0.7, 2.0, J), rng.normal(0, 1, J)
+    p = ItemParameters("3pl", a, -a * b, c=np.full(J, 0.2))
+    X = simulate(p, rng.normal(size=400), rng)
+    X[rng.random(X.shape) < 0.5] = np.nan
+    grid = np.linspace(-6, 6, 24001)
+    lp = log_category_probabilities(grid, p)
+    obs = ~np.isnan(X)
+    x = np.nan_to_num(X)
+    LL = (x * obs) @ lp[:, :, 1].T + ((1 - x) * obs) @ lp[:, :, 0].T
+    mle = estimate_ability(X, p, "mle")
+    inner = ~mle.extreme & (np.abs(grid[LL.argmax(axis=1)]) < 5.9)
+    np.testing.assert_allclose(mle.theta[inner], grid[LL.argmax(axis=1)][inner], atol=1e-3)
+    assert inner.sum() > 350
+    post = LL - 0.5 * grid**2
+    np.testing.assert_allclose(estimate_ability(X, p, "map").theta, grid[post.argmax(axis=1)], atol=1e-3)
+
+
+def test_wle_sparse_2pl_maximises_weighted_likelihood() -> None:
+    """For 2PL Warm's WLE maximises L(theta) sqrt(I(theta)); with several roots the global maximum is taken."""
+    rng = np.random.default_rng(1)
+    J = 40
+    a, b = rng.uniform(0.7, 2.0, J), rng.normal(0, 1, J)
+    p = ItemParameters("2pl", a, -a * b)
+    X = simulate(p, rng.normal(size=600), rng)
+    X[rng.random(X.shape) < 0.9] = np.nan
+    X = X[(~np.isnan(X)).sum(axis=1) > 0]
+    X[0] = np.nan
+    X[0, :2] = [0, 1]  # two far-apart items: Warm's equation has three roots here
+    p = ItemParameters("2pl", np.r_[1.91, 1.87, a[2:]], np.r_[-1.91 * 1.5, 1.87 * 1.34, -a[2:] * b[2:]])
+    grid = np.linspace(-6, 6, 24001)
+    lp = log_category_probabilities(grid, p)
+    obs = ~np.isnan(X)
+    x = np.nan_to_num(X)
+    LL = (x * obs) @ lp[:, :, 1].T + ((1 - x) * obs) @ lp[:, :, 0].T
+    P1 = np.exp(lp[:, :, 1])
+    info = obs @ (p.a[None, :] ** 2 * P1 * (1 - P1)).T
+    ref = grid[np.argmax(LL + 0.5 * np.log(info), axis=1)]
+    est = estimate_ability(X, p, "wle")
+    inner = np.abs(ref) < 5.9
+    np.testing.assert_allclose(est.theta[inner], ref[inner], atol=1e-3)
+    assert inner[0] and est.theta[0] == pytest.approx(0.863, abs=1e-3)  # the other maximum is near -0.68
+
+
+def test_root_search_warns_when_max_iter_is_too_small() -> None:
+    rng = np.random.default_rng(2)
+    X = simulate(MIXED, rng.normal(size=30), rng)
+    with pytest.warns(ConvergenceWarning, match=r"WLE root search stopped at max_iter=1 .* for \d+ of 30 persons"):
+        estimate_ability(X, MIXED, "wle", max_iter=1)
 
 
 def test_extreme_and_empty_patterns(data: np.ndarray) -> None:
