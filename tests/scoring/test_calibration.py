@@ -201,8 +201,9 @@ def test_bad_fixed_anchor_values_rejected_before_em(spec: dict, match: str) -> N
 def test_unidentified_calibrations_are_refused() -> None:
     # regression: these returned converged=True with arbitrary values (start a = 1, SE 73; latent SD SE 8.4)
     rng = np.random.default_rng(5)
-    from .conftest import simulate
     from scoring import ItemParameters
+
+    from .conftest import simulate
 
     truth = ItemParameters("2pl", [1.2, 0.8, 1.5, 1.0, 1.3, 0.9], [0.3, -0.5, 0.0, 0.8, -0.2, 0.4])
     X = simulate(truth, rng.normal(0.3, 1.2, size=1500), rng)
@@ -230,8 +231,9 @@ def test_unidentified_calibrations_are_refused() -> None:
 
 def test_estimate_at_parameter_bound_warns_naming_item() -> None:
     # regression: a perfectly separating item ended at a = 49.99999 (the internal cap) with no warning
-    from .conftest import simulate
     from scoring import ItemParameters
+
+    from .conftest import simulate
 
     rng = np.random.default_rng(6)
     theta = rng.normal(size=1500)

@@ -208,8 +208,8 @@ def test_curve_link_starts_at_identity_when_moment_starts_fail() -> None:
         return float(w @ (diff**2).sum(axis=1))
 
     ref = optimize.minimize(crit, [1.2, 0.3], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-16})
-    assert res.A == pytest.approx(ref.x[0], abs=1e-4)
-    assert res.B == pytest.approx(ref.x[1], abs=1e-4)
+    assert pytest.approx(ref.x[0], abs=1e-4) == res.A
+    assert pytest.approx(ref.x[1], abs=1e-4) == res.B
     assert res.criterion == pytest.approx(crit(np.array([res.A, res.B])), rel=1e-6)
     with pytest.raises(ScoringInputError, match="slopes whose means have the same sign"):
         link(fr, to, method="mean-mean")
