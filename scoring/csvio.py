@@ -200,8 +200,8 @@ def read_params_csv(path: str | Path) -> ItemParameters:
     Raises
     ------
     ScoringInputError
-        Unknown or missing columns, unknown model names, non-numeric values
-        (file, line and column named) or invalid parameters.
+        Unknown, missing or duplicated columns, duplicated items, unknown model
+        names, non-numeric values (file, line and column named) or invalid parameters.
     """
     p = Path(path)
     header, body, lines = _open_rows(p)
