@@ -177,18 +177,26 @@ def timer_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
 
 
 def attempt_view(session: Session, attempt: Attempt, *, lang: str = "zh-TW", now: datetime | None = None) -> dict[str, Any]:
-    """Everything a student's client needs: clock, items (no keys) and acknowledged answers."""
+    """Everything a student's client needs: clock, items (no keys) and acknowledged answers.
+
+    Before the start (status "not_started") no item content is sent, only
+    `item_count`: the clock starts at start_attempt, so items sent earlier
+    could be read for free.
+    """
     now = now or utcnow()
     test_session = attempt.session
     form = test_session.form
     seed = attempt.shuffle_seed if form.shuffle_options else None
     items = []
     pk_to_id = {}
+    started = attempt.status != "not_started"
     for position, item_pk, item in form_items(session, form):
+        pk_to_id[item_pk] = item.id
+        if not started:
+            continue
         view = item.student_view(lang, seed=seed)
         view["position"] = position
         items.append(view)
-        pk_to_id[item_pk] = item.id
     answers = {}
     for answer in session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)):
         item_id = pk_to_id.get(answer.item_pk)
@@ -201,6 +209,7 @@ def attempt_view(session: Session, attempt: Attempt, *, lang: str = "zh-TW", now
         "lang": items[0]["lang"] if items else lang,
         "student": {"name": student.display_name, "seat": student.seat_number, "class": klass.name,
                     "school": klass.school.name_zh},
+        "item_count": len(pk_to_id),
         "items": items,
         "answers": answers,
     })

