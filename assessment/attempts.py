@@ -35,6 +35,7 @@ __all__ = [
     "iso",
     "login_with_ticket",
     "remaining_seconds",
+    "running_deadline",
     "start_attempt",
     "submit_attempt",
     "sweep_expired",
@@ -116,11 +117,19 @@ def effective_deadline(attempt: Attempt, test_session: TestSession, now: datetim
     """The deadline counting a pause in progress as not spent (None before the start)."""
     if attempt.deadline_at is None:
         return None
-    if test_session.status == "paused" and test_session.paused_at is not None and attempt.status == "in_progress":
-        frozen_since = max(test_session.paused_at, attempt.started_at or test_session.paused_at)
+    if attempt.status != "in_progress":
+        return attempt.deadline_at
+    return running_deadline(attempt.deadline_at, attempt.started_at, test_session, now)
+
+
+def running_deadline(deadline: datetime, started_at: datetime | None, test_session: TestSession,
+                     now: datetime) -> datetime:
+    """The deadline of a running clock with stored `deadline`, counting a pause in progress as not spent."""
+    if test_session.status == "paused" and test_session.paused_at is not None:
+        frozen_since = max(test_session.paused_at, started_at or test_session.paused_at)
         if now > frozen_since:
-            return attempt.deadline_at + (now - frozen_since)
-    return attempt.deadline_at
+            return deadline + (now - frozen_since)
+    return deadline
 
 
 def remaining_seconds(attempt: Attempt, test_session: TestSession, now: datetime) -> int | None:

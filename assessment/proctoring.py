@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
-from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds
+from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds, running_deadline
 from .db import utcnow
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import get_form, operational_forms
@@ -176,17 +176,25 @@ def extend_time(session: Session, attempt_id: int, seconds: int, *, actor: str, 
         raise Conflict("the session is closed", code="session_closed")
     if attempt.status == "submitted" and attempt.submit_reason != "deadline":
         raise Conflict("the student has submitted; extra time would not change anything", code="submitted")
-    attempt.extra_seconds += seconds
     reopened = False
     if attempt.deadline_at is not None:
-        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=seconds)
-        if attempt.status == "submitted" and attempt.submit_reason == "deadline":
-            deadline = attempt.deadline_at
-            if deadline > now:
-                attempt.status = "in_progress"
-                attempt.submit_reason = None
-                attempt.submitted_at = None
-                reopened = True
+        expire_if_due(attempt, now)  # settle a clock that ran out but no request has looked at yet
+        new_deadline = attempt.deadline_at + timedelta(seconds=seconds)
+        if attempt.status == "submitted":  # ended by its deadline: re-open only if time is left
+            # Pause-aware: during a pause the clock of a re-opened attempt stands still.
+            left = running_deadline(new_deadline, attempt.started_at, test_session, now)
+            if left <= now:
+                needed = int((now - left).total_seconds()) + seconds + 1
+                raise Conflict(
+                    f"this student's time ran out at {iso(attempt.deadline_at)}; {seconds} s more would still "
+                    f"end before now, so nothing was changed. Give at least {needed} s to re-open the test",
+                    code="no_time_left")
+            attempt.status = "in_progress"
+            attempt.submit_reason = None
+            attempt.submitted_at = None
+            reopened = True
+        attempt.deadline_at = new_deadline
+    attempt.extra_seconds += seconds
     audit.record(session, actor, "attempt.extend", f"attempt {attempt.id}", ip=ip, seconds=seconds,
                  extra_seconds=attempt.extra_seconds, reopened=reopened, deadline_at=iso(attempt.deadline_at))
     return attempt

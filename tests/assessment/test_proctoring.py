@@ -119,6 +119,46 @@ def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-
     assert detail["reopened"] is True and detail["seconds"] == 300
 
 
+def test_extend_that_leaves_no_time_changes_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    """Time ran out 10 min ago: 9 more minutes would still end in the past, so the record stays as it was."""
+    _, attempts, items = open_all_types_session(db, n_students=1, minutes=35)
+    now = utcnow()
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=now - timedelta(minutes=45))
+    db.commit()
+    a = db.get(Attempt, attempts[0].id)
+    deadline = a.deadline_at
+    with pytest.raises(Conflict) as exc:
+        extend_time(db, a.id, 9 * 60, actor="p", now=now)
+    assert exc.value.code == "no_time_left" and "at least 601 s" in exc.value.message
+    assert (a.status, a.submit_reason, a.deadline_at, a.extra_seconds) == ("submitted", "deadline", deadline, 0)
+    assert db.query(AuditEntry).filter_by(action="attempt.extend").count() == 0
+    # the late-delivery window did not move: an answer claimed 8 minutes after the deadline stays refused
+    item = items["single_choice"]
+    with pytest.raises(Conflict) as late:
+        save_answer(db, a.id, item.id, 1, correct_response(item), answered_at=now - timedelta(minutes=2), now=now)
+    assert late.value.code == "time_up"
+    extend_time(db, a.id, 11 * 60, actor="p", now=now)  # enough: re-opened with one minute left
+    assert a.status == "in_progress" and a.deadline_at == deadline + timedelta(minutes=11)
+    assert remaining_seconds(a, a.session, now) == 60
+
+
+def test_extend_during_a_pause_counts_the_stopped_clock(db) -> None:  # type: ignore[no-untyped-def]
+    """Ran out 1 min before the pause; +120 s during the pause leaves 60 s on the stopped clock."""
+    test_session, attempts, _ = open_all_types_session(db, n_students=1, minutes=35)
+    now = utcnow()
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=now - timedelta(minutes=40))
+    db.commit()
+    a = db.get(Attempt, attempts[0].id)
+    deadline = a.deadline_at  # now - 5 min
+    assert expire_if_due(a, now - timedelta(minutes=4, seconds=30))
+    pause_session(db, test_session.id, actor="p", now=now - timedelta(minutes=4))
+    extend_time(db, a.id, 120, actor="p", now=now)
+    assert a.status == "in_progress" and a.submit_reason is None and a.deadline_at == deadline + timedelta(seconds=120)
+    assert remaining_seconds(a, test_session, now) == 60
+    resume_session(db, test_session.id, actor="p", now=now)
+    assert a.status == "in_progress" and remaining_seconds(a, test_session, now) == 60
+
+
 def test_extend_before_start_counts_at_the_start(db) -> None:  # type: ignore[no-untyped-def]
     test_session, attempts, _ = open_all_types_session(db, minutes=30)
     extend_time(db, attempts[0].id, 600, actor="p")
