@@ -85,8 +85,13 @@ def check_class_access(user: User | None, klass: SchoolClass) -> None:
         raise Forbidden("this class belongs to another school", code="forbidden")
 
 
+MAX_ID = 2**31 - 1  # the largest database id (PostgreSQL INTEGER)
+
+
 def get_attempt(session: Session, attempt_id: int) -> Attempt:
     """An attempt by id (locked for update), or NotFound."""
+    if isinstance(attempt_id, bool) or not isinstance(attempt_id, int) or not 0 <= attempt_id <= MAX_ID:
+        raise NotFound(f"no attempt with id {attempt_id!r}")
     attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
     if attempt is None:
         raise NotFound(f"no attempt with id {attempt_id}")
