@@ -34,7 +34,7 @@ MAX_ID = 2**31 - 1  # the largest database id (PostgreSQL INTEGER); larger ids i
 class IdConverter(IntegerConverter):
     """`<id:name>`: a database id, 0 … 2^31−1 (anything larger is no id: 404, never a 500)."""
 
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(map, min=0, max=MAX_ID)
 
 

@@ -477,3 +477,45 @@ def test_ipv6_addresses_share_the_failure_budget_of_their_64(app, setup) -> None
 def test_a_ticket_that_is_no_text_is_400(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/api/v1/login", data='{"ticket": "AB\\ud800CD"}', content_type="application/json")
     assert response.status_code == 400 and response.get_json()["error"] == "bad_ticket"
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"ticket": ' + "[" * 5000 + "]" * 5000 + "}",
+    '{"seq": 1, "response": {"text": "' + "[" * 50 + '"}, "x": {',
+    "{not json",
+    b"\xff\xfe{}",
+])
+def test_malformed_json_bodies_are_400_on_every_json_endpoint(client, setup, body) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    calls = [client.post("/api/v1/login", data=body, content_type="application/json"),
+             client.put(f"/api/v1/attempt/answers/{item.id}", data=body, content_type="application/json",
+                        headers=_auth(token)),
+             client.post("/api/v1/attempt/heartbeat", data=body, content_type="application/json",
+                         headers=_auth(token))]
+    for response in calls:
+        assert response.status_code == 400, response.get_data(as_text=True)[:200]
+        assert response.get_json()["error"] == "bad_json" and "JSON" in response.get_json()["message"]
+
+
+def test_brackets_inside_strings_are_text(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    text = "[" * 40 + "{" * 40
+    response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                          json={"seq": 1, "response": {"text": text}})
+    assert response.status_code == 200 and response.get_json()["seq"] == 1
+
+
+def test_text_that_is_no_unicode_is_400_and_not_stored(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token), content_type="application/json",
+                          data='{"seq": 1, "response": {"text": "3\\ud8002"}}')
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_json"
+    assert "surrogate" in response.get_json()["message"]
+    assert db.query(Answer).count() == 0

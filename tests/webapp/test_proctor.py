@@ -149,3 +149,11 @@ def test_ticket_sheet_is_never_cached(client, setup) -> None:  # type: ignore[no
     assert response.headers["Cache-Control"] == "no-store"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_deeply_nested_json_to_a_staff_action_is_400(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    _login(client, "proc", "proctor-pass")
+    response = client.post(f"/proctor/api/attempts/{attempts[0].id}/extend", data="[" * 50_000 + "]" * 50_000,
+                           content_type="application/json", headers={"X-CSRF-Token": _csrf(client)})
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_json"

@@ -22,6 +22,7 @@ from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.tickets import normalize_ticket
 
+from ..body import json_object
 from ..extensions import db_session, services
 
 __all__ = ["OPENAPI_PATH", "TICKET_FAILURES_PER_IP", "TICKET_RATE_PER_TICKET", "bp"]
@@ -48,12 +49,6 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("send a JSON object as the request body (Content-Type: application/json)",
-                           code="bad_json")
-    return data
 
 
 def _presence() -> Presence:
@@ -101,7 +96,7 @@ def login():  # type: ignore[no-untyped-def]
     cannot all pass): the per-IP failure slot is taken first and given back
     unless the ticket turns out to be unknown.
     """
-    body = _json_body()
+    body = json_object(check_text=False)  # a non-text ticket is answered as bad_ticket below
     raw = body.get("ticket")
     if not isinstance(raw, str) or len(raw) > 64 or not _encodable(raw):
         raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"} (letters, digits and dashes)",
@@ -177,8 +172,7 @@ def start():  # type: ignore[no-untyped-def]
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
-    data = request.get_json(silent=True)
-    current_item = data.get("current_item") if isinstance(data, dict) else None
+    current_item = json_object(required=False).get("current_item")
     if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
         raise InvalidInput("current_item must be an item id or null", code="bad_item")
     current = _current_attempt()
@@ -192,7 +186,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
     if len(item_id) > MAX_ITEM_ID:
         raise InvalidInput("item id too long", code="bad_item")
-    body = _json_body()
+    body = json_object()
     if "response" not in body:
         raise InvalidInput("send {\"seq\": n, \"response\": {...}} (response null clears the answer)",
                            code="bad_json")

@@ -30,6 +30,7 @@ from assessment.presence import Presence
 from assessment.tickets import format_ticket
 from assessment.windows import selectable_windows
 
+from ..body import json_object
 from ..extensions import db_session, services
 from ..i18n import catalogue, current_language
 from ..i18n import gettext as _
@@ -212,8 +213,7 @@ def status(session_id: int):  # type: ignore[no-untyped-def]
 
 
 def _json() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
+    return json_object(required=False)
 
 
 @bp.post("/api/sessions/<id:session_id>/<any(pause, resume, close):action>")
