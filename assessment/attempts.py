@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
-from .errors import Conflict, Forbidden, Unauthorized
+from .errors import Conflict, Forbidden, Unauthorized, Unprocessable
 from .forms import form_items
 from .models import Answer, Attempt, FormItem, ItemRecord, TestSession
 from .tickets import issue_token, normalize_ticket, read_token
@@ -29,6 +29,7 @@ __all__ = [
     "LoginResult",
     "attempt_for_token",
     "attempt_view",
+    "check_form_item",
     "effective_deadline",
     "expire_if_due",
     "form_item_record",
@@ -235,6 +236,13 @@ def submit_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
         attempt.submit_reason = "student"
         attempt.submitted_at = now
     return attempt
+
+
+def check_form_item(session: Session, attempt: Attempt, item_id: str) -> None:
+    """Raise Unprocessable (unknown_item) unless `item_id` is an item on the attempt's form (cached for frozen forms)."""
+    if not any(item.id == item_id for _, _, item in form_items(session, attempt.session.form)):
+        raise Unprocessable("current_item is not an item of your test; send the id of the item on screen or null",
+                            code="unknown_item")
 
 
 def form_item_record(session: Session, test_session: TestSession, item_id: str) -> ItemRecord | None:

@@ -240,7 +240,8 @@ class StatusRow:
     answered: int
     n_items: int
     last_saved: str | None
-    last_seen: str | None
+    last_seen: str | None  # last request of any kind (heartbeat too): the client is connected
+    last_active: str | None  # last start, saved answer or change of item: what "idle" measures
     idle: bool
     idle_seconds: int | None
     remaining_seconds: int | None
@@ -281,14 +282,19 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
         last = max(mine, key=lambda t: t[2]) if mine else None
         hot = seen.get(a.id)
         last_seen = hot.at if hot else (last[2] if last else a.started_at)
+        # Idle = no activity (start, saved answer, change of item) for IDLE_AFTER; heartbeats only show
+        # the client is connected, so a client holding back its saves cannot look busy.
+        moments = [t for t in (hot.active_at if hot else None, last[2] if last else None, a.started_at) if t]
+        last_active = max(moments) if moments else None
         current = (hot.current_item if hot and hot.current_item else None) or (last[0] if last else None)
-        idle_seconds = int((now - last_seen).total_seconds()) if last_seen and a.status == "in_progress" else None
+        idle_seconds = (int((now - last_active).total_seconds())
+                        if last_active and a.status == "in_progress" else None)
         rows.append(StatusRow(
             attempt_id=a.id, student_id=a.student_id, seat=a.student.seat_number, name=a.student.display_name,
             status=a.status, joined=hot is not None or a.started_at is not None, started=a.started_at is not None,
             done=a.status == "submitted", locked=a.locked,
             current_item=current, current_position=positions.get(current) if current else None, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
-            last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen),
+            last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen), last_active=iso(last_active),
             idle=idle_seconds is not None and idle_seconds >= IDLE_AFTER.total_seconds(),
             idle_seconds=idle_seconds, remaining_seconds=remaining_seconds(a, test_session, now),
             deadline_at=iso(effective_deadline(a, test_session, now)), extra_seconds=a.extra_seconds,

@@ -8,6 +8,7 @@ from assessment.attempts import (
     attempt_for_token,
     effective_deadline,
     expire_if_due,
+    iso,
     login_with_ticket,
     remaining_seconds,
     start_attempt,
@@ -247,10 +248,39 @@ def test_live_status_uses_redis_then_sql(db, app) -> None:  # type: ignore[no-un
     presence.touch(test_session.id, b.id, utcnow() - timedelta(minutes=5))
     status = live_status(db, test_session.id, presence)
     rows = status["students"]
-    assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is True
+    # last seen 5 minutes ago, but an answer was saved just now: active, not idle
+    assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is False
     assert (rows[1]["joined"], rows[1]["started"], rows[1]["status"]) == (True, False, "not_started")
     assert rows[1]["idle"] is False and rows[1]["remaining_seconds"] == 35 * 60 and rows[1]["deadline_at"] is None
-    assert status["counts"] == {"students": 3, "joined": 2, "in_progress": 1, "done": 0, "idle": 1, "locked": 0}
+    assert status["counts"] == {"students": 3, "joined": 2, "in_progress": 1, "done": 0, "idle": 0, "locked": 0}
+
+
+def test_heartbeats_show_connected_but_only_activity_keeps_a_student_from_idle(db, app) -> None:  # type: ignore[no-untyped-def]
+    """A client that sends heartbeats on the same item but holds back every save turns idle."""
+    test_session, attempts, items = open_all_types_session(db, n_students=1)
+    t0 = utcnow() - timedelta(minutes=10)
+    a = login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    db.commit()
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    presence.touch(test_session.id, a.id, t0, active=True)  # the start
+    presence.touch(test_session.id, a.id, t0 + timedelta(minutes=1), items["matching"].id)  # went to an item
+    for minute in range(2, 10):  # then only heartbeats on the same item
+        presence.touch(test_session.id, a.id, t0 + timedelta(minutes=minute), items["matching"].id)
+    now = t0 + timedelta(minutes=10)
+    row = live_status(db, test_session.id, presence, now=now)["students"][0]
+    assert row["last_seen"] == iso(t0 + timedelta(minutes=9))  # connected a minute ago
+    assert row["last_active"] == iso(t0 + timedelta(minutes=1))
+    assert row["idle"] is True and row["idle_seconds"] == 9 * 60
+    # moving to another item is activity
+    presence.touch(test_session.id, a.id, now, items["grid_path"].id)
+    row = live_status(db, test_session.id, presence, now=now + timedelta(seconds=30))["students"][0]
+    assert row["idle"] is False and row["idle_seconds"] == 30 and row["current_item"] == items["grid_path"].id
+    # so is a saved answer, even without presence (Redis down: SQL alone)
+    item = items["ordering"]
+    save_answer(db, a.id, item.id, 1, correct_response(item), now=now + timedelta(minutes=5))
+    row = live_status(db, test_session.id, None, now=now + timedelta(minutes=5, seconds=10))["students"][0]
+    assert row["idle"] is False and row["idle_seconds"] == 10
 
 
 def test_access_is_limited_to_the_school(db) -> None:  # type: ignore[no-untyped-def]

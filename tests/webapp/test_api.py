@@ -259,6 +259,22 @@ def test_heartbeat_reports_the_clock_and_current_item(client, setup) -> None:  #
     assert body["status"] == "in_progress" and body["paused"] is False and body["remaining_seconds"] > 0
 
 
+def test_heartbeat_accepts_only_items_of_the_form(app, client, setup) -> None:  # type: ignore[no-untyped-def]
+    from assessment.presence import Presence
+
+    test_session, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    assert client.post("/api/v1/attempt/heartbeat", headers=_auth(token),
+                       json={"current_item": items["matching"].id}).status_code == 200
+    for bogus in ("not-on-this-form", "<img src=x onerror=alert(1)>", items["matching"].id.upper()):
+        response = client.post("/api/v1/attempt/heartbeat", headers=_auth(token), json={"current_item": bogus})
+        assert response.status_code == 422 and response.get_json()["error"] == "unknown_item"
+        assert bogus not in response.get_json()["message"]
+    assert presence.read(test_session.id)[attempts[0].id].current_item == items["matching"].id
+
+
 def test_start_starts_the_clock_once_and_answers_wait_for_it(client, db, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
     item = items["single_choice"]

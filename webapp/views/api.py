@@ -159,7 +159,7 @@ def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
     now = utcnow()
     action(current, now=now)
     db_session().commit()
-    _presence().touch(current.session_id, current.id, now)
+    _presence().touch(current.session_id, current.id, now, active=True)  # start or submit: the student acted
     return jsonify(attempt_service.timer_view(current, now))
 
 
@@ -176,6 +176,8 @@ def heartbeat():  # type: ignore[no-untyped-def]
     if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
         raise InvalidInput("current_item must be an item id or null", code="bad_item")
     current = _current_attempt()
+    if current_item is not None:
+        attempt_service.check_form_item(db_session(), current, current_item)  # 422 unknown_item
     now = utcnow()
     _presence().touch(current.session_id, current.id, now, current_item)
     return jsonify(attempt_service.timer_view(current, now))
@@ -197,7 +199,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     ack = answer_service.save_answer(db, current.id, item_id, body.get("seq"), body.get("response"),
                                      answered_at=answered_at, now=now)
     db.commit()
-    _presence().touch(current.session_id, current.id, now, ack.item_id)
+    _presence().touch(current.session_id, current.id, now, ack.item_id, active=True)
     return jsonify({"item_id": ack.item_id, "seq": ack.seq})
 
 
