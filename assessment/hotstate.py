@@ -10,8 +10,8 @@ import atexit
 import ipaddress
 import os
 import signal
-import time
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
