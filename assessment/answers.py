@@ -112,14 +112,14 @@ def save_answer(
     if attempt.status == "not_started":
         raise Conflict("the test has not been started yet; press the start button first", code="not_started")
     late = False
+    if attempt.status == "submitted" and attempt.submit_reason != "deadline":
+        raise Conflict("this test has been submitted; answers can no longer change", code="submitted")
+    if test_session.status == "closed":  # also ends late delivery (protocol rule 2)
+        raise Conflict("this test session is closed; answers can no longer change", code="session_closed")
     if attempt.status == "submitted":
-        if attempt.submit_reason != "deadline":
-            raise Conflict("this test has been submitted; answers can no longer change", code="submitted")
         late = True
     elif test_session.status == "paused":
         raise Conflict("the test is paused by your teacher; the answer will be sent when it resumes", code="paused")
-    elif test_session.status == "closed":
-        raise Conflict("this test session is closed", code="session_closed")
     else:
         deadline = effective_deadline(attempt, test_session, now)
         late = deadline is not None and now >= deadline

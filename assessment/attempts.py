@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
-from .errors import Conflict, Forbidden, Unauthorized
+from .errors import Conflict, Forbidden, Unauthorized, Unprocessable
 from .forms import form_items
 from .models import Answer, Attempt, FormItem, ItemRecord, TestSession
 from .tickets import issue_token, normalize_ticket, read_token
@@ -29,12 +29,14 @@ __all__ = [
     "LoginResult",
     "attempt_for_token",
     "attempt_view",
+    "check_form_item",
     "effective_deadline",
     "expire_if_due",
     "form_item_record",
     "iso",
     "login_with_ticket",
     "remaining_seconds",
+    "running_deadline",
     "start_attempt",
     "submit_attempt",
     "sweep_expired",
@@ -116,11 +118,19 @@ def effective_deadline(attempt: Attempt, test_session: TestSession, now: datetim
     """The deadline counting a pause in progress as not spent (None before the start)."""
     if attempt.deadline_at is None:
         return None
-    if test_session.status == "paused" and test_session.paused_at is not None and attempt.status == "in_progress":
-        frozen_since = max(test_session.paused_at, attempt.started_at or test_session.paused_at)
+    if attempt.status != "in_progress":
+        return attempt.deadline_at
+    return running_deadline(attempt.deadline_at, attempt.started_at, test_session, now)
+
+
+def running_deadline(deadline: datetime, started_at: datetime | None, test_session: TestSession,
+                     now: datetime) -> datetime:
+    """The deadline of a running clock with stored `deadline`, counting a pause in progress as not spent."""
+    if test_session.status == "paused" and test_session.paused_at is not None:
+        frozen_since = max(test_session.paused_at, started_at or test_session.paused_at)
         if now > frozen_since:
-            return attempt.deadline_at + (now - frozen_since)
-    return attempt.deadline_at
+            return deadline + (now - frozen_since)
+    return deadline
 
 
 def remaining_seconds(attempt: Attempt, test_session: TestSession, now: datetime) -> int | None:
@@ -177,18 +187,26 @@ def timer_view(attempt: Attempt, now: datetime) -> dict[str, Any]:
 
 
 def attempt_view(session: Session, attempt: Attempt, *, lang: str = "zh-TW", now: datetime | None = None) -> dict[str, Any]:
-    """Everything a student's client needs: clock, items (no keys) and acknowledged answers."""
+    """Everything a student's client needs: clock, items (no keys) and acknowledged answers.
+
+    Before the start (status "not_started") no item content is sent, only
+    `item_count`: the clock starts at start_attempt, so items sent earlier
+    could be read for free.
+    """
     now = now or utcnow()
     test_session = attempt.session
     form = test_session.form
     seed = attempt.shuffle_seed if form.shuffle_options else None
     items = []
     pk_to_id = {}
+    started = attempt.status != "not_started"
     for position, item_pk, item in form_items(session, form):
+        pk_to_id[item_pk] = item.id
+        if not started:
+            continue
         view = item.student_view(lang, seed=seed)
         view["position"] = position
         items.append(view)
-        pk_to_id[item_pk] = item.id
     answers = {}
     for answer in session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)):
         item_id = pk_to_id.get(answer.item_pk)
@@ -201,6 +219,7 @@ def attempt_view(session: Session, attempt: Attempt, *, lang: str = "zh-TW", now
         "lang": items[0]["lang"] if items else lang,
         "student": {"name": student.display_name, "seat": student.seat_number, "class": klass.name,
                     "school": klass.school.name_zh},
+        "item_count": len(pk_to_id),
         "items": items,
         "answers": answers,
     })
@@ -217,6 +236,13 @@ def submit_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
         attempt.submit_reason = "student"
         attempt.submitted_at = now
     return attempt
+
+
+def check_form_item(session: Session, attempt: Attempt, item_id: str) -> None:
+    """Raise Unprocessable (unknown_item) unless `item_id` is an item on the attempt's form (cached for frozen forms)."""
+    if not any(item.id == item_id for _, _, item in form_items(session, attempt.session.form)):
+        raise Unprocessable("current_item is not an item of your test; send the id of the item on screen or null",
+                            code="unknown_item")
 
 
 def form_item_record(session: Session, test_session: TestSession, item_id: str) -> ItemRecord | None:

@@ -21,14 +21,21 @@ _TTL = 12 * 3600
 
 @dataclass(frozen=True)
 class Seen:
-    """When an attempt's client last spoke to the server, and which item it showed."""
+    """When an attempt's client last spoke to the server, which item it showed, and when the student last acted.
+
+    `at` is any request (a heartbeat too: the client is connected); `active_at` is
+    the last *activity*: the start, a saved answer or a change of the current
+    item. A client that keeps sending heartbeats but holds back every save is
+    connected yet idle.
+    """
 
     at: datetime
     current_item: str | None
+    active_at: datetime
 
 
 class Presence:
-    """One Redis hash per session: attempt id → {"t": epoch seconds, "i": current item id}."""
+    """One Redis hash per session: attempt id → {"t": last request, "i": current item id, "a": last activity}."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
@@ -37,19 +44,26 @@ class Presence:
     def _key(self, session_id: int) -> str:
         return f"{self.prefix}live:{session_id}"
 
-    def touch(self, session_id: int, attempt_id: int, now: datetime, current_item: str | None = None) -> None:
-        """Record a request from an attempt (keeping the last known item when none is given)."""
+    def touch(self, session_id: int, attempt_id: int, now: datetime, current_item: str | None = None, *,
+              active: bool = False) -> None:
+        """Record a request from an attempt (keeping the last known item when none is given).
+
+        `active` marks the student's own activity (start, saved answer); a change of the
+        current item counts as activity too, a heartbeat on the same item does not.
+        """
         key = self._key(session_id)
         try:
+            old = self.client.hget(key, str(attempt_id))
+            previous = json.loads(old) if old else {}
             if current_item is None:
-                old = self.client.hget(key, str(attempt_id))
-                if old:
-                    current_item = json.loads(old).get("i")
+                current_item = previous.get("i")
+            moved = current_item is not None and current_item != previous.get("i")
+            active_at = now.timestamp() if active or moved or "a" not in previous else float(previous["a"])
             pipe = self.client.pipeline()
-            pipe.hset(key, str(attempt_id), json.dumps({"t": now.timestamp(), "i": current_item}))
+            pipe.hset(key, str(attempt_id), json.dumps({"t": now.timestamp(), "i": current_item, "a": active_at}))
             pipe.expire(key, _TTL)
             pipe.execute()
-        except (redis.RedisError, OSError, ValueError) as exc:
+        except (redis.RedisError, OSError, ValueError, TypeError) as exc:
             log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
 
     def read(self, session_id: int) -> dict[int, Seen]:
@@ -63,7 +77,9 @@ class Presence:
         for attempt_id, value in raw.items():
             try:
                 data = json.loads(value)
-                out[int(attempt_id)] = Seen(datetime.fromtimestamp(float(data["t"]), tz=UTC), data.get("i"))
+                at = datetime.fromtimestamp(float(data["t"]), tz=UTC)
+                active_at = datetime.fromtimestamp(float(data["a"]), tz=UTC) if "a" in data else at
+                out[int(attempt_id)] = Seen(at, data.get("i"), active_at)
             except (ValueError, KeyError, TypeError):
                 continue
         return out

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
-from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds
+from .attempts import effective_deadline, expire_if_due, iso, remaining_seconds, running_deadline
 from .db import utcnow
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import get_form, operational_forms
@@ -85,8 +85,13 @@ def check_class_access(user: User | None, klass: SchoolClass) -> None:
         raise Forbidden("this class belongs to another school", code="forbidden")
 
 
+MAX_ID = 2**31 - 1  # the largest database id (PostgreSQL INTEGER)
+
+
 def get_attempt(session: Session, attempt_id: int) -> Attempt:
     """An attempt by id (locked for update), or NotFound."""
+    if isinstance(attempt_id, bool) or not isinstance(attempt_id, int) or not 0 <= attempt_id <= MAX_ID:
+        raise NotFound(f"no attempt with id {attempt_id!r}")
     attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
     if attempt is None:
         raise NotFound(f"no attempt with id {attempt_id}")
@@ -176,17 +181,25 @@ def extend_time(session: Session, attempt_id: int, seconds: int, *, actor: str, 
         raise Conflict("the session is closed", code="session_closed")
     if attempt.status == "submitted" and attempt.submit_reason != "deadline":
         raise Conflict("the student has submitted; extra time would not change anything", code="submitted")
-    attempt.extra_seconds += seconds
     reopened = False
     if attempt.deadline_at is not None:
-        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=seconds)
-        if attempt.status == "submitted" and attempt.submit_reason == "deadline":
-            deadline = attempt.deadline_at
-            if deadline > now:
-                attempt.status = "in_progress"
-                attempt.submit_reason = None
-                attempt.submitted_at = None
-                reopened = True
+        expire_if_due(attempt, now)  # settle a clock that ran out but no request has looked at yet
+        new_deadline = attempt.deadline_at + timedelta(seconds=seconds)
+        if attempt.status == "submitted":  # ended by its deadline: re-open only if time is left
+            # Pause-aware: during a pause the clock of a re-opened attempt stands still.
+            left = running_deadline(new_deadline, attempt.started_at, test_session, now)
+            if left <= now:
+                needed = int((now - left).total_seconds()) + seconds + 1
+                raise Conflict(
+                    f"this student's time ran out at {iso(attempt.deadline_at)}; {seconds} s more would still "
+                    f"end before now, so nothing was changed. Give at least {needed} s to re-open the test",
+                    code="no_time_left")
+            attempt.status = "in_progress"
+            attempt.submit_reason = None
+            attempt.submitted_at = None
+            reopened = True
+        attempt.deadline_at = new_deadline
+    attempt.extra_seconds += seconds
     audit.record(session, actor, "attempt.extend", f"attempt {attempt.id}", ip=ip, seconds=seconds,
                  extra_seconds=attempt.extra_seconds, reopened=reopened, deadline_at=iso(attempt.deadline_at))
     return attempt
@@ -227,7 +240,8 @@ class StatusRow:
     answered: int
     n_items: int
     last_saved: str | None
-    last_seen: str | None
+    last_seen: str | None  # last request of any kind (heartbeat too): the client is connected
+    last_active: str | None  # last start, saved answer or change of item: what "idle" measures
     idle: bool
     idle_seconds: int | None
     remaining_seconds: int | None
@@ -268,14 +282,19 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
         last = max(mine, key=lambda t: t[2]) if mine else None
         hot = seen.get(a.id)
         last_seen = hot.at if hot else (last[2] if last else a.started_at)
+        # Idle = no activity (start, saved answer, change of item) for IDLE_AFTER; heartbeats only show
+        # the client is connected, so a client holding back its saves cannot look busy.
+        moments = [t for t in (hot.active_at if hot else None, last[2] if last else None, a.started_at) if t]
+        last_active = max(moments) if moments else None
         current = (hot.current_item if hot and hot.current_item else None) or (last[0] if last else None)
-        idle_seconds = int((now - last_seen).total_seconds()) if last_seen and a.status == "in_progress" else None
+        idle_seconds = (int((now - last_active).total_seconds())
+                        if last_active and a.status == "in_progress" else None)
         rows.append(StatusRow(
             attempt_id=a.id, student_id=a.student_id, seat=a.student.seat_number, name=a.student.display_name,
             status=a.status, joined=hot is not None or a.started_at is not None, started=a.started_at is not None,
             done=a.status == "submitted", locked=a.locked,
             current_item=current, current_position=positions.get(current) if current else None, answered=sum(1 for _, r, _ in mine if r not in (None, {})), n_items=n_items,
-            last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen),
+            last_saved=iso(last[2]) if last else None, last_seen=iso(last_seen), last_active=iso(last_active),
             idle=idle_seconds is not None and idle_seconds >= IDLE_AFTER.total_seconds(),
             idle_seconds=idle_seconds, remaining_seconds=remaining_seconds(a, test_session, now),
             deadline_at=iso(effective_deadline(a, test_session, now)), extra_seconds=a.extra_seconds,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
 from item_bank.grid import MapLayout, parse_map, shortest_path
+
+#: An image placeholder in a text, {{img:NAME}} (validation.PLACEHOLDER checks the same syntax).
+_IMAGE_REF = re.compile(r"\{\{img:([A-Za-z0-9_-]{1,64})\}\}")
 
 __all__ = [
     "DIMENSIONS",
@@ -374,5 +378,9 @@ class Item:
             view["answer_kind"] = self.answer.kind
         if self.type == "grid_path" and self.grid is not None:
             view["grid"] = {"map": list(self.grid.rows), "max_moves": self.grid.max_moves}
-        view["images"] = dict(self.images)
+        # Only the images the student's texts show: one used only by the rationale would give it away.
+        shown = " ".join(filter(None, [view["title"], view["stem"],
+                                       *(o["text"] for name in order for o in view[name])]))
+        used = set(_IMAGE_REF.findall(shown))
+        view["images"] = {name: svg for name, svg in self.images.items() if name in used}
         return view

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from assessment.config import Settings
 
@@ -25,6 +26,16 @@ _SETTING_KEYS = {
     "MIN_CELL_SIZE": "min_cell_size",
     "LOGIN_RATE_PER_MINUTE": "login_rate_per_minute",
 }
+
+
+MAX_ID = 2**31 - 1  # the largest database id (PostgreSQL INTEGER); larger ids in a URL are 404
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a database id, 0 … 2^31−1 (anything larger is no id: 404, never a 500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, min=0, max=MAX_ID)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    app.url_map.converters["id"] = IdConverter
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -180,6 +180,26 @@ def test_late_delivery_rule(db, started) -> None:  # type: ignore[no-untyped-def
         save_answer(db, attempt.id, item.id, 2, {"text": "31"}, answered_at=claim, now=now)
 
 
+def test_a_closed_session_ends_late_delivery(db, started) -> None:  # type: ignore[no-untyped-def]
+    """Rule 2: a late answer that would fit the late rule is refused once the proctor closed the session."""
+    from assessment.proctoring import close_session
+
+    test_session, attempt, items = started
+    item = items["short_answer"]
+    attempt, now = _deadline_passed(db, attempt.id, 30)
+    deadline = attempt.deadline_at
+    expire_if_due(attempt, now)
+    close_session(db, test_session.id, actor="proctor1", now=now)
+    db.commit()
+    assert attempt.submit_reason == "deadline" and test_session.status == "closed"
+    with pytest.raises(Conflict) as exc:
+        save_answer(db, attempt.id, item.id, 1, {"text": "32"}, answered_at=deadline - timedelta(seconds=20),
+                    now=now)
+    assert exc.value.code == "session_closed"
+    db.rollback()
+    assert _stored(db, attempt.id) == {}
+
+
 def test_claims_are_clamped_when_on_time(db, started) -> None:  # type: ignore[no-untyped-def]
     _, attempt, items = started
     item = items["single_choice"]

@@ -8,6 +8,7 @@ from assessment.attempts import (
     attempt_for_token,
     effective_deadline,
     expire_if_due,
+    iso,
     login_with_ticket,
     remaining_seconds,
     start_attempt,
@@ -119,6 +120,46 @@ def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-
     assert detail["reopened"] is True and detail["seconds"] == 300
 
 
+def test_extend_that_leaves_no_time_changes_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    """Time ran out 10 min ago: 9 more minutes would still end in the past, so the record stays as it was."""
+    _, attempts, items = open_all_types_session(db, n_students=1, minutes=35)
+    now = utcnow()
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=now - timedelta(minutes=45))
+    db.commit()
+    a = db.get(Attempt, attempts[0].id)
+    deadline = a.deadline_at
+    with pytest.raises(Conflict) as exc:
+        extend_time(db, a.id, 9 * 60, actor="p", now=now)
+    assert exc.value.code == "no_time_left" and "at least 601 s" in exc.value.message
+    assert (a.status, a.submit_reason, a.deadline_at, a.extra_seconds) == ("submitted", "deadline", deadline, 0)
+    assert db.query(AuditEntry).filter_by(action="attempt.extend").count() == 0
+    # the late-delivery window did not move: an answer claimed 8 minutes after the deadline stays refused
+    item = items["single_choice"]
+    with pytest.raises(Conflict) as late:
+        save_answer(db, a.id, item.id, 1, correct_response(item), answered_at=now - timedelta(minutes=2), now=now)
+    assert late.value.code == "time_up"
+    extend_time(db, a.id, 11 * 60, actor="p", now=now)  # enough: re-opened with one minute left
+    assert a.status == "in_progress" and a.deadline_at == deadline + timedelta(minutes=11)
+    assert remaining_seconds(a, a.session, now) == 60
+
+
+def test_extend_during_a_pause_counts_the_stopped_clock(db) -> None:  # type: ignore[no-untyped-def]
+    """Ran out 1 min before the pause; +120 s during the pause leaves 60 s on the stopped clock."""
+    test_session, attempts, _ = open_all_types_session(db, n_students=1, minutes=35)
+    now = utcnow()
+    login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=now - timedelta(minutes=40))
+    db.commit()
+    a = db.get(Attempt, attempts[0].id)
+    deadline = a.deadline_at  # now - 5 min
+    assert expire_if_due(a, now - timedelta(minutes=4, seconds=30))
+    pause_session(db, test_session.id, actor="p", now=now - timedelta(minutes=4))
+    extend_time(db, a.id, 120, actor="p", now=now)
+    assert a.status == "in_progress" and a.submit_reason is None and a.deadline_at == deadline + timedelta(seconds=120)
+    assert remaining_seconds(a, test_session, now) == 60
+    resume_session(db, test_session.id, actor="p", now=now)
+    assert a.status == "in_progress" and remaining_seconds(a, test_session, now) == 60
+
+
 def test_extend_before_start_counts_at_the_start(db) -> None:  # type: ignore[no-untyped-def]
     test_session, attempts, _ = open_all_types_session(db, minutes=30)
     extend_time(db, attempts[0].id, 600, actor="p")
@@ -207,10 +248,39 @@ def test_live_status_uses_redis_then_sql(db, app) -> None:  # type: ignore[no-un
     presence.touch(test_session.id, b.id, utcnow() - timedelta(minutes=5))
     status = live_status(db, test_session.id, presence)
     rows = status["students"]
-    assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is True
+    # last seen 5 minutes ago, but an answer was saved just now: active, not idle
+    assert rows[0]["current_item"] == items["grid_path"].id and rows[0]["idle"] is False
     assert (rows[1]["joined"], rows[1]["started"], rows[1]["status"]) == (True, False, "not_started")
     assert rows[1]["idle"] is False and rows[1]["remaining_seconds"] == 35 * 60 and rows[1]["deadline_at"] is None
-    assert status["counts"] == {"students": 3, "joined": 2, "in_progress": 1, "done": 0, "idle": 1, "locked": 0}
+    assert status["counts"] == {"students": 3, "joined": 2, "in_progress": 1, "done": 0, "idle": 0, "locked": 0}
+
+
+def test_heartbeats_show_connected_but_only_activity_keeps_a_student_from_idle(db, app) -> None:  # type: ignore[no-untyped-def]
+    """A client that sends heartbeats on the same item but holds back every save turns idle."""
+    test_session, attempts, items = open_all_types_session(db, n_students=1)
+    t0 = utcnow() - timedelta(minutes=10)
+    a = login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=t0).attempt
+    db.commit()
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    presence.touch(test_session.id, a.id, t0, active=True)  # the start
+    presence.touch(test_session.id, a.id, t0 + timedelta(minutes=1), items["matching"].id)  # went to an item
+    for minute in range(2, 10):  # then only heartbeats on the same item
+        presence.touch(test_session.id, a.id, t0 + timedelta(minutes=minute), items["matching"].id)
+    now = t0 + timedelta(minutes=10)
+    row = live_status(db, test_session.id, presence, now=now)["students"][0]
+    assert row["last_seen"] == iso(t0 + timedelta(minutes=9))  # connected a minute ago
+    assert row["last_active"] == iso(t0 + timedelta(minutes=1))
+    assert row["idle"] is True and row["idle_seconds"] == 9 * 60
+    # moving to another item is activity
+    presence.touch(test_session.id, a.id, now, items["grid_path"].id)
+    row = live_status(db, test_session.id, presence, now=now + timedelta(seconds=30))["students"][0]
+    assert row["idle"] is False and row["idle_seconds"] == 30 and row["current_item"] == items["grid_path"].id
+    # so is a saved answer, even without presence (Redis down: SQL alone)
+    item = items["ordering"]
+    save_answer(db, a.id, item.id, 1, correct_response(item), now=now + timedelta(minutes=5))
+    row = live_status(db, test_session.id, None, now=now + timedelta(minutes=5, seconds=10))["students"][0]
+    assert row["idle"] is False and row["idle_seconds"] == 10
 
 
 def test_access_is_limited_to_the_school(db) -> None:  # type: ignore[no-untyped-def]

@@ -164,3 +164,26 @@ def test_filter_items(fixture_items) -> None:
         filter_items(fixture_items, grade=6)
     with pytest.raises(ValueError, match="status"):
         filter_items(fixture_items, status="live")
+
+
+def test_student_view_sends_only_the_images_its_texts_show() -> None:
+    from item_bank.validation import build_item
+
+    def svg(text: str) -> str:
+        return f"<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><text x='0' y='9'>{text}</text></svg>"
+
+    item = build_item({
+        "id": "d1-demo-solution", "version": 1, "type": "single_choice", "dimension": "D1", "grades": [5],
+        "anchor": False, "status": "operational",
+        "title": {"zh-TW": "題", "en": "Q"}, "stem": {"zh-TW": "選一個 {{img:map}}", "en": "Pick one {{img:map}}"},
+        "rationale": {"zh-TW": "看圖 {{img:solution}}", "en": "See {{img:solution}}"},
+        "max_score": 1,
+        "options": [{"id": "A", "text": {"zh-TW": "甲 {{img:robot}}", "en": "a {{img:robot}}"}},
+                    {"id": "B", "text": {"zh-TW": "乙", "en": "b"}}],
+        "key": "B", "images": {"solution": svg("ANSWER IS B"), "map": svg("MAP"), "robot": svg("ROBOT")},
+    })
+    for lang in ("zh-TW", "en"):
+        view = item.student_view(lang, seed=7)
+        assert sorted(view["images"]) == ["map", "robot"]
+        assert "ANSWER IS B" not in json.dumps(view)
+    assert sorted(item.images) == ["map", "robot", "solution"]  # the bank keeps it for the rationale

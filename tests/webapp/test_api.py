@@ -68,10 +68,12 @@ def test_login_then_attempt_without_any_key(client, setup) -> None:  # type: ign
     body = _login(client, attempts[0].ticket[:4].lower() + "-" + attempts[0].ticket[4:])
     assert body["attempt_id"] == attempts[0].id and body["token_type"] == "Bearer"
     assert body["status"] == "not_started" and body["remaining_seconds"] == 35 * 60 and body["deadline_at"] is None
+    _start(client, body["token"])
     response = client.get("/api/v1/attempt", headers=_auth(body["token"]))
     assert response.headers["Cache-Control"] == "no-store"
     data = response.get_json()
-    assert {"status", "deadline_at", "server_time", "items", "answers"} <= set(data)
+    assert {"status", "deadline_at", "server_time", "items", "item_count", "answers"} <= set(data)
+    assert data["item_count"] == len(TYPES)
     assert [i["type"] for i in data["items"]] == list(TYPES)
     for view in data["items"]:
         item = items[view["type"]]
@@ -92,6 +94,30 @@ def test_login_then_attempt_without_any_key(client, setup) -> None:  # type: ign
             assert view["answer_kind"] in ("numeric", "text")
     english = client.get("/api/v1/attempt?lang=en", headers=_auth(body["token"])).get_json()
     assert english["lang"] == "en" and english["items"][0]["title"] == items[TYPES[0]].title.get("en")
+
+
+def test_no_item_content_before_the_start(client, setup) -> None:  # type: ignore[no-untyped-def]
+    """The clock starts at POST /attempt/start, so GET /attempt sends no stem or option before it."""
+    _, attempts, items = setup
+    token = _login(client, attempts[1].ticket)["token"]
+    for lang in ("zh-TW", "en"):
+        response = client.get(f"/api/v1/attempt?lang={lang}", headers=_auth(token))
+        assert response.status_code == 200
+        data = response.get_json()
+        assert data["status"] == "not_started" and data["items"] == [] and data["item_count"] == len(TYPES)
+        assert data["student"]["name"] and data["remaining_seconds"] == 35 * 60
+        text = json.dumps(data, ensure_ascii=False)
+        for item in items.values():
+            view = item.student_view(lang)
+            assert item.id not in text
+            texts = [view.get("stem"), view.get("title")]
+            texts += [o.get("text") for key in ("options", "left", "right") for o in view.get(key) or []]
+            for fragment in filter(None, texts):
+                assert fragment not in text, f"{item.id}: {fragment!r} sent before the start"
+    _start(client, token)
+    started = client.get("/api/v1/attempt?lang=en", headers=_auth(token)).get_json()
+    assert [i["id"] for i in started["items"]] == [items[t].id for t in TYPES]
+    assert started["items"][0]["stem"] == items[TYPES[0]].student_view("en")["stem"]
 
 
 def test_shuffled_options_are_per_student_and_scoring_is_unaffected(client, db) -> None:  # type: ignore[no-untyped-def]
@@ -233,15 +259,31 @@ def test_heartbeat_reports_the_clock_and_current_item(client, setup) -> None:  #
     assert body["status"] == "in_progress" and body["paused"] is False and body["remaining_seconds"] > 0
 
 
+def test_heartbeat_accepts_only_items_of_the_form(app, client, setup) -> None:  # type: ignore[no-untyped-def]
+    from assessment.presence import Presence
+
+    test_session, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    assert client.post("/api/v1/attempt/heartbeat", headers=_auth(token),
+                       json={"current_item": items["matching"].id}).status_code == 200
+    for bogus in ("not-on-this-form", "<img src=x onerror=alert(1)>", items["matching"].id.upper()):
+        response = client.post("/api/v1/attempt/heartbeat", headers=_auth(token), json={"current_item": bogus})
+        assert response.status_code == 422 and response.get_json()["error"] == "unknown_item"
+        assert bogus not in response.get_json()["message"]
+    assert presence.read(test_session.id)[attempts[0].id].current_item == items["matching"].id
+
+
 def test_start_starts_the_clock_once_and_answers_wait_for_it(client, db, setup) -> None:  # type: ignore[no-untyped-def]
     _, attempts, items = setup
     item = items["single_choice"]
     assert client.post("/api/v1/attempt/start").get_json()["error"] == "no_token"
     token = _login(client, attempts[0].ticket)["token"]
-    # before the start: the items can be preloaded, but no clock runs and no answer is taken
+    # before the start: no clock runs, no answer is taken, and no item content is sent
     view = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
     assert (view["status"], view["deadline_at"], view["started_at"]) == ("not_started", None, None)
-    assert len(view["items"]) == len(TYPES) and view["remaining_seconds"] == 35 * 60
+    assert view["items"] == [] and view["item_count"] == len(TYPES) and view["remaining_seconds"] == 35 * 60
     early = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
                        json={"seq": 1, "response": correct_response(item)})
     assert early.status_code == 409 and early.get_json()["error"] == "not_started"
@@ -259,7 +301,8 @@ def test_start_starts_the_clock_once_and_answers_wait_for_it(client, db, setup) 
     assert _login(client, attempts[0].ticket)["deadline_at"] == first["deadline_at"]
     second = _start(client, other_token)
     assert (second["started_at"], second["deadline_at"]) == (first["started_at"], first["deadline_at"])
-    assert client.get("/api/v1/attempt", headers=_auth(token)).get_json()["deadline_at"] == first["deadline_at"]
+    after = client.get("/api/v1/attempt", headers=_auth(token)).get_json()
+    assert after["deadline_at"] == first["deadline_at"] and len(after["items"]) == len(TYPES)
     saved = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
                        json={"seq": 1, "response": correct_response(item)})
     assert saved.status_code == 200 and saved.get_json()["seq"] == 1
@@ -376,3 +419,119 @@ def test_every_item_type_of_the_bank_has_a_safe_student_view() -> None:
         view = item.student_view("zh-TW", seed=123)
         leaked = [k for k, p in _walk_keys(view) if k in FORBIDDEN_KEYS and not p.startswith(".images")]
         assert not leaked, (item.id, leaked)
+
+
+def _parallel(n, call):  # type: ignore[no-untyped-def]
+    """Run `call(i)` in n threads released together; the list of results."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_parallel_wrong_tickets_cannot_pass_the_per_ip_limit(app, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    app.config.update(TICKET_FAILURES_PER_IP=5)
+    statuses = _parallel(24, lambda i: app.test_client().post(
+        "/api/v1/login", json={"ticket": f"ZZZZ-Z{'23456789ABCDEFGHJKLMNPQR'[i]}ZZ"}).status_code)
+    assert sorted(statuses) == [401] * 5 + [429] * 19
+    assert app.test_client().post("/api/v1/login", json={"ticket": attempts[0].ticket}).status_code == 429
+
+
+def test_valid_sign_ins_in_parallel_spend_no_failure_budget(app, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    # A sign-in in flight holds a failure slot until its ticket proves valid, then gives it back.
+    app.config.update(TICKET_FAILURES_PER_IP=12)
+    tickets = [a.ticket for a in attempts] * 3
+    statuses = _parallel(len(tickets), lambda i: app.test_client().post(
+        "/api/v1/login", json={"ticket": tickets[i]}).status_code)
+    assert statuses == [200] * len(tickets)
+    client = app.test_client()
+    wrong = [client.post("/api/v1/login", json={"ticket": f"AAAA-A{c}AA"}).status_code for c in "23456789ABCDE"]
+    assert wrong == [401] * 12 + [429]  # the whole budget is still there
+
+
+def test_a_schools_typos_do_not_lock_out_its_valid_tickets(client, setup) -> None:  # type: ignore[no-untyped-def]
+    """One NAT address: 150 mistyped tickets in a minute, then every valid ticket still signs in."""
+    from webapp.views.api import TICKET_FAILURES_PER_IP
+
+    _, attempts, _ = setup
+    assert TICKET_FAILURES_PER_IP == 200
+    wrong = [client.post("/api/v1/login", json={"ticket": f"ZZZZ{i:04d}".replace("0", "Z").replace("1", "Y")})
+             for i in range(150)]
+    assert {r.status_code for r in wrong} == {401}
+    assert [client.post("/api/v1/login", json={"ticket": a.ticket}).status_code for a in attempts] == [200] * 3
+
+
+def test_ipv6_addresses_share_the_failure_budget_of_their_64(app, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    app.config.update(TICKET_FAILURES_PER_IP=2)
+
+    def login(addr: str, ticket: str) -> int:
+        client = app.test_client()
+        return client.post("/api/v1/login", json={"ticket": ticket},
+                           environ_base={"REMOTE_ADDR": addr}).status_code
+
+    assert login("2001:db8:1:2::1", "AAAA-AAA2") == 401
+    assert login("2001:db8:1:2:ffff::9", "AAAA-AAA3") == 401
+    assert login("2001:db8:1:2:abcd::5", attempts[0].ticket) == 429  # same /64: budget spent
+    assert login("2001:db8:1:3::1", attempts[0].ticket) == 200  # the next /64 is another network
+    assert login("10.0.0.1", "AAAA-AAA4") == 401
+
+
+def test_a_ticket_that_is_no_text_is_400(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/login", data='{"ticket": "AB\\ud800CD"}', content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_ticket"
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"ticket": ' + "[" * 5000 + "]" * 5000 + "}",
+    '{"seq": 1, "response": {"text": "' + "[" * 50 + '"}, "x": {',
+    "{not json",
+    b"\xff\xfe{}",
+])
+def test_malformed_json_bodies_are_400_on_every_json_endpoint(client, setup, body) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    calls = [client.post("/api/v1/login", data=body, content_type="application/json"),
+             client.put(f"/api/v1/attempt/answers/{item.id}", data=body, content_type="application/json",
+                        headers=_auth(token)),
+             client.post("/api/v1/attempt/heartbeat", data=body, content_type="application/json",
+                         headers=_auth(token))]
+    for response in calls:
+        assert response.status_code == 400, response.get_data(as_text=True)[:200]
+        assert response.get_json()["error"] == "bad_json" and "JSON" in response.get_json()["message"]
+
+
+def test_brackets_inside_strings_are_text(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    text = "[" * 40 + "{" * 40
+    response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token),
+                          json={"seq": 1, "response": {"text": text}})
+    assert response.status_code == 200 and response.get_json()["seq"] == 1
+
+
+def test_text_that_is_no_unicode_is_400_and_not_stored(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, items = setup
+    token = _login_and_start(client, attempts[0].ticket)["token"]
+    item = items["short_answer"]
+    response = client.put(f"/api/v1/attempt/answers/{item.id}", headers=_auth(token), content_type="application/json",
+                          data='{"seq": 1, "response": {"text": "3\\ud8002"}}')
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_json"
+    assert "surrogate" in response.get_json()["message"]
+    assert db.query(Answer).count() == 0

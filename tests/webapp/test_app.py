@@ -90,3 +90,36 @@ def test_production_refuses_dev_secret(tmp_path) -> None:  # type: ignore[no-unt
     with pytest.raises(UnsafeConfigError):
         create_app({"CTCENSUS_ENV": "production", "SECRET_KEY": "ctcensus-dev-secret-not-for-production",
                     "INSTANCE_PATH": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_parallel_password_guesses_cannot_pass_the_limit(app) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    app.extensions["ctcensus"].settings = app.extensions["ctcensus"].settings.with_(login_rate_per_minute=3)
+    clients = [app.test_client() for _ in range(12)]
+    tokens = [_csrf(c.get("/login").data) for c in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        response = clients[i].post("/login", data={"username": f"user{i}", "password": "wrong-password",
+                                                   "csrf_token": tokens[i]})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 3 + [429] * 9
+
+
+def test_successful_staff_logins_give_the_ip_slot_back(app, client) -> None:  # type: ignore[no-untyped-def]
+    _make_user(app)
+    app.extensions["ctcensus"].settings = app.extensions["ctcensus"].settings.with_(login_rate_per_minute=3)
+    for _ in range(5):
+        assert _login(client).status_code == 302
+        client.post("/logout", data={"csrf_token": _csrf(client.get("/login").data)})
+    statuses = [_login(client, "someone", "bad-password").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]

@@ -113,3 +113,47 @@ def test_actions_are_audited_and_other_schools_refused(client, db, setup) -> Non
     assert entries["session.pause"].actor == "proc" and entries["attempt.extend"].detail["seconds"] == 90
     assert "attempt.lock" not in entries
     db.commit()
+
+
+HUGE = "999999999999999999999999999999"
+
+
+def test_huge_ids_are_404_and_nothing_is_probed_unauthenticated(client, db, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, attempts, _ = setup
+    # unauthenticated: 401 whether or not the attempt exists (no lookup, no row lock)
+    for attempt_id in (attempts[0].id, 999999, 2**31 - 1):
+        response = client.post(f"/proctor/api/attempts/{attempt_id}/lock", json={})
+        assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
+    for session_id in (test_session.id, 999999):
+        assert client.post(f"/proctor/api/sessions/{session_id}/pause").status_code == 401
+    _login(client, "proc", "proctor-pass")
+    headers = {"X-CSRF-Token": _csrf(client)}
+    for method, url in [("get", f"/proctor/sessions/{HUGE}"), ("get", f"/proctor/sessions/{HUGE}/tickets"),
+                        ("get", f"/proctor/api/sessions/{HUGE}/status"), ("post", f"/proctor/api/sessions/{HUGE}/pause"),
+                        ("post", f"/proctor/api/attempts/{HUGE}/extend"), ("post", f"/proctor/api/attempts/{2**31}/lock"),
+                        ("get", f"/proctor/api/sessions/{2**31}/status")]:
+        response = getattr(client, method)(url, headers=headers, json={"seconds": 60} if method == "post" else None)
+        assert response.status_code == 404, (url, response.status_code)
+    assert client.post(f"/proctor/api/attempts/{2**31 - 1}/lock", headers=headers).get_json()["error"] == "not_found"
+    # a staff action without the CSRF token is refused before the attempt is looked up
+    assert client.post(f"/proctor/api/attempts/{attempts[0].id}/lock").status_code == 400
+    db.expire_all()
+    assert not any(a.locked for a in attempts) and db.query(AuditEntry).filter_by(action="attempt.lock").count() == 0
+
+
+def test_ticket_sheet_is_never_cached(client, setup) -> None:  # type: ignore[no-untyped-def]
+    test_session, _, _ = setup
+    _login(client, "proc", "proctor-pass")
+    response = client.get(f"/proctor/sessions/{test_session.id}/tickets")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_deeply_nested_json_to_a_staff_action_is_400(client, setup) -> None:  # type: ignore[no-untyped-def]
+    _, attempts, _ = setup
+    _login(client, "proc", "proctor-pass")
+    response = client.post(f"/proctor/api/attempts/{attempts[0].id}/extend", data="[" * 50_000 + "]" * 50_000,
+                           content_type="application/json", headers={"X-CSRF-Token": _csrf(client)})
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_json"

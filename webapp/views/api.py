@@ -17,11 +17,12 @@ from assessment import answers as answer_service
 from assessment import attempts as attempt_service
 from assessment.db import utcnow
 from assessment.errors import InvalidInput, TooManyRequests, Unauthorized
-from assessment.hotstate import RateLimited
+from assessment.hotstate import RateLimited, address_key
 from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.tickets import normalize_ticket
 
+from ..body import json_object
 from ..extensions import db_session, services
 
 __all__ = ["OPENAPI_PATH", "TICKET_FAILURES_PER_IP", "TICKET_RATE_PER_TICKET", "bp"]
@@ -29,10 +30,14 @@ __all__ = ["OPENAPI_PATH", "TICKET_FAILURES_PER_IP", "TICKET_RATE_PER_TICKET", "
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
-# A whole school signs in at once from one NAT address, so only *failed* sign-ins count per IP
-# (guessing fails: at 60 a minute for an 8-hour test day, one address finds any of ~5,000 live
-# tickets among 32^8 with probability about 1 in 10,000), while every sign-in counts per ticket.
-TICKET_FAILURES_PER_IP = 60
+# A whole school signs in at once from one NAT address, and a valid ticket cannot be told from a
+# guess without looking it up, so per IP only *failed* sign-ins count (every sign-in counts per
+# ticket). The limit must be one a school's typos never reach: 200 failures a minute per address
+# (IPv6: per /64). What it allows a guesser: tickets are 8 symbols from a 32-letter alphabet,
+# 32^8 ≈ 1.1e12 codes, ~5,350 of them live on a test day. 200/min for an 8-hour day is 96,000
+# guesses, each hitting a live ticket with p ≈ 5,350 / 1.1e12 ≈ 4.9e-9: about 1 in 2,100 per
+# address per day (and a hit opens one student's attempt, whose name the player shows).
+TICKET_FAILURES_PER_IP = 200
 TICKET_RATE_PER_TICKET = 10
 MAX_ITEM_ID = 64
 
@@ -44,12 +49,6 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("send a JSON object as the request body (Content-Type: application/json)",
-                           code="bad_json")
-    return data
 
 
 def _presence() -> Presence:
@@ -86,36 +85,45 @@ def _current_attempt(for_update: bool = False) -> Attempt:
 def _login_limits() -> tuple[str, int, int]:
     per_ip = int(current_app.config.get("TICKET_FAILURES_PER_IP", TICKET_FAILURES_PER_IP))
     per_ticket = int(current_app.config.get("TICKET_RATE_PER_TICKET", TICKET_RATE_PER_TICKET))
-    return f"ticket:fail:ip:{request.remote_addr}", per_ip, per_ticket
-
-
-def _rate_limit_login(ticket: str) -> None:
-    limiter = services().limiter
-    ip_key, per_ip, per_ticket = _login_limits()
-    try:
-        limiter.check(ip_key, per_ip)
-        if ticket:
-            limiter.hit(f"ticket:code:{ticket}", per_ticket)
-    except RateLimited as exc:
-        raise TooManyRequests(f"too many sign-in attempts; try again in {exc.retry_after} s",
-                              retry_after=exc.retry_after) from None
+    return f"ticket:fail:ip:{address_key(request.remote_addr)}", per_ip, per_ticket
 
 
 @bp.post("/login")
 def login():  # type: ignore[no-untyped-def]
-    """Ticket → attempt id + bearer token (the clock starts later, at POST /attempt/start)."""
-    body = _json_body()
+    """Ticket → attempt id + bearer token (the clock starts later, at POST /attempt/start).
+
+    Rate limits are counted before the lookup (atomically, so parallel guesses
+    cannot all pass): the per-IP failure slot is taken first and given back
+    unless the ticket turns out to be unknown.
+    """
+    body = json_object(check_text=False)  # a non-text ticket is answered as bad_ticket below
     raw = body.get("ticket")
-    if not isinstance(raw, str) or len(raw) > 64:
-        raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"}", code="bad_ticket")
-    _rate_limit_login(normalize_ticket(raw) or raw.strip().upper()[:16])
-    db = db_session()
-    now = utcnow()
+    if not isinstance(raw, str) or len(raw) > 64 or not _encodable(raw):
+        raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"} (letters, digits and dashes)",
+                           code="bad_ticket")
+    limiter = services().limiter
+    ip_key, per_ip, per_ticket = _login_limits()
+    ticket = normalize_ticket(raw) or raw.strip().upper()[:16]
+    failed = False
     try:
-        result = attempt_service.login_with_ticket(db, raw, secret_key=services().settings.secret_key, now=now)
-    except Unauthorized:
-        services().limiter.record(_login_limits()[0])  # a wrong ticket: counts against this address
-        raise
+        limiter.hit(ip_key, per_ip)  # counted as a failure until the ticket proves valid
+        try:
+            if ticket:
+                limiter.hit(f"ticket:code:{ticket}", per_ticket)
+            db = db_session()
+            now = utcnow()
+            try:
+                result = attempt_service.login_with_ticket(db, raw, secret_key=services().settings.secret_key,
+                                                           now=now)
+            except Unauthorized:
+                failed = True  # a wrong ticket: keeps its count against this address
+                raise
+        finally:
+            if not failed:
+                limiter.release(ip_key)
+    except RateLimited as exc:
+        raise TooManyRequests(f"too many sign-in attempts; try again in {exc.retry_after} s",
+                              retry_after=exc.retry_after) from None
     db.commit()
     attempt = result.attempt
     _presence().touch(attempt.session_id, attempt.id, now)
@@ -125,6 +133,14 @@ def login():  # type: ignore[no-untyped-def]
                  "student": {"name": student.display_name, "seat": student.seat_number,
                              "class": attempt.session.school_class.name}})
     return jsonify(body)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no ticket, and no valid Redis key
+        return False
+    return True
 
 
 @bp.get("/attempt")
@@ -143,7 +159,7 @@ def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
     now = utcnow()
     action(current, now=now)
     db_session().commit()
-    _presence().touch(current.session_id, current.id, now)
+    _presence().touch(current.session_id, current.id, now, active=True)  # start or submit: the student acted
     return jsonify(attempt_service.timer_view(current, now))
 
 
@@ -156,11 +172,12 @@ def start():  # type: ignore[no-untyped-def]
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
-    data = request.get_json(silent=True)
-    current_item = data.get("current_item") if isinstance(data, dict) else None
+    current_item = json_object(required=False).get("current_item")
     if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
         raise InvalidInput("current_item must be an item id or null", code="bad_item")
     current = _current_attempt()
+    if current_item is not None:
+        attempt_service.check_form_item(db_session(), current, current_item)  # 422 unknown_item
     now = utcnow()
     _presence().touch(current.session_id, current.id, now, current_item)
     return jsonify(attempt_service.timer_view(current, now))
@@ -171,7 +188,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
     if len(item_id) > MAX_ITEM_ID:
         raise InvalidInput("item id too long", code="bad_item")
-    body = _json_body()
+    body = json_object()
     if "response" not in body:
         raise InvalidInput("send {\"seq\": n, \"response\": {...}} (response null clears the answer)",
                            code="bad_json")
@@ -182,7 +199,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     ack = answer_service.save_answer(db, current.id, item_id, body.get("seq"), body.get("response"),
                                      answered_at=answered_at, now=now)
     db.commit()
-    _presence().touch(current.session_id, current.id, now, ack.item_id)
+    _presence().touch(current.session_id, current.id, now, ack.item_id, active=True)
     return jsonify({"item_id": ack.item_id, "seq": ack.seq})
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from assessment import accounts, audit
 from assessment.errors import TooManyRequests, Unauthorized
-from assessment.hotstate import RateLimited
+from assessment.hotstate import RateLimited, address_key
 
 from ..extensions import db_session, services
 from ..i18n import gettext as _
@@ -23,21 +23,31 @@ def login():  # type: ignore[no-untyped-def]
     password = request.form.get("password", "")
     svc = services()
     limit = svc.settings.login_rate_per_minute
-    ip_key = f"login:fail:ip:{request.remote_addr}"
+    ip_key = f"login:fail:ip:{address_key(request.remote_addr)}"
+    user_key = f"login:user:{username.lower()}"
+    # Counted before the password check, atomically, so parallel guesses cannot all pass a check
+    # nothing has recorded yet. Per IP only failures count (a school's staff share one NAT
+    # address): the slot is given back when the password is right. Per username every try counts.
     try:
-        # Per IP only failures count (a school's staff share one NAT address); per username every try.
-        svc.limiter.check(ip_key, limit)
-        svc.limiter.hit(f"login:user:{username.lower()}", limit)
+        svc.limiter.hit(ip_key, limit)
+        try:
+            svc.limiter.hit(user_key, limit)
+        except RateLimited:
+            svc.limiter.release(ip_key)
+            raise
     except RateLimited as exc:
         raise TooManyRequests(_("login.rate_limited", seconds=exc.retry_after), retry_after=exc.retry_after) from None
     session = db_session()
     try:
         user = accounts.authenticate(session, username, password)
     except Unauthorized:
-        svc.limiter.record(ip_key)
         flash(_("login.failed"), "error")
         return render_template("login.html", username=username), 401
-    svc.limiter.reset(f"login:user:{username.lower()}")
+    except Exception:
+        svc.limiter.release(ip_key)  # not a wrong password
+        raise
+    svc.limiter.release(ip_key)
+    svc.limiter.reset(user_key)
     audit.record(session, user.username, "auth.login", ip=request.remote_addr or "")
     session.commit()
     login_user(user)

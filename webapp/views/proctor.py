@@ -25,11 +25,12 @@ from assessment import proctoring
 from assessment import sessions as session_service
 from assessment.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from assessment.forms import operational_forms
-from assessment.models import TestSession
+from assessment.models import TestSession, User
 from assessment.presence import Presence
 from assessment.tickets import format_ticket
 from assessment.windows import selectable_windows
 
+from ..body import json_object
 from ..extensions import db_session, services
 from ..i18n import catalogue, current_language
 from ..i18n import gettext as _
@@ -59,10 +60,16 @@ _FORM_ERRORS = {
 }
 
 
-def _session_for_staff(session_id: int) -> TestSession:
+def _staff_user() -> User:
+    """The signed-in staff user; 401 before anything is looked up (no probing ids unauthenticated)."""
     user = current_user()
     if user is None:
         raise Unauthorized("sign in as staff first (/login)", code="unauthorized")
+    return user
+
+
+def _session_for_staff(session_id: int) -> TestSession:
+    user = _staff_user()
     test_session = session_service.get_session(db_session(), session_id)
     proctoring.check_access(user, test_session)
     return test_session
@@ -159,7 +166,7 @@ def console_messages(lang: str) -> dict[str, str]:
     return {key: entry.get(lang) or entry["zh-TW"] for key, entry in catalogue().items() if key.startswith("proctor.")}
 
 
-@bp.get("/sessions/<int:session_id>")
+@bp.get("/sessions/<id:session_id>")
 @role_required("proctor", "school_admin")
 def live(session_id: int):  # type: ignore[no-untyped-def]
     """The live class view: one row per student, refreshed from the status JSON every few seconds."""
@@ -183,17 +190,18 @@ def live(session_id: int):  # type: ignore[no-untyped-def]
     return _page(html)
 
 
-@bp.get("/sessions/<int:session_id>/tickets")
+@bp.get("/sessions/<id:session_id>/tickets")
 @role_required("proctor", "school_admin")
 def tickets(session_id: int):  # type: ignore[no-untyped-def]
     """A printable sheet: one cut-out card per student with name, seat, class, ticket and URL."""
     test_session = _session_for_staff(session_id)
     rows = session_service.ticket_sheet(db_session(), test_session.id)
-    return render_template("proctor/tickets.html", test_session=test_session, rows=rows,
+    html = render_template("proctor/tickets.html", test_session=test_session, rows=rows,
                            take_url=request.host_url.rstrip("/") + "/take", format_ticket=format_ticket)
+    return _page(html)  # tickets are credentials: never cached, same CSP as the console
 
 
-@bp.get("/api/sessions/<int:session_id>/status")
+@bp.get("/api/sessions/<id:session_id>/status")
 def status(session_id: int):  # type: ignore[no-untyped-def]
     """Live status of the class: joined, in progress, current item, answered, last saved, idle, done."""
     test_session = _session_for_staff(session_id)
@@ -205,15 +213,15 @@ def status(session_id: int):  # type: ignore[no-untyped-def]
 
 
 def _json() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
+    return json_object(required=False)
 
 
-@bp.post("/api/sessions/<int:session_id>/<any(pause, resume, close):action>")
+@bp.post("/api/sessions/<id:session_id>/<any(pause, resume, close):action>")
 def session_action(session_id: int, action: str):  # type: ignore[no-untyped-def]
     """Pause, resume or close a session (CSRF token in the X-CSRF-Token header)."""
-    test_session = _session_for_staff(session_id)
+    _staff_user()
     check_csrf()
+    test_session = _session_for_staff(session_id)
     actor, ip = _actor()
     db = db_session()
     handler = {"pause": proctoring.pause_session, "resume": proctoring.resume_session,
@@ -223,13 +231,14 @@ def session_action(session_id: int, action: str):  # type: ignore[no-untyped-def
     return jsonify({"session_id": test_session.id, "status": test_session.status})
 
 
-@bp.post("/api/attempts/<int:attempt_id>/<any(extend, lock, unlock):action>")
+@bp.post("/api/attempts/<id:attempt_id>/<any(extend, lock, unlock):action>")
 def attempt_action(attempt_id: int, action: str):  # type: ignore[no-untyped-def]
     """Extend one student's time ({"seconds": n} or {"minutes": n}), lock or unlock them."""
+    _staff_user()  # authenticate, and check the CSRF token, before the attempt is looked up (and locked)
+    check_csrf()
     db = db_session()
     attempt = proctoring.get_attempt(db, attempt_id)
     _session_for_staff(attempt.session_id)
-    check_csrf()
     actor, ip = _actor()
     if action == "extend":
         data = _json()

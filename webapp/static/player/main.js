@@ -297,7 +297,8 @@ async function refresh() {
 function schedulePoll() {
   clearTimeout(state.pollTimer);
   if (state.done) return;
-  state.pollTimer = setTimeout(refresh, isPaused(state.data) ? POLL_PAUSED_MS : POLL_MS);
+  const waitingForItems = hasStarted(state.data) && !state.items.length;
+  state.pollTimer = setTimeout(refresh, isPaused(state.data) ? POLL_PAUSED_MS : waitingForItems ? 3000 : POLL_MS);
 }
 
 function startTimers() {
@@ -466,7 +467,7 @@ function showIntro() {
     h('h1', {}, t('player.intro_title')),
     h('div', { class: 'intro-body' },
     h('ul', { class: 'rules' },
-      h('li', {}, t('player.intro_count', { n: state.items.length })),
+      h('li', {}, t('player.intro_count', { n: state.data.item_count ?? state.items.length })),
       minutes ? h('li', {}, t('player.intro_time', { minutes })) : null,
       h('li', {}, t('player.intro_clock')),
       h('li', {}, t('player.intro_saved')),
@@ -509,6 +510,7 @@ async function beginTest(btn, note) {
     if (isClosed(data)) { finish(false); return; }
     window.removeEventListener('online', state.retryStart);
     applyPause(state.data);
+    await loadItems();
     showItem(0);
   } catch (err) {
     if (err instanceof ApiError && err.status === 409 && err.code !== 'paused') { finish(false); return; }
@@ -529,8 +531,30 @@ async function beginTest(btn, note) {
   }
 }
 
+/** The server sends the items only once the clock runs: fetch them after the start (the poll retries offline). */
+async function loadItems() {
+  if (state.items.length) return;
+  try {
+    const data = await fetchAttempt(); // also the snapshot an offline reload shows
+    if (Array.isArray(data.items) && data.items.length) state.items = data.items;
+    state.data = { ...state.data, ...data };
+    if (state.sync) state.sync.mergeServer(data.answers || []);
+  } catch (err) { /* offline: showItem says the items are loading; refresh() fetches them */ }
+}
+
 // --- items ------------------------------------------------------------------------------------
 function showItem(index) {
+  if (!state.items.length && hasStarted(state.data) && !state.done) {
+    // Started, but the items have not arrived yet (the network dropped right after the start).
+    setView({ screen: 'item', index: Math.max(0, index) });
+    $('overview-btn').hidden = true;
+    show(h('section', { class: 'card center loading-items' },
+      h('h1', {}, t('player.starting')),
+      h('p', { class: 'notice', role: 'status' }, t('player.loading_items'))));
+    clearTimeout(state.pollTimer);
+    state.pollTimer = setTimeout(refresh, 3000);
+    return;
+  }
   if (!state.items.length) { showReview(); return; }
   index = Math.max(0, Math.min(state.items.length - 1, index));
   setView({ screen: 'item', index });

@@ -70,8 +70,10 @@ function remainingMs(r) {
 }
 
 function idleSeconds(r) {
-  if (r.status !== 'in_progress' || !r.last_seen || sessionStatus() === 'closed') return null;
-  const seen = Date.parse(r.last_seen);
+  // idle: no start, saved answer or change of item (heartbeats only show the client is connected)
+  const since = r.last_active || r.last_seen;
+  if (r.status !== 'in_progress' || !since || sessionStatus() === 'closed') return null;
+  const seen = Date.parse(since);
   return Number.isFinite(seen) ? Math.floor((clock.now() - seen) / 1000) : null;
 }
 

@@ -1,0 +1,97 @@
+"""The Redis rate limiter (atomic count-then-give-back) and address keys."""
+import pytest
+
+from assessment.hotstate import RateLimited, RateLimiter, address_key, connect_redis
+
+
+@pytest.fixture
+def redis_client(redis_url, instance_path, redis_prefix):  # type: ignore[no-untyped-def]
+    return connect_redis(redis_url, instance_path)
+
+
+@pytest.fixture
+def limiter(redis_client, redis_prefix):  # type: ignore[no-untyped-def]
+    return RateLimiter(redis_client, redis_prefix)
+
+
+def test_hit_counts_before_the_check_and_release_gives_back(limiter, redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    redis_client.delete(redis_prefix + "rl:k")
+    limiter.hit("k", 2)
+    limiter.hit("k", 2)
+    with pytest.raises(RateLimited) as info:
+        limiter.hit("k", 2)
+    assert 0 < info.value.retry_after <= 60
+    limiter.release("k")
+    limiter.release("k")
+    assert redis_client.get(redis_prefix + "rl:k") == "1"
+    limiter.hit("k", 2)  # a slot given back can be used again
+    assert 0 < redis_client.ttl(redis_prefix + "rl:k") <= 60
+
+
+def test_release_never_goes_below_zero_nor_recreates_a_key(limiter, redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    redis_client.delete(redis_prefix + "rl:gone")
+    limiter.release("gone")
+    assert redis_client.exists(redis_prefix + "rl:gone") == 0
+    limiter.hit("gone", 5)
+    limiter.release("gone")
+    limiter.release("gone")
+    assert redis_client.get(redis_prefix + "rl:gone") == "0"
+
+
+@pytest.mark.parametrize(("addr", "key"), [
+    ("192.0.2.7", "192.0.2.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    (None, "unknown"),
+    ("not-an-address", "not-an-address"),
+])
+def test_address_key(addr, key) -> None:  # type: ignore[no-untyped-def]
+    assert address_key(addr) == key
+
+
+_START_AND_EXIT = """
+import sys
+from pathlib import Path
+from assessment import hotstate
+from webapp import create_app
+instance = Path(sys.argv[1])
+app = create_app({"INSTANCE_PATH": instance, "DATABASE_URL": f"sqlite:///{instance}/app.db", "REDIS_URL": ""})
+app.extensions["ctcensus"].redis.ping()
+print(next(iter(hotstate._embedded.values())).pid, flush=True)
+if sys.argv[2] == "explicit":
+    hotstate.shutdown_embedded()
+    print("stopped", flush=True)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["at_exit", "explicit"])
+def test_the_embedded_redis_server_stops_with_its_process(tmp_path, how) -> None:  # type: ignore[no-untyped-def]
+    """An app that started the embedded redis-server leaves none behind (Redis 6.2 knows SHUTDOWN NOSAVE)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["PYTHONPATH"] = root
+    result = subprocess.run([sys.executable, "-c", _START_AND_EXIT, str(tmp_path), how], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    pid = int(lines[0])
+    assert pid > 0 and (how != "explicit" or lines[1] == "stopped")
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid), f"redis-server {pid} outlived its process"
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,78 @@
+"""The one JSON request-body reader: every malformed body is 400 bad_json, never a 500."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from assessment.errors import InvalidInput
+
+__all__ = ["json_object"]
+
+MAX_DEPTH = 32  # no request of ours nests deeper; deeper bodies are refused before they are parsed
+
+
+def json_object(*, required: bool = True, check_text: bool = True) -> dict[str, Any]:
+    """The request's JSON object body.
+
+    Parameters
+    ----------
+    required : bool
+        Without a body (or not sent as application/json) raise bad_json; otherwise answer {}.
+    check_text : bool
+        Refuse strings that are no Unicode text (a lone surrogate such as "\\ud800"), which no
+        database or Redis key can store. A caller that reports a more specific error for a field
+        checks it itself.
+
+    Raises InvalidInput (400, code "bad_json") for invalid JSON, nesting deeper than MAX_DEPTH
+    (Python's parser would raise RecursionError), a body that is not an object, or non-text strings.
+    """
+    hint = "send a JSON object as the request body (Content-Type: application/json)"
+    raw = request.get_data(cache=True)
+    if not raw.strip() or not request.is_json:
+        if required:
+            raise InvalidInput(hint, code="bad_json")
+        return {}
+    if _too_deep(raw):
+        raise InvalidInput(f"the JSON body nests deeper than {MAX_DEPTH} levels; {hint}", code="bad_json")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise InvalidInput(f"the body is not valid JSON; {hint}", code="bad_json") from None
+    if not isinstance(data, dict):
+        if required:
+            raise InvalidInput(hint, code="bad_json")
+        return {}
+    if check_text:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput("the body holds a string that is not valid Unicode text (a lone surrogate); "
+                               "send UTF-8 text", code="bad_json") from None
+    return data
+
+
+def _too_deep(raw: bytes) -> bool:
+    """True if brackets outside strings nest deeper than MAX_DEPTH (a linear scan, no parsing)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False  # the common case, decided in C
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
