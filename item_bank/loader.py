@@ -131,13 +131,17 @@ def _yaml_files(root: Path) -> list[Path]:
 
 
 def load_bank(
-    path: str | os.PathLike[str], *, default_dimension: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    default_dimension: str | None = None,
+    default_grades: tuple[int, ...] = GRADES,
 ) -> list[Item]:
     """Load every item under `path` and validate the bank; raise ItemBankError listing all errors.
 
     `path` may be a directory of YAML files (walked recursively), one YAML file, or a QTI
     package (a directory with imsmanifest.xml, a .zip, or one item .xml). `default_dimension`
-    is used for QTI items that carry no ctcensus dimension. Items come back sorted by id, version.
+    and `default_grades` are used for QTI items that carry no ctcensus metadata (foreign
+    packages); YAML items always state their own. Items come back sorted by id, version.
     """
     root = Path(path)
     if not root.exists():
@@ -158,7 +162,7 @@ def load_bank(
     else:
         from item_bank.qti import import_qti
 
-        items = import_qti(root, default_dimension=default_dimension)
+        items = import_qti(root, default_dimension=default_dimension, default_grades=default_grades)
     return sorted(items, key=lambda i: (i.id, i.version))
 
 

@@ -121,31 +121,47 @@ def items() -> None:
     """Item bank: validate, list, import, export (QTI 3.0)."""
 
 
-def _load(path: str) -> list[Any]:
-    from item_bank import ItemBankError, ItemValidationError, load_bank
+def _load(path: str, dimension: str | None = None, grades: str | None = None) -> list[Any]:
+    from item_bank import GRADES, ItemBankError, ItemValidationError, load_bank
 
+    default_grades = tuple(int(g) for g in grades.split(",")) if grades else GRADES
     try:
-        return load_bank(Path(path))
+        return load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
+                         default_grades=default_grades)
     except (ItemBankError, ItemValidationError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
+def _foreign_qti_options(command: Any) -> Any:
+    """--dimension and --grades: what a foreign QTI package (no ctcensus metadata) does not say."""
+    command = click.option(
+        "--grades", type=click.Choice(["5", "8", "5,8"]),
+        help="grades of foreign QTI items (default 5,8); items with ctcensus metadata keep theirs",
+    )(command)
+    return click.option(
+        "--dimension", type=click.Choice(["D1", "D2", "D3", "D4"], case_sensitive=False),
+        help="CT dimension of foreign QTI items (required for them); items with ctcensus metadata keep theirs",
+    )(command)
+
+
 @items.command("validate")
 @click.argument("path", type=click.Path(exists=True))
-def items_validate(path: str) -> None:
+@_foreign_qti_options
+def items_validate(path: str, dimension: str | None, grades: str | None) -> None:
     """Check item files or a QTI package; print each problem with file, item and field."""
-    loaded = _load(path)
+    loaded = _load(path, dimension, grades)
     click.echo(f"{len(loaded)} items valid in {path}")
 
 
 @items.command("import")
 @click.argument("path", type=click.Path(exists=True))
+@_foreign_qti_options
 @pass_ctx
-def items_import(ctx: Context, path: str) -> None:
+def items_import(ctx: Context, path: str, dimension: str | None, grades: str | None) -> None:
     """Import items (our YAML or a QTI 2.1/2.2/3.0 package) in one transaction."""
     from assessment.item_store import import_items
 
-    loaded = _load(path)
+    loaded = _load(path, dimension, grades)
     with ctx.transaction() as session:
         report = import_items(session, loaded, actor=_cli_actor(), source=str(path))
     click.echo(

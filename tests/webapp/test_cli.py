@@ -47,3 +47,20 @@ def test_demo_city_and_users(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0 and "created proctor wang" in result.output
     bad = run_cli("users", "create", "lee", "--role", "proctor", "--school", "nope-9", input="teacher-pass\nteacher-pass\n")
     assert bad.exit_code == 1 and "no school with source id 'nope-9'" in bad.output
+
+
+def test_items_import_foreign_qti_with_dimension_and_grades(run_cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.item_bank.helpers import FIXTURES
+
+    pkg = str(FIXTURES / "qti21")
+    missing = run_cli("items", "import", pkg)
+    assert missing.exit_code == 1 and "field dimension" in missing.output and "--dimension D3" in missing.output
+    assert "Traceback" not in missing.output
+    assert "6 items valid" in run_cli("items", "validate", "--dimension", "D2", pkg).output
+    result = run_cli("items", "import", "--dimension", "d2", "--grades", "5", pkg)
+    assert result.exit_code == 0 and "6 new" in result.output, result.output
+    listed = json.loads(run_cli("items", "list", "--json").output)
+    assert len(listed) == 6
+    assert {(d["dimension"], tuple(d["grades"]), d["status"]) for d in listed} == {("D2", (5,), "draft")}
+    bad = run_cli("items", "import", "--dimension", "D9", pkg)
+    assert bad.exit_code == 2 and "--dimension" in bad.output
