@@ -780,13 +780,18 @@ def _values(decl: Element | None, container: str) -> list[str]:
 
 def _parse_number(text: str) -> int | float | None:
     text = text.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
+    if re.fullmatch(r"[+-]?[0-9]{1,400}", text):  # longer: float() gives inf, which validation refuses
         return int(text)
     try:
         value = float(text)
     except ValueError:
         return None
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _int_or_text(text: str) -> int | str:
+    """ASCII digits as an int (validation then checks the range); anything else, e.g. '²', stays text."""
+    return int(text) if re.fullmatch(r"[0-9]{1,400}", text) else text
 
 
 def _meta_dict(meta: Element | None) -> dict[str, Any]:
@@ -798,16 +803,16 @@ def _meta_dict(meta: Element | None) -> dict[str, Any]:
     if "id" in a:
         out["id"] = a["id"]
     if "version" in a:
-        out["version"] = int(a["version"]) if a["version"].isdigit() else a["version"]
+        out["version"] = _int_or_text(a["version"])
     for key in ("dimension", "status", "type"):
         if key in a:
             out[key] = a[key]
     if "grades" in a:
-        out["grades"] = [int(g) if g.isdigit() else g for g in a["grades"].split()]
+        out["grades"] = [_int_or_text(g) for g in a["grades"].split()]
     if "anchor" in a:
         out["anchor"] = a["anchor"] == "true"
     if "max-score" in a:
-        out["max_score"] = int(a["max-score"]) if a["max-score"].isdigit() else a["max-score"]
+        out["max_score"] = _int_or_text(a["max-score"])
     if "tolerance" in a:
         out["_tolerance"] = _parse_number(a["tolerance"])
     title = _child(meta, "title")
@@ -1052,7 +1057,7 @@ def _import_item(
         block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(_c("row"))]}
         max_moves = grid.get("max-moves")
         if max_moves is not None:
-            block["max_moves"] = int(max_moves) if max_moves.isdigit() else max_moves
+            block["max_moves"] = _int_or_text(max_moves)
         data["grid"] = block
     else:
         return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -295,7 +296,8 @@ def window_group() -> None:
 @click.option("--name", required=True, help="e.g. '113 學年度運算思維普測'")
 @click.option("--starts", required=True, help="ISO date or date-time (Taiwan time unless a zone is given)")
 @click.option("--ends", required=True, help="ISO date or date-time (a bare date means the end of that day)")
-@click.option("--academic-year", type=int, help="defaults to the leading digits of the code")
+@click.option("--academic-year", type=click.IntRange(1, 9999),
+              help="ROC (e.g. 113) or AD year, 1-9999; defaults to the leading digits of the code")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def window_create(ctx: Context, code: str, name: str, starts: str, ends: str, academic_year: int | None,
@@ -404,7 +406,8 @@ def classes_list(ctx: Context, school: str | None, grade: str | None, as_json: b
 
     kwargs: dict[str, Any] = {"grade": int(grade) if grade else None}
     if school is not None:
-        kwargs["school_id" if school.isdigit() else "school_source_id"] = int(school) if school.isdigit() else school
+        by_id = re.fullmatch(r"[0-9]{1,9}", school) is not None
+        kwargs["school_id" if by_id else "school_source_id"] = int(school) if by_id else school
     with ctx.transaction() as session:
         data = list_classes(session, **kwargs)
     if as_json:

@@ -96,3 +96,24 @@ def test_error_message_is_one_error_per_line() -> None:
 
 def test_content_dir_points_into_the_package() -> None:
     assert content_dir().name == "content" and content_dir().parent.name == "item_bank"
+
+
+_HEADER = "id: t-yaml\nversion: 1\ndimension: D3\ngrades: [5]\nstatus: draft\ntype: grid_path\ngrid: {map: [S.G]}\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("title: {zh-TW: " + "9" * 5000 + "}", "line 8, column 16: cannot read '999999999999... (5000 characters)' "
+         "as an integer (too many digits); quote it if it is text"),
+        ("title: {zh-TW: 2024-13-45}", "line 8, column 16: cannot read '2024-13-45' as a date (month must be in 1..12)"),
+        ("title: " + "[" * 20000 + "]" * 20000, "YAML nested too deeply"),
+    ],
+    ids=["5000-digit integer", "impossible date", "deep nesting"],
+)
+def test_yaml_values_python_cannot_build_are_located_errors(tmp_path, line: str, expected: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(_HEADER + line + "\nstem: {zh-TW: s}\n", encoding="utf-8")
+    (err,) = bank_errors(tmp_path)
+    assert err.file == str(path) and expected in err.message
+    assert "\n" not in str(err)

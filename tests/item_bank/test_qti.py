@@ -457,3 +457,32 @@ def test_foreign_qti3_item(tmp_path) -> None:
     assert item.key == ("Mercury", "Venus", "Earth")
     assert item.stem.en == "Order the planets from the Sun outwards."
     assert score_response(item, {"order": ["Mercury", "Venus", "Earth"]}) == 1
+
+
+NUMBER_21 = """<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="num1" title="N">
+ <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="{base}">
+  <correctResponse><value>{value}</value></correctResponse></responseDeclaration>
+ <itemBody><p>How many? <textEntryInteraction responseIdentifier="RESPONSE"/></p></itemBody>
+ {processing}</assessmentItem>"""
+
+
+@pytest.mark.parametrize(
+    ("value", "found"), [("9" * 400, "found int 999999999999... (400 digits)"), ("9" * 5000, "found float inf")]
+)
+def test_huge_integer_correct_response_is_an_error(tmp_path, value: str, found: str) -> None:
+    pkg = _write_item(tmp_path, NUMBER_21.format(base="integer", value=value, processing=""))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.value")
+    assert f"must be a number, {found}" in err.message
+
+
+def test_non_ascii_digits_in_metadata_are_errors(fixture_items, tmp_path) -> None:
+    item = next(i for i in fixture_items if i.type == "grid_path")
+    export_qti3([item], tmp_path / "pkg")
+    manifest = tmp_path / "pkg" / "imsmanifest.xml"
+    text = manifest.read_text(encoding="utf-8")
+    assert 'version="1"' in text
+    manifest.write_text(text.replace('version="1"', 'version="²"', 1), encoding="utf-8")
+    errors = import_qti_errors(tmp_path / "pkg")
+    assert [(e.item_id, e.field) for e in errors] == [(item.id, "version")]
+    assert "must be a positive integer" in errors[0].message and "'²'" in errors[0].message
