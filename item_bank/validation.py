@@ -187,11 +187,12 @@ def _parse_text(
             col.add(f"{field}.{k}", "unknown language; use zh-TW and en")
             ok = False
     zh_raw = value.get("zh-TW")
-    zh = _scalar_text(zh_raw)
-    if zh is None and zh_raw is not None:
+    zh_text = _scalar_text(zh_raw)
+    zh = clean_html(zh_text) if zh_text is not None else ""
+    if zh_text is None and zh_raw is not None:
         col.add(f"{field}.zh-TW", f"must be text, found {_describe(zh_raw)}")
         ok = False
-    elif not (zh := clean_html(zh) if zh is not None else ""):
+    elif not zh:
         col.add(f"{field}.zh-TW", "missing zh-TW text (required)")
         ok = False
     en_raw = value.get("en")
