@@ -19,7 +19,8 @@ from . import audit
 from .errors import Conflict
 from .models import Form, FormItem, ItemParameterRecord, ItemRecord, ParameterSet
 
-__all__ = ["ImportReport", "import_items", "item_from_record", "list_items", "parameter_set_items"]
+__all__ = ["ImportReport", "import_items", "item_from_record", "list_item_versions", "list_items",
+           "parameter_set_items"]
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,11 @@ def list_items(
             continue
         out.append(row)
     return sorted(out, key=lambda r: (r.dimension, r.item_id))
+
+
+def list_item_versions(session: Session) -> list[ItemRecord]:
+    """Every stored version of every item (older ones may still be used by frozen forms), by id then version."""
+    return list(session.scalars(select(ItemRecord).order_by(ItemRecord.item_id, ItemRecord.version)))
 
 
 def item_from_record(record: ItemRecord) -> Item:

@@ -260,7 +260,8 @@ def _item_xml(item: Item, image_src: Mapping[str, str]) -> Element:
         _q("qti-assessment-item"),
         {
             f"{{{XSI_NS}}}schemaLocation": f"{QTI3_NS} {_SCHEMA}",
-            "identifier": item.id,
+            # id and version: unique in a package that holds several versions of one item
+            "identifier": _resource_name(item),
             "title": item.title.zh_tw,
             "adaptive": "false",
             "time-dependent": "false",

@@ -205,22 +205,27 @@ def items_list(ctx: Context, grade: str | None, dimension: str | None, status: s
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["qti3"]), default="qti3", show_default=True)
 @click.option("--from", "source", type=click.Path(exists=True), help="export item files instead of the database")
+@click.option("--all-versions/--latest-only", default=True, show_default=True,
+              help="from the database: every stored version (older ones may be used by frozen forms), "
+                   "or only the newest version of each item")
 @pass_ctx
-def items_export(ctx: Context, directory: str, fmt: str, source: str | None) -> None:
-    """Write a QTI 3.0 content package (imsmanifest.xml + one file per item)."""
+def items_export(ctx: Context, directory: str, fmt: str, source: str | None, all_versions: bool) -> None:
+    """Write a QTI 3.0 content package (imsmanifest.xml + one file per item version)."""
     from item_bank import export_qti3
 
     if source:
         to_export = _load(source)
     else:
-        from assessment.item_store import item_from_record, list_items
+        from assessment.item_store import item_from_record, list_item_versions, list_items
 
         with ctx.transaction() as session:
-            to_export = [item_from_record(r) for r in list_items(session)]
+            records = list_item_versions(session) if all_versions else list_items(session)
+            to_export = [item_from_record(r) for r in records]
         if not to_export:
             raise click.ClickException("the database has no items; import some first or use --from PATH")
     export_qti3(to_export, Path(directory))
-    click.echo(f"exported {len(to_export)} items as QTI 3.0 to {directory}")
+    n_ids = len({item.id for item in to_export})
+    click.echo(f"exported {len(to_export)} item versions ({n_ids} items) as QTI 3.0 to {directory}")
 
 
 def _cli_actor() -> str:

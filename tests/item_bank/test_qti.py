@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from item_bank import ItemBankError, content_dir, load_bank, score_response
+from item_bank import Item, ItemBankError, content_dir, load_bank, score_response
 from item_bank.qti import CP_NS, CTC_NS, QTI3_NS, export_qti3, import_qti
 from tests.item_bank.helpers import FIXTURES
 
@@ -486,3 +486,18 @@ def test_non_ascii_digits_in_metadata_are_errors(fixture_items, tmp_path) -> Non
     errors = import_qti_errors(tmp_path / "pkg")
     assert [(e.item_id, e.field) for e in errors] == [(item.id, "version")]
     assert "must be a positive integer" in errors[0].message and "'²'" in errors[0].message
+
+
+def test_several_versions_of_an_item_export_with_unique_identifiers(by_id, tmp_path) -> None:
+    v1 = by_id["fx-beaver-lunch"]
+    data = v1.to_dict() | {"version": 2}
+    data["stem"] = dict(data["stem"], **{"zh-TW": data["stem"]["zh-TW"] + "（第二版）"})
+    v2 = Item.from_dict(data)
+    pkg = export_qti3([v1, v2], tmp_path / "pkg")
+    manifest = DET.parse(pkg / "imsmanifest.xml", forbid_dtd=True).getroot()
+    resources = manifest.findall(f".//{{{CP_NS}}}resource")
+    assert [r.get("identifier") for r in resources] == ["res-fx-beaver-lunch-v1", "res-fx-beaver-lunch-v2"]
+    identifiers = [DET.parse(pkg / r.get("href"), forbid_dtd=True).getroot().get("identifier") for r in resources]
+    assert identifiers == ["fx-beaver-lunch-v1", "fx-beaver-lunch-v2"]
+    back = sorted(import_qti(pkg), key=lambda i: i.version)
+    assert back == [v1, v2] and back[0].content_hash() != back[1].content_hash()

@@ -102,3 +102,24 @@ def test_window_academic_year_is_bounded(run_cli) -> None:  # type: ignore[no-un
     result = run_cli(*args[:3], "9" * 20, *args[4:])
     assert result.exit_code == 1 and "which is no academic year" in result.output
     assert json.loads(run_cli("window", "list", "--json").output) == []
+
+
+def test_items_export_keeps_every_stored_version(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.item_files import SINGLE
+
+    assert run_cli("db", "upgrade").exit_code == 0
+    assert run_cli("items", "import", str(write_bank(tmp_path / "v1"))).exit_code == 0
+    v2 = SINGLE.replace("version: 1", "version: 2").replace("key: B", "key: C")
+    result = run_cli("items", "import", str(write_bank(tmp_path / "v2", **{"t-lamp-choice.yaml": v2})))
+    assert result.exit_code == 0 and "1 new" in result.output
+    out = tmp_path / "qti"
+    result = run_cli("items", "export", str(out))
+    assert result.exit_code == 0 and "exported 3 item versions (2 items)" in result.output
+    assert sorted(p.name for p in (out / "items").glob("*.xml")) == [
+        "t-harbour-path-v1.xml", "t-lamp-choice-v1.xml", "t-lamp-choice-v2.xml"]
+    again = run_cli("items", "import", str(out))
+    assert again.exit_code == 0 and "0 new" in again.output and "3 unchanged" in again.output
+    latest = tmp_path / "latest"
+    result = run_cli("items", "export", "--latest-only", str(latest))
+    assert result.exit_code == 0 and "exported 2 item versions (2 items)" in result.output
+    assert not (latest / "items" / "t-lamp-choice-v1.xml").exists()
