@@ -16,6 +16,7 @@ references refused; zip members are checked for path traversal and size before r
 from __future__ import annotations
 
 import html
+import math
 import os
 import posixpath
 import re
@@ -795,6 +796,128 @@ def _int_or_text(text: str) -> int | str:
     return int(text) if re.fullmatch(r"[0-9]{1,400}", text) else text
 
 
+def _short_answer_key(
+    root: Element, decl: Element | None, correct: list[str], own_tolerance: Any
+) -> dict[str, Any] | tuple[str, str]:
+    """The answer of a text entry, or (field, problem) when its scoring is more than ctcensus can keep.
+
+    ctcensus short answers score 0 or 1: one number within an absolute tolerance, or any of
+    some texts. A foreign mapping with partial or negative credit, a rounding comparison or an
+    asymmetric tolerance would silently score differently, so they are refused, not dropped.
+    """
+    numeric = decl is not None and decl.get("base-type") in ("float", "integer")
+    full, case_flags, problem = _full_credit_entries(root, decl)
+    if problem is not None:
+        return problem
+    if numeric:
+        keys = full if full else correct
+        values = {_parse_number(k) for k in keys}
+        if len(values) > 1:
+            return "answer.value", (
+                f"the item accepts several numbers ({', '.join(keys)}); a ctcensus numeric answer has one "
+                "value and a tolerance: keep one in the package, or edit the item after import"
+            )
+        value = next(iter(values), None)
+        if value is None:
+            found = f"{keys[0]!r} is not a number" if keys else "is missing"
+            return "answer.value", f"the correct response {found}"
+        tolerance = own_tolerance if own_tolerance is not None else _foreign_tolerance(root, value)
+        if isinstance(tolerance, tuple):
+            return tolerance
+        return {"kind": "numeric", "value": value, "tolerance": tolerance}
+    if full:
+        if len(set(case_flags)) > 1:
+            return "answer.case_sensitive", (
+                "the mapping mixes case-sensitive and case-insensitive answers; a ctcensus text answer "
+                "has one setting for all of them"
+            )
+        return {"kind": "text", "accepted": full, "case_sensitive": case_flags[0]}
+    return {"kind": "text", "accepted": correct, "case_sensitive": True}
+
+
+def _full_credit_entries(
+    root: Element, decl: Element | None
+) -> tuple[list[str], list[bool], tuple[str, str] | None]:
+    """Map keys worth the full score, their case sensitivity, or a problem with the mapping."""
+    mapping = _child(decl, "qti-mapping") if decl is not None else None
+    processing = _child(root, "qti-response-processing")
+    template = (processing.get("template") or "") if processing is not None else ""
+    if mapping is None or template.rstrip("/").removesuffix(".xml").endswith("match_correct"):
+        return [], [], None  # match_correct scores against the correct response, never the mapping
+    bounds: dict[str, float | None] = {}
+    for name in ("default-value", "lower-bound", "upper-bound"):
+        text = mapping.get(name)
+        number = _parse_number(text) if text is not None else None
+        if text is not None and number is None:
+            return [], [], ("answer", f"qti-mapping {name} {text!r} is not a number")
+        bounds[name] = number
+    if bounds["default-value"]:
+        return [], [], ("answer", (
+            f"the mapping gives {bounds['default-value']} to every other answer; a ctcensus short answer "
+            "scores 0 unless the answer is accepted"
+        ))
+    scored: list[tuple[str, float, bool]] = []
+    for entry in _children(mapping, "qti-map-entry"):
+        key, text = entry.get("map-key", ""), entry.get("mapped-value", "")
+        value = _parse_number(text)
+        if value is None:
+            return [], [], ("answer.accepted", f"map entry {key!r} has mapped-value {text!r}, which is not a number")
+        if bounds["upper-bound"] is not None:
+            value = min(value, bounds["upper-bound"])
+        if bounds["lower-bound"] is not None:
+            value = max(value, bounds["lower-bound"])
+        if value < 0:
+            return [], [], ("answer.accepted", (
+                f"map entry {key!r} is worth {value} (negative marking); a ctcensus short answer scores a "
+                "wrong answer 0: set it to 0 or give the mapping lower-bound 0"
+            ))
+        scored.append((key, value, entry.get("case-sensitive", "true").lower() != "false"))
+    top = max((value for _key, value, _cs in scored), default=0)
+    for key, value, _cs in scored:
+        if 0 < value < top:
+            return [], [], ("answer.accepted", (
+                f"map entry {key!r} is worth {_num(value)} of {_num(top)} (partial credit); a ctcensus "
+                "short answer scores 0 or 1: make each accepted answer worth the full score, or 0, in the package"
+            ))
+    full = [(key, cs) for key, value, cs in scored if value > 0]
+    return [key for key, _cs in full], [cs for _key, cs in full], None
+
+
+def _foreign_tolerance(root: Element, value: Any) -> float | int | tuple[str, str]:
+    """The absolute tolerance of a foreign numeric comparison (a relative one scaled by the value)."""
+    if next(root.iter(_q("qti-equal-rounded")), None) is not None:
+        return "answer.tolerance", (
+            "the response processing rounds the answer (equalRounded); a ctcensus numeric answer compares "
+            "within an absolute tolerance: give it one after import instead"
+        )
+    equal = next(root.iter(_q("qti-equal")), None)
+    if equal is None:
+        return 0
+    mode = equal.get("tolerance-mode", "exact")
+    if mode == "exact":
+        return 0
+    if mode not in ("absolute", "relative"):
+        return "answer.tolerance", f"tolerance-mode {mode!r} is not exact, absolute or relative"
+    text = equal.get("tolerance") or ""
+    parts = [_parse_number(t) for t in text.split()]
+    if not 1 <= len(parts) <= 2 or any(t is None or t < 0 or not math.isfinite(t) for t in parts):
+        return "answer.tolerance", f"tolerance {text!r} is not one or two numbers >= 0"
+    if len(set(parts)) > 1:
+        return "answer.tolerance", (
+            f"tolerance {text!r} differs below and above the answer; a ctcensus tolerance is the same both ways"
+        )
+    if any(equal.get(f"include-{side}-bound", "true").lower() == "false" for side in ("lower", "upper")):
+        return "answer.tolerance", "the comparison excludes its bounds; a ctcensus tolerance includes them"
+    tolerance = parts[0]
+    assert tolerance is not None
+    if mode == "relative":
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return 0  # the value itself is reported as invalid
+        # relative to a fixed correct value: the same interval as an absolute tolerance
+        tolerance = float(f"{abs(value) * tolerance / 100:.12g}")
+    return tolerance
+
+
 def _meta_dict(meta: Element | None) -> dict[str, Any]:
     """The ctc:item metadata as item-file fields (only those present)."""
     if meta is None:
@@ -1021,35 +1144,10 @@ def _import_item(
         data["key"] = pairs
     elif kind == "qti-text-entry-interaction":
         data["type"] = "short_answer"
-        base_type = decl.get("base-type") if decl is not None else None
-        mapping = _child(decl, "qti-mapping") if decl is not None else None
-        entries = [] if mapping is None else _children(mapping, "qti-map-entry")
-        positive = [
-            e for e in entries if (_parse_number(e.get("mapped-value", "0")) or 0) > 0
-        ]
-        if base_type in ("float", "integer"):
-            raw = correct[0] if correct else (positive[0].get("map-key", "") if positive else "")
-            tolerance = meta.get("_tolerance")
-            if tolerance is None:
-                tolerance = 0
-                for equal in root.iter(_q("qti-equal")):
-                    if equal.get("tolerance-mode") == "absolute":
-                        tolerance = _parse_number((equal.get("tolerance") or "0").split()[0]) or 0
-                        break
-            data["answer"] = {"kind": "numeric", "value": _parse_number(raw), "tolerance": tolerance}
-        else:
-            if positive:
-                accepted = [e.get("map-key", "") for e in positive]
-                case_sensitive = any(
-                    e.get("case-sensitive", "true").lower() != "false" for e in positive
-                )
-            else:
-                accepted, case_sensitive = correct, True
-            data["answer"] = {
-                "kind": "text",
-                "accepted": accepted,
-                "case_sensitive": case_sensitive,
-            }
+        answer = _short_answer_key(root, decl, correct, meta.get("_tolerance"))
+        if isinstance(answer, tuple):
+            return fail(*answer)
+        data["answer"] = answer
     elif kind == "qti-custom-interaction":
         grid = next((e for e in inter.iter(_c("grid"))), None)
         if grid is None:

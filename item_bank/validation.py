@@ -120,7 +120,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, (list, tuple)):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, datetime.datetime):
         return f"a date and time {value.isoformat()} (quote it if you meant text)"
     if isinstance(value, datetime.date):

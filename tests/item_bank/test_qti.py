@@ -501,3 +501,97 @@ def test_several_versions_of_an_item_export_with_unique_identifiers(by_id, tmp_p
     assert identifiers == ["fx-beaver-lunch-v1", "fx-beaver-lunch-v2"]
     back = sorted(import_qti(pkg), key=lambda i: i.version)
     assert back == [v1, v2] and back[0].content_hash() != back[1].content_hash()
+
+
+TEXT_21 = """<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="word1" title="W">
+ <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="string">
+  <correctResponse><value>York</value></correctResponse>{mapping}</responseDeclaration>
+ <itemBody><p>Sun of <textEntryInteraction responseIdentifier="RESPONSE"/></p></itemBody>
+ <responseProcessing template="http://www.imsglobal.org/question/qti_v2p1/rptemplates/{template}"/>
+</assessmentItem>"""
+
+EQUAL = """<responseProcessing><responseCondition><responseIf>
+ <{element} {attrs}><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></{element}>
+ <setOutcomeValue identifier="SCORE"><baseValue baseType="float">1</baseValue></setOutcomeValue>
+ </responseIf></responseCondition></responseProcessing>"""
+
+
+def _text_entry(tmp_path: Path, entries: str, template: str = "map_response", mapping_attrs: str = 'defaultValue="0"'):
+    mapping = f"<mapping {mapping_attrs}>{entries}</mapping>" if entries is not None else ""
+    return _write_item(tmp_path, TEXT_21.format(mapping=mapping, template=template))
+
+
+def test_relative_tolerance_becomes_the_same_absolute_interval(tmp_path) -> None:
+    rp = EQUAL.format(element="equal", attrs='toleranceMode="relative" tolerance="1 1"')
+    (item,) = import_qti(_write_item(tmp_path, NUMBER_21.format(base="float", value="3.14", processing=rp)),
+                         default_dimension="D1")
+    assert (item.answer.value, item.answer.tolerance) == (3.14, 0.0314)
+    assert [score_response(item, {"text": t}) for t in ("3.17", "3.11", "3.18", "3.1")] == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("attrs", "element", "message"),
+    [
+        ('toleranceMode="absolute" tolerance="zz"', "equal", "tolerance 'zz' is not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance=""', "equal", "tolerance '' is not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance="0.1 0.5"', "equal", "differs below and above the answer"),
+        ('toleranceMode="relative" tolerance="-1"', "equal", "not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance="0.1" includeLowerBound="false"', "equal", "excludes its bounds"),
+        ('roundingMode="decimalPlaces" figures="1"', "equalRounded", "rounds the answer"),
+    ],
+    ids=["unparseable", "empty", "asymmetric", "negative", "exclusive bound", "rounding"],
+)
+def test_numeric_comparisons_ctcensus_cannot_keep_are_refused(tmp_path, attrs: str, element: str, message: str) -> None:
+    rp = EQUAL.format(element=element, attrs=attrs)
+    pkg = _write_item(tmp_path, NUMBER_21.format(base="float", value="2.5", processing=rp))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.tolerance") and message in err.message
+    assert err.file.endswith("items/a.xml")
+
+
+@pytest.mark.parametrize(
+    ("entries", "mapping_attrs", "field", "message"),
+    [
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="york" mappedValue="0.5" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'york' is worth 0.5 of 1 (partial credit)"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="Lancaster" mappedValue="-1" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'Lancaster' is worth -1 (negative marking)"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>', 'defaultValue="0.5"',
+         "answer", "the mapping gives 0.5 to every other answer"),
+        ('<mapEntry mapKey="York" mappedValue="one" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'York' has mapped-value 'one', which is not a number"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="york" mappedValue="1" caseSensitive="false"/>', 'defaultValue="0"',
+         "answer.case_sensitive", "mixes case-sensitive and case-insensitive answers"),
+    ],
+    ids=["partial credit", "negative marking", "default credit", "not a number", "mixed case sensitivity"],
+)
+def test_text_mappings_ctcensus_cannot_keep_are_refused(tmp_path, entries, mapping_attrs, field, message) -> None:
+    (err,) = import_qti_errors(_text_entry(tmp_path, entries, mapping_attrs=mapping_attrs), default_dimension="D1")
+    assert (err.item_id, err.field) == ("word1", field) and message in err.message
+
+
+def test_text_mappings_that_are_0_or_1_import(tmp_path) -> None:
+    # full-credit entries are accepted answers; 0 and bounded-away negative entries are wrong answers
+    entries = ('<mapEntry mapKey="York" mappedValue="2" caseSensitive="false"/>'
+               '<mapEntry mapKey="Yorke" mappedValue="5" caseSensitive="false"/>'
+               '<mapEntry mapKey="Lancaster" mappedValue="-1" caseSensitive="false"/>'
+               '<mapEntry mapKey="Kent" mappedValue="0" caseSensitive="false"/>')
+    pkg = _text_entry(tmp_path / "a", entries, mapping_attrs='defaultValue="0" lowerBound="0" upperBound="2"')
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert (item.answer.accepted, item.answer.case_sensitive, item.max_score) == (("York", "Yorke"), False, 1)
+    assert [score_response(item, {"text": t}) for t in ("york", "YORKE", "Lancaster", "Kent")] == [1, 1, 0, 0]
+    # match_correct scores against the correct response; an unused mapping must not add answers
+    pkg = _text_entry(tmp_path / "b", entries, template="match_correct")
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert (item.answer.accepted, item.answer.case_sensitive) == (("York",), True)
+
+
+def test_numeric_mapping_with_several_values_is_refused(tmp_path) -> None:
+    body = NUMBER_21.format(base="float", value="0.5", processing="").replace(
+        "</correctResponse>", '</correctResponse><mapping defaultValue="0"><mapEntry mapKey="0.5" mappedValue="1"/>'
+        '<mapEntry mapKey="0.50" mappedValue="1"/><mapEntry mapKey="2" mappedValue="1"/></mapping>')
+    (err,) = import_qti_errors(_write_item(tmp_path, body), default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.value") and "accepts several numbers" in err.message
