@@ -712,8 +712,27 @@ def _child(elem: Element, local: str) -> Element | None:
     return found[0] if found else None
 
 
+class _Unsupported(ValueError):
+    """Content the item text cannot hold; importing without it would change what students see."""
+
+
+_HTML_NS = (QTI3_NS, None, "http://www.w3.org/1999/xhtml")
+_NAMESPACE_NAMES = {
+    "http://www.w3.org/1998/Math/MathML": "MathML",
+    "http://www.w3.org/2000/svg": "inline SVG",
+}
+# QTI content that is never shown to students with the item text: safe to leave out.
+_NOT_STUDENT_TEXT = frozenset({"qti-rubric-block", "qti-feedback-inline", "qti-feedback-block"})
+# HTML whose content is media the sanitiser would strip (an SVG <object> becomes an image before this).
+_MEDIA = frozenset({"object", "embed", "audio", "video", "iframe", "canvas", "picture", "source", "track"})
+
+
 def _inner_html(elem: Element, images: Mapping[Element, str]) -> str:
-    """Serialise an element's content back to HTML; images become {{img:NAME}} placeholders."""
+    """Serialise an element's content back to HTML; images become {{img:NAME}} placeholders.
+
+    Raises _Unsupported for content ctcensus cannot show (MathML, media, QTI templates...):
+    silently leaving it out would change the question.
+    """
     out = [html.escape(elem.text or "", quote=False)]
     for child in elem:
         if isinstance(child.tag, str):
@@ -722,9 +741,24 @@ def _inner_html(elem: Element, images: Mapping[Element, str]) -> str:
                 out.append("{{img:" + images[child] + "}}")
             elif local == "qti-text-entry-interaction":
                 out.append("____")  # the blank of a foreign inline text entry
-            elif ns in (QTI3_NS, None, "http://www.w3.org/1999/xhtml") and not local.startswith(
-                "qti-"
-            ):
+            elif local == "qti-rubric-block" and "candidate" in (child.get("view") or "").split():
+                raise _Unsupported("<rubricBlock view=\"candidate\"> (text for the student) cannot be imported; "
+                                   "move its text into the item body")
+            elif local in _NOT_STUDENT_TEXT or local.endswith("-interaction"):
+                pass  # the interaction itself is read separately; feedback and scorer rubrics are not item text
+            elif ns not in _HTML_NS:
+                kind = _NAMESPACE_NAMES.get(ns or "", f"namespace {ns}")
+                raise _Unsupported(
+                    f"<{local}> ({kind}) cannot be imported: ctcensus item text is HTML; "
+                    "write it as text or as an SVG image (<img src=\"....svg\">)"
+                )
+            elif local in _MEDIA or local.startswith("qti-"):
+                what = f" data={child.get('data')!r}" if child.get("data") else ""
+                raise _Unsupported(
+                    f"<{local}{what}> cannot be imported: ctcensus item text holds HTML text and SVG "
+                    "images only; replace it with text or an SVG image"
+                )
+            else:
                 attrs = "".join(
                     f' {k}="{html.escape(v)}"'
                     for k, v in child.attrib.items()
@@ -1040,8 +1074,13 @@ def _import_item(
                 return fail(f"images.{name}", f"{pkg.where(member)}: {exc}")
             image_by_member[_safe_member(member) or member] = name
     img_elements: dict[Element, str] = {}
-    for img in body.iter(_q("img")):
-        src = img.get("src", "")
+    # <img src> and SVG <object data> (its fallback content is then replaced by the image)
+    pictures = [(img, img.get("src", "")) for img in body.iter(_q("img"))]
+    for obj in body.iter(_q("object")):
+        mime = (obj.get("type") or "").split(";")[0].strip().lower()
+        if mime == "image/svg+xml" or (not mime and obj.get("data", "").lower().endswith(".svg")):
+            pictures.append((obj, obj.get("data", "")))
+    for img, src in pictures:
         if urlsplit(src).scheme:
             return fail("images", f"external image {src!r} refused; images must be in the package")
         img_member = _safe_member(posixpath.join(item_dir, src))
@@ -1088,79 +1127,85 @@ def _import_item(
         title = {"zh-TW": root.get("title") or identifier}
     data["title"] = title
 
-    # the stem: our <div class="ctc-stem">, or the body (minus the interaction) plus any prompt
-    stem_div = next(
-        (c for c in body if _local(c) == "div" and "ctc-stem" in c.get("class", "").split()), None
-    )
-    if stem_div is not None:
-        data["stem"] = _text_dict(stem_div, item_lang, img_elements)
-    else:
-        parts = [_inner_html(body, img_elements).strip()]
-        prompt = _child(inter, "qti-prompt")
-        if prompt is not None:
-            parts.append(_inner_html(prompt, img_elements).strip())
-        stem = "\n".join(p for p in parts if p)
-        stem = re.sub(r"<p>\s*</p>", "", re.sub(r">\s*\n\s*<", ">\n<", stem)).strip()
-        data["stem"] = _one_language(stem, item_lang)
-    if images:
-        data["images"] = images
-
-    def options(container: Element, local: str) -> list[dict[str, Any]]:
-        return [
-            {"id": c.get("identifier"), "text": _text_dict(c, item_lang, img_elements)}
-            for c in _children(container, local)
-        ]
-
-    cardinality = decl.get("cardinality") if decl is not None else None
-    correct = _values(decl, "qti-correct-response")
-    if kind == "qti-choice-interaction":
-        single = cardinality == "single" or (cardinality is None and inter.get("max-choices") == "1")
-        data["type"] = "single_choice" if single else "multiple_response"
-        data["options"] = options(inter, "qti-simple-choice")
-        if single:
-            if len(correct) != 1:
-                return fail("key", f"a single-choice item needs one correct value, found {len(correct)}")
-            data["key"] = correct[0]
+    section = "stem"  # where unsupported content was met, for the error
+    try:
+        # the stem: our <div class="ctc-stem">, or the body (minus the interaction) plus any prompt
+        stem_div = next(
+            (c for c in body if _local(c) == "div" and "ctc-stem" in c.get("class", "").split()), None
+        )
+        if stem_div is not None:
+            data["stem"] = _text_dict(stem_div, item_lang, img_elements)
         else:
+            parts = [_inner_html(body, img_elements).strip()]
+            prompt = _child(inter, "qti-prompt")
+            if prompt is not None:
+                parts.append(_inner_html(prompt, img_elements).strip())
+            stem = "\n".join(p for p in parts if p)
+            stem = re.sub(r"<p>\s*</p>", "", re.sub(r">\s*\n\s*<", ">\n<", stem)).strip()
+            data["stem"] = _one_language(stem, item_lang)
+        if images:
+            data["images"] = images
+
+        def options(container: Element, local: str, field: str = "options") -> list[dict[str, Any]]:
+            nonlocal section
+            section = field
+            return [
+                {"id": c.get("identifier"), "text": _text_dict(c, item_lang, img_elements)}
+                for c in _children(container, local)
+            ]
+
+        cardinality = decl.get("cardinality") if decl is not None else None
+        correct = _values(decl, "qti-correct-response")
+        if kind == "qti-choice-interaction":
+            single = cardinality == "single" or (cardinality is None and inter.get("max-choices") == "1")
+            data["type"] = "single_choice" if single else "multiple_response"
+            data["options"] = options(inter, "qti-simple-choice")
+            if single:
+                if len(correct) != 1:
+                    return fail("key", f"a single-choice item needs one correct value, found {len(correct)}")
+                data["key"] = correct[0]
+            else:
+                data["key"] = correct
+        elif kind == "qti-order-interaction":
+            data["type"] = "ordering"
+            data["options"] = options(inter, "qti-simple-choice")
             data["key"] = correct
-    elif kind == "qti-order-interaction":
-        data["type"] = "ordering"
-        data["options"] = options(inter, "qti-simple-choice")
-        data["key"] = correct
-    elif kind == "qti-match-interaction":
-        data["type"] = "matching"
-        sets = _children(inter, "qti-simple-match-set")
-        if len(sets) != 2:
-            return fail("interaction", f"a match interaction needs 2 match sets, found {len(sets)}")
-        data["left"] = options(sets[0], "qti-simple-associable-choice")
-        data["right"] = options(sets[1], "qti-simple-associable-choice")
-        left_ids = {o["id"] for o in data["left"]}
-        pairs = []
-        for value in correct:
-            ids = value.split()
-            if len(ids) == 2 and ids[0] not in left_ids and ids[1] in left_ids:
-                ids.reverse()  # an undirected 'pair' written right-first
-            pairs.append(ids)
-        data["key"] = pairs
-    elif kind == "qti-text-entry-interaction":
-        data["type"] = "short_answer"
-        answer = _short_answer_key(root, decl, correct, meta.get("_tolerance"))
-        if isinstance(answer, tuple):
-            return fail(*answer)
-        data["answer"] = answer
-    elif kind == "qti-custom-interaction":
-        grid = next((e for e in inter.iter(_c("grid"))), None)
-        if grid is None:
-            return fail("interaction", "a custom interaction without ctc:grid data is not supported")
-        data["type"] = "grid_path"
-        block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(_c("row"))]}
-        max_moves = grid.get("max-moves")
-        if max_moves is not None:
-            block["max_moves"] = _int_or_text(max_moves)
-        data["grid"] = block
-    else:
-        return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "
-                    "text-entry and grid custom interactions)")
+        elif kind == "qti-match-interaction":
+            data["type"] = "matching"
+            sets = _children(inter, "qti-simple-match-set")
+            if len(sets) != 2:
+                return fail("interaction", f"a match interaction needs 2 match sets, found {len(sets)}")
+            data["left"] = options(sets[0], "qti-simple-associable-choice", "left")
+            data["right"] = options(sets[1], "qti-simple-associable-choice", "right")
+            left_ids = {o["id"] for o in data["left"]}
+            pairs = []
+            for value in correct:
+                ids = value.split()
+                if len(ids) == 2 and ids[0] not in left_ids and ids[1] in left_ids:
+                    ids.reverse()  # an undirected 'pair' written right-first
+                pairs.append(ids)
+            data["key"] = pairs
+        elif kind == "qti-text-entry-interaction":
+            data["type"] = "short_answer"
+            answer = _short_answer_key(root, decl, correct, meta.get("_tolerance"))
+            if isinstance(answer, tuple):
+                return fail(*answer)
+            data["answer"] = answer
+        elif kind == "qti-custom-interaction":
+            grid = next((e for e in inter.iter(_c("grid"))), None)
+            if grid is None:
+                return fail("interaction", "a custom interaction without ctc:grid data is not supported")
+            data["type"] = "grid_path"
+            block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(_c("row"))]}
+            max_moves = grid.get("max-moves")
+            if max_moves is not None:
+                block["max_moves"] = _int_or_text(max_moves)
+            data["grid"] = block
+        else:
+            return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "
+                        "text-entry and grid custom interactions)")
+    except _Unsupported as exc:
+        return fail(section, str(exc))
 
     if meta.get("type", data["type"]) != data["type"]:
         return fail("type", f"the metadata says {meta['type']}, the interaction makes it {data['type']}")

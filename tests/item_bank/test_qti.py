@@ -595,3 +595,51 @@ def test_numeric_mapping_with_several_values_is_refused(tmp_path) -> None:
         '<mapEntry mapKey="0.50" mappedValue="1"/><mapEntry mapKey="2" mappedValue="1"/></mapping>')
     (err,) = import_qti_errors(_write_item(tmp_path, body), default_dimension="D1")
     assert (err.item_id, err.field) == ("num1", "answer.value") and "accepts several numbers" in err.message
+
+
+SVG = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 4 4'><rect width='4' height='2'/></svg>"
+
+
+def test_svg_object_becomes_an_image(tmp_path) -> None:
+    pkg = _write_item(tmp_path, CHOICE_21.format(
+        body='<p>Look: <object type="image/svg+xml" data="pic.svg" width="40">a bar</object></p>'))
+    (pkg / "items" / "pic.svg").write_text(SVG, encoding="utf-8")
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert item.stem.zh_tw == "<p>Look: {{img:pic}}</p>"
+    assert list(item.images) == ["pic"] and "<rect" in item.images["pic"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ('<p>Solve <math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi><mo>+</mo><mn>2</mn></math> = 5</p>',
+         "stem", "<math> (MathML) cannot be imported"),
+        ('<p><svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg></p>',
+         "stem", "<svg> (inline SVG) cannot be imported"),
+        ('<p><object type="video/mp4" data="clip.mp4">a clip</object></p>', "stem", "<object data='clip.mp4'> cannot"),
+        ('<p><object data="sheet.pdf">a sheet</object></p>', "stem", "<object data='sheet.pdf'> cannot be imported"),
+        ('<p><video src="clip.mp4"/></p>', "stem", "<video> cannot be imported"),
+        ('<p>x = <printedVariable identifier="X"/></p>', "stem", "<qti-printed-variable> cannot be imported"),
+        ('<rubricBlock view="candidate"><p>Use a pencil.</p></rubricBlock>', "stem", 'rubricBlock view="candidate"'),
+    ],
+    ids=["MathML", "inline SVG", "video object", "pdf object", "video", "printed variable", "candidate rubric"],
+)
+def test_content_the_item_cannot_show_is_refused_not_dropped(tmp_path, body: str, field: str, message: str) -> None:
+    (err,) = import_qti_errors(_write_item(tmp_path, CHOICE_21.format(body=body)), default_dimension="D1")
+    assert (err.item_id, err.field) == ("item-q1", field) and message in err.message
+    assert err.file.endswith("items/a.xml")
+
+
+def test_mathml_in_an_option_names_the_options(tmp_path) -> None:
+    body = CHOICE_21.format(body="<p>Which?</p>").replace(
+        '<simpleChoice identifier="B">b</simpleChoice>',
+        '<simpleChoice identifier="B"><math xmlns="http://www.w3.org/1998/Math/MathML"><mn>2</mn></math></simpleChoice>')
+    (err,) = import_qti_errors(_write_item(tmp_path, body), default_dimension="D1")
+    assert (err.item_id, err.field) == ("item-q1", "options") and "<math> (MathML)" in err.message
+
+
+def test_feedback_and_scorer_rubrics_are_left_out(tmp_path) -> None:
+    body = ('<rubricBlock view="scorer"><p>Accept B only.</p></rubricBlock>'
+            '<p>Pick one.<feedbackInline outcomeIdentifier="FB" identifier="A" showHide="show">Well done</feedbackInline></p>')
+    (item,) = import_qti(_write_item(tmp_path, CHOICE_21.format(body=body)), default_dimension="D1")
+    assert item.stem.zh_tw == "<p>Pick one.</p>"
