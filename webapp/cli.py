@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -279,11 +279,16 @@ TAIPEI = timezone(timedelta(hours=8))  # Taiwan has no daylight saving time
 def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
     """ISO date or date-time; without a zone it is Taiwan time; a bare date means its start (or end)."""
     try:
-        parsed = datetime.fromisoformat(value)
+        # any ISO date form (2026-05-04, 20260504, 2026-W19-1) is a whole day, decided by parsing, not length
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), tzinfo=TAIPEI)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-05-04 or 2026-05-04T08:00)") from None
-    if len(value) == 10 and end_of_day:
-        parsed = parsed.replace(hour=23, minute=59, second=59)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=TAIPEI)
 
 

@@ -68,3 +68,17 @@ def test_demo_opens_a_session_with_tickets(run_cli, db) -> None:  # type: ignore
     db.commit()
     out2 = _ok(run_cli("demo", "--no-serve", "--port", "5055"))  # idempotent: the same session again
     assert re.findall(r"\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b", out2) == tickets
+
+
+def test_window_dates_any_iso_date_form_is_a_whole_day(run_cli) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    cases = {"a": ("2026-05-01", "2026-05-04"), "b": ("20260501", "20260504"), "c": ("2026-W18-5", "2026-W19-1")}
+    for code, (starts, ends) in cases.items():
+        data = json.loads(_ok(run_cli("window", "create", "--code", code, "--name", "t", "--academic-year", "114",
+                                      "--starts", starts, "--ends", ends, "--json")))
+        assert (data["starts_at"], data["ends_at"]) == ("2026-05-01T00:00:00+08:00", "2026-05-04T23:59:59+08:00"), code
+    timed = json.loads(_ok(run_cli("window", "create", "--code", "d", "--name", "t", "--academic-year", "114",
+                                   "--starts", "20260501T0800", "--ends", "2026-05-04T12:00Z", "--json")))
+    assert (timed["starts_at"], timed["ends_at"]) == ("2026-05-01T08:00:00+08:00", "2026-05-04T12:00:00+00:00")
+    bad = run_cli("window", "create", "--code", "e", "--name", "t", "--starts", "2026-13-01", "--ends", "2026-05-04")
+    assert bad.exit_code == 2 and "'2026-13-01' is not an ISO date or date-time" in bad.output
