@@ -448,8 +448,9 @@ def session_create(ctx: Context, class_ids: tuple[int, ...], form_id: int, minut
     from assessment.sessions import create_session, session_summary
 
     with ctx.transaction() as session:
+        # a class named twice gets one session (one ticket per student), not two
         opened = [create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
-                                 window_code=window_code, actor=_cli_actor()) for class_id in class_ids]
+                                 window_code=window_code, actor=_cli_actor()) for class_id in dict.fromkeys(class_ids)]
         summaries = [session_summary(session, test_session) for test_session in opened]
     if as_json:
         _echo_json(summaries[0] if len(summaries) == 1 else summaries)

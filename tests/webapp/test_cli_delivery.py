@@ -40,14 +40,22 @@ def test_window_forms_classes_session_round_trip(run_cli, db) -> None:  # type: 
     assert wrong.exit_code == 1 and "no class with id 99999" in wrong.output
     assert "0 attempts submitted" in _ok(run_cli("sessions", "sweep"))
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
-    # several classes at once: one transaction, so one bad class id opens nothing
+    # a class with an open (or paused) session gets no second one: that would be two tickets per student
     c0, c1, f0 = str(classes[0]["id"]), str(classes[1]["id"]), str(forms[0]["id"])
+    busy = run_cli("session", "create", "--class", c0, "--form", f0)
+    assert busy.exit_code == 1 and f"class 五年1班 (id {c0}) already has an open session" in busy.output
+    db.query(TestSession).update({"status": "closed"})
+    db.commit()
+    # several classes at once: one transaction, so one bad class id opens nothing
     partly_wrong = run_cli("session", "create", "--class", c1, "--class", "99999", "--form", f0)
     assert partly_wrong.exit_code == 1 and "no class with id 99999" in partly_wrong.output
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
-    many = json.loads(_ok(run_cli("session", "create", "--class", c0, "--class", c1, "--form", f0, "--json")))
+    # a class named twice is opened once
+    many = json.loads(_ok(run_cli("session", "create", "--class", c0, "--class", c1, "--class", c0, "--form", f0,
+                                  "--json")))
     assert [len(s["tickets"]) for s in many] == [3, 2]
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 4
+    assert db.query(Attempt).join(TestSession).filter(TestSession.status == "open").count() == 5
 
 
 def test_roster_import_errors_are_one_clean_message(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -82,3 +90,13 @@ def test_window_dates_any_iso_date_form_is_a_whole_day(run_cli) -> None:  # type
     assert (timed["starts_at"], timed["ends_at"]) == ("2026-05-01T08:00:00+08:00", "2026-05-04T12:00:00+00:00")
     bad = run_cli("window", "create", "--code", "e", "--name", "t", "--starts", "2026-13-01", "--ends", "2026-05-04")
     assert bad.exit_code == 2 and "'2026-13-01' is not an ISO date or date-time" in bad.output
+
+
+def test_forms_build_refuses_a_zero_time_limit(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    _ok(run_cli("items", "import", str(Path(__file__).parents[2] / "item_bank" / "content")))
+    zero = run_cli("forms", "build", "--grade", "5", "--minutes", "0")
+    assert zero.exit_code == 1 and "time limit must be 1-240 minutes; got 0" in zero.output
+    assert json.loads(_ok(run_cli("forms", "list", "--json"))) == []
+    built = json.loads(_ok(run_cli("forms", "build", "--grade", "5", "--minutes", "20", "--json")))
+    assert built[0]["time_limit_minutes"] == 20
