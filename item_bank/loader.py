@@ -164,7 +164,7 @@ def _yaml_files(root: Path) -> list[Path]:
         files.extend(
             Path(dirpath) / f
             for f in sorted(filenames)
-            if f.endswith(_YAML_SUFFIXES) and not f.startswith(".")
+            if f.lower().endswith(_YAML_SUFFIXES) and not f.startswith(".")  # X.YAML too
         )
     return files
 
