@@ -19,8 +19,8 @@ from . import audit
 from .errors import Conflict
 from .models import Form, FormItem, ItemParameterRecord, ItemRecord, ParameterSet
 
-__all__ = ["ImportReport", "import_items", "item_from_record", "list_item_versions", "list_items",
-           "parameter_set_items"]
+__all__ = ["ImportReport", "import_items", "item_from_record", "items_for_export", "list_item_versions",
+           "list_items", "parameter_set_items"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,14 @@ def list_items(
 def list_item_versions(session: Session) -> list[ItemRecord]:
     """Every stored version of every item (older ones may still be used by frozen forms), by id then version."""
     return list(session.scalars(select(ItemRecord).order_by(ItemRecord.item_id, ItemRecord.version)))
+
+
+def items_for_export(session: Session, *, actor: str, target: str, all_versions: bool = True) -> list[Item]:
+    """The items to export (every stored version, or the newest of each), audited: exports carry secure content."""
+    records = list_item_versions(session) if all_versions else list_items(session)
+    items = [item_from_record(r) for r in records]
+    audit.record(session, actor, "items.export", target[:128], versions=len(items), all_versions=all_versions)
+    return items
 
 
 def item_from_record(record: ItemRecord) -> Item:

@@ -216,13 +216,12 @@ def items_export(ctx: Context, directory: str, fmt: str, source: str | None, all
     if source:
         to_export = _load(source)
     else:
-        from assessment.item_store import item_from_record, list_item_versions, list_items
+        from assessment.item_store import items_for_export
 
         with ctx.transaction() as session:
-            records = list_item_versions(session) if all_versions else list_items(session)
-            to_export = [item_from_record(r) for r in records]
-        if not to_export:
-            raise click.ClickException("the database has no items; import some first or use --from PATH")
+            to_export = items_for_export(session, actor=_cli_actor(), target=str(directory), all_versions=all_versions)
+            if not to_export:
+                raise click.ClickException("the database has no items; import some first or use --from PATH")
     export_qti3(to_export, Path(directory))
     n_ids = len({item.id for item in to_export})
     click.echo(f"exported {len(to_export)} item versions ({n_ids} items) as QTI 3.0 to {directory}")

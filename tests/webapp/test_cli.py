@@ -104,7 +104,8 @@ def test_window_academic_year_is_bounded(run_cli) -> None:  # type: ignore[no-un
     assert json.loads(run_cli("window", "list", "--json").output) == []
 
 
-def test_items_export_keeps_every_stored_version(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_items_export_keeps_every_stored_version(run_cli, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assessment.models import AuditEntry
     from tests.item_files import SINGLE
 
     assert run_cli("db", "upgrade").exit_code == 0
@@ -123,3 +124,6 @@ def test_items_export_keeps_every_stored_version(run_cli, tmp_path: Path) -> Non
     result = run_cli("items", "export", "--latest-only", str(latest))
     assert result.exit_code == 0 and "exported 2 item versions (2 items)" in result.output
     assert not (latest / "items" / "t-lamp-choice-v1.xml").exists()
+    audited = [(e.target, e.detail) for e in db.query(AuditEntry).filter_by(action="items.export").order_by(AuditEntry.id)]
+    assert audited == [(str(out), {"versions": 3, "all_versions": True}),
+                       (str(latest), {"versions": 2, "all_versions": False})]
