@@ -273,6 +273,7 @@ def users_create(ctx: Context, username: str, role: str, school: str | None, pas
 # --- delivery: windows, forms, classes, sessions ------------------------------------
 
 TAIPEI = timezone(timedelta(hours=8))  # Taiwan has no daylight saving time
+_MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns; a larger one is an option error, not an OverflowError
 
 
 def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
@@ -434,9 +435,9 @@ def session_group() -> None:
 
 
 @session_group.command("create")
-@click.option("--class", "class_ids", required=True, type=int, multiple=True,
+@click.option("--class", "class_ids", required=True, type=click.IntRange(1, _MAX_ID), multiple=True,
               help="class id (ctcensus classes list); repeat to open one session per class in one transaction")
-@click.option("--form", "form_id", required=True, type=int, help="form id (ctcensus forms list)")
+@click.option("--form", "form_id", required=True, type=click.IntRange(1, _MAX_ID), help="form id (ctcensus forms list)")
 @click.option("--minutes", type=int, help="time limit (default: the form's)")
 @click.option("--window", "window_code", help="test window code (default: the one open now, or the only one)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one object, or a list for several classes)")

@@ -38,6 +38,8 @@ def test_window_forms_classes_session_round_trip(run_cli, db) -> None:  # type: 
     assert "printable ticket sheet" in text
     wrong = run_cli("session", "create", "--class", "99999", "--form", str(forms[0]["id"]))
     assert wrong.exit_code == 1 and "no class with id 99999" in wrong.output
+    huge = run_cli("session", "create", "--class", "9" * 20, "--form", str(forms[0]["id"]))
+    assert huge.exit_code == 2 and "'--class': 99999999999999999999 is not in the range 1<=x<=2147483647" in huge.output
     assert "0 attempts submitted" in _ok(run_cli("sessions", "sweep"))
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
     # a class with an open (or paused) session gets no second one: that would be two tickets per student
