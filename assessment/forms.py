@@ -106,7 +106,7 @@ def default_blueprint(
         grade=grade,
         items_per_dimension=counts,
         anchors=min(want_anchors, n_anchor_pool, sum(counts.values())),
-        time_limit_minutes=time_limit_minutes or d_minutes,
+        time_limit_minutes=d_minutes if time_limit_minutes is None else time_limit_minutes,
         seed=seed,
         shuffle_options=shuffle_options,
     )

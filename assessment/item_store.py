@@ -1,8 +1,9 @@
 """Item bank storage: import validated items (all or nothing), list them, read them back.
 
 The item files are the authoring format; the database is the system of record
-for what a form delivers. A stored non-draft version is immutable: changing its
-content needs a new version number.
+for what a form delivers. A published version (stored as pilot, operational or
+retired, or used by a form) is immutable and never returns to draft: changing
+its content needs a new version number.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from item_bank import Item
 
 from . import audit
 from .errors import Conflict
-from .models import ItemParameterRecord, ItemRecord, ParameterSet
+from .models import Form, FormItem, ItemParameterRecord, ItemRecord, ParameterSet
 
-__all__ = ["ImportReport", "import_items", "item_from_record", "list_items", "parameter_set_items"]
+__all__ = ["ImportReport", "import_items", "item_from_record", "items_for_export", "list_item_versions",
+           "list_items", "parameter_set_items"]
 
 
 @dataclass(frozen=True)
@@ -37,22 +39,42 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
     """Store items and their IRT parameters in the caller's transaction.
 
     Raises Conflict (and changes nothing, once the caller rolls back) when an
-    item would overwrite a published version with different content (what a
-    student sees or is scored on, per `Item.content_hash`); status, grades,
+    item would change the content (what a student sees or is scored on, per
+    `Item.content_hash`) of a published version, or move one back to draft.
+    Published means: stored as pilot, operational or retired, or used by a
+    form. Import is the only way a stored status changes and it never returns
+    a published version to draft, so a version's status plus its form
+    references tell for good whether it was ever published. Status, grades,
     rationale and other metadata may change in place.
     """
     existing = {
         (r.item_id, r.version): r
         for r in session.scalars(select(ItemRecord).where(ItemRecord.item_id.in_([i.id for i in items])))
     }
+    in_forms = _forms_using(session, [r.pk for r in existing.values()])
+    newest: dict[str, int] = {}
+    for item_id, version in [*existing, *((i.id, i.version) for i in items)]:
+        newest[item_id] = max(newest.get(item_id, 0), version)
     conflicts = []
     for item in items:
         old = existing.get((item.id, item.version))
-        if old is not None and old.content_hash != item.content_hash() and old.status != "draft":
+        if old is None:
+            continue
+        published = _published_as(old, in_forms.get(old.pk, ()))
+        if published is None:
+            continue
+        where = f"{item.source or source or 'the import'}: item {item.id} version {item.version}"
+        stored = f"stored as {published} (imported from {old.source or 'an earlier import'})"
+        next_version = newest[item.id] + 1
+        if old.content_hash != item.content_hash():
             conflicts.append(
-                f"item {item.id} version {item.version} is already stored as {old.status} with different "
-                f"content (from {old.source or 'an earlier import'}); published versions are immutable: "
-                f"give the edited item version {item.version + 1}"
+                f"{where} differs in content from the version {stored}; published versions are immutable: "
+                f"give the edited item version {next_version}"
+            )
+        elif item.status == "draft":
+            conflicts.append(
+                f"{where} is {stored}; a published version cannot go back to draft (its content stays fixed); "
+                f"keep its status, or give a new draft the version {next_version}"
             )
     if conflicts:
         raise Conflict("\n".join(conflicts), code="immutable_version")
@@ -93,6 +115,32 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
         added=added, updated_drafts=updated, metadata_updated=relabelled, unchanged=unchanged, parameters=n_params,
     )
     return report
+
+
+def _forms_using(session: Session, pks: Sequence[int]) -> dict[int, list[str]]:
+    """The forms ("CODE vN") that hold each of these item versions."""
+    used: dict[int, list[str]] = {}
+    if not pks:
+        return used
+    rows = session.execute(
+        select(FormItem.item_pk, Form.code, Form.version)
+        .join(Form, Form.id == FormItem.form_id)
+        .where(FormItem.item_pk.in_(pks))
+        .order_by(Form.code, Form.version)
+    )
+    for pk, code, version in rows:
+        used.setdefault(pk, []).append(f"{code} v{version}")
+    return used
+
+
+def _published_as(record: ItemRecord, forms: Sequence[str]) -> str | None:
+    """How a stored version was published (its status, or the forms using it); None for a free draft."""
+    if forms:
+        more = f" and {len(forms) - 3} more" if len(forms) > 3 else ""
+        return f"{record.status}, used by form {', '.join(forms[:3])}{more}"
+    if record.status != "draft":
+        return record.status
+    return None
 
 
 def _store_parameters(session: Session, records: list[tuple[Item, ItemRecord]]) -> tuple[int, set[str]]:
@@ -155,6 +203,19 @@ def list_items(
             continue
         out.append(row)
     return sorted(out, key=lambda r: (r.dimension, r.item_id))
+
+
+def list_item_versions(session: Session) -> list[ItemRecord]:
+    """Every stored version of every item (older ones may still be used by frozen forms), by id then version."""
+    return list(session.scalars(select(ItemRecord).order_by(ItemRecord.item_id, ItemRecord.version)))
+
+
+def items_for_export(session: Session, *, actor: str, target: str, all_versions: bool = True) -> list[Item]:
+    """The items to export (every stored version, or the newest of each), audited: exports carry secure content."""
+    records = list_item_versions(session) if all_versions else list_items(session)
+    items = [item_from_record(r) for r in records]
+    audit.record(session, actor, "items.export", target[:128], versions=len(items), all_versions=all_versions)
+    return items
 
 
 def item_from_record(record: ItemRecord) -> Item:

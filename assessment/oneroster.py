@@ -12,13 +12,17 @@ users with a student role and their one class enrollment → Student (OneRoster
 checked but not stored (staff accounts are made with `ctcensus users create`);
 academicSessions are checked (classes' termSourcedIds must exist) but not
 stored. Optional: demographics.csv (sex → gender) and an extension column
-`metadata.seatNumber` in users.csv or enrollments.csv. Rows with status
-`tobedeleted` are skipped (never deleted from the census record).
+`metadata.seatNumber` in users.csv or enrollments.csv; a seat number is
+unique within a class (counting students already stored there). Rows with
+status `tobedeleted` are skipped (never deleted from the census record).
+Damaged CSV (e.g. an unbalanced double quote) is reported on the line where
+the broken record starts.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -107,6 +111,7 @@ class _Package:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.texts: dict[str, str] = {}
+        self.unreadable: set[str] = set()  # files whose CSV syntax broke: their rows are incomplete
         if path.is_dir():
             for name in REQUIRED_FILES + OPTIONAL_FILES:
                 file = path / name
@@ -124,19 +129,36 @@ class _Package:
             raise InvalidInput(f"{path} is neither a folder nor a zip file of OneRoster CSV files")
 
     def rows(self, name: str, problems: list[Problem]) -> list[tuple[int, Row]]:
+        """Rows with the line each starts on; CSV damage (e.g. an unbalanced quote) is a Problem, never a crash."""
         text = self.texts.get(name)
         if text is None:
             return []
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in _COLUMNS.get(name, ()) if c not in header]
-        if missing:
-            problems.append(Problem(name, 1, "", f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}"))
-            return []
+        # strict: a quoted field still open at the end of the file is an error, not the rest of the file
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         out = []
-        for row in reader:
-            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            out.append((reader.line_num, clean))
+        start = 1
+        try:
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in _COLUMNS.get(name, ()) if c not in header]
+            if missing:
+                problems.append(Problem(name, 1, "", f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}"))
+                return []
+            start = reader.line_num + 1
+            for row in reader:
+                clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+                spanning = next((k for k, v in clean.items() if "\n" in v or "\r" in v), None)
+                if spanning is not None:
+                    # no roster field holds a line break: a quote opened here swallowed the lines after it
+                    problems.append(Problem(name, start, clean.get("sourcedId", "")[:64],
+                                            f"the {spanning} field runs from line {start} to line {reader.line_num}; "
+                                            "is a double quote (\") not closed?"))
+                    self.unreadable.add(name)
+                out.append((start, clean))
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            problems.append(Problem(name, start, "", f"not readable as CSV from this line on ({exc}); "
+                                    "is a double quote (\") not closed?"))
+            self.unreadable.add(name)
         return out
 
 
@@ -149,9 +171,9 @@ def _decode(name: str, data: bytes) -> str:
         raise InvalidInput(f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
 
 
-def _index(name: str, rows: list[tuple[int, Row]], problems: list[Problem], report: RosterReport
-           ) -> dict[str, tuple[int, Row]]:
-    """Rows by sourcedId, reporting duplicates and empty ids, skipping tobedeleted rows."""
+def _index(name: str, rows: list[tuple[int, Row]], problems: list[Problem], report: RosterReport,
+           deleted: set[str] | None = None) -> dict[str, tuple[int, Row]]:
+    """Rows by sourcedId, reporting duplicates and empty ids, skipping tobedeleted rows (their ids go to `deleted`)."""
     out: dict[str, tuple[int, Row]] = {}
     for line, row in rows:
         sid = row.get("sourcedId", "")
@@ -163,6 +185,8 @@ def _index(name: str, rows: list[tuple[int, Row]], problems: list[Problem], repo
             continue
         if row.get("status", "").lower() == "tobedeleted":
             report.skipped_deleted += 1
+            if deleted is not None:
+                deleted.add(sid)
             continue
         if sid in out:
             problems.append(Problem(name, line, sid, f"duplicate sourcedId (first on line {out[sid][0]})"))
@@ -173,13 +197,45 @@ def _index(name: str, rows: list[tuple[int, Row]], problems: list[Problem], repo
 
 def _grade(text: str) -> int | None:
     first = text.replace(";", ",").split(",")[0].strip()
-    return int(first) if first.isdigit() and 1 <= int(first) <= 12 else None
+    # ASCII digits only: '²'.isdigit() is true but int('²') fails
+    return int(first) if re.fullmatch(r"[0-9]{1,2}", first) and 1 <= int(first) <= 12 else None
 
 
 def _seat(text: str) -> int | str | None:
     if not text:
         return None
-    return int(text) if text.isdigit() and 0 < int(text) < 1000 else "bad"
+    return int(text) if re.fullmatch(r"[0-9]{1,3}", text) and 0 < int(text) < 1000 else "bad"
+
+
+def _located(source: tuple[str, int] | None) -> str:
+    return f"{source[0]} line {source[1]}" if source else "already in the database"
+
+
+def _shared_seats(placed: Mapping[str, tuple[str, int | None]], seat_source: Mapping[str, tuple[str, int]],
+                  db_students: Mapping[str, Student], db_classes: Mapping[str, SchoolClass],
+                  deleted: set[str]) -> list[Problem]:
+    """Two students with one seat number in one class (after the import), each located where it was read."""
+    holders: dict[tuple[str, int], list[str]] = {}
+    for sid, (class_sid, seat) in placed.items():
+        if seat is not None:
+            holders.setdefault((class_sid, seat), []).append(sid)
+    class_sid_of = {c.id: sid for sid, c in db_classes.items()}
+    for sid, student in db_students.items():
+        # students the package does not mention stay in their class with their seat (tobedeleted ones have left)
+        if sid not in placed and sid not in deleted and student.seat_number is not None and student.class_id in class_sid_of:
+            holders.setdefault((class_sid_of[student.class_id], student.seat_number), []).append(sid)
+    problems = []
+    for (class_sid, seat), sids in holders.items():
+        if len(sids) < 2:
+            continue
+        # package rows first, in file order; the problem sits on the second holder (the first clash)
+        ordered = sorted(sids, key=lambda s: (s not in seat_source, seat_source.get(s, ("", 0)), s))
+        where = ", ".join(f"{s} ({_located(seat_source.get(s))})" for s in ordered)
+        at = ordered[1] if ordered[1] in seat_source else ordered[0]
+        file, line = seat_source[at]
+        problems.append(Problem(file, line, at, f"seat number {seat} in class {class_sid!r} is given to "
+                                f"{len(sids)} students: {where}; give each student their own seat"))
+    return problems
 
 
 def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> RosterReport:
@@ -196,10 +252,14 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
     orgs = _index("orgs.csv", package.rows("orgs.csv", problems), problems, report)
     terms = _index("academicSessions.csv", package.rows("academicSessions.csv", problems), problems, report)
     classes = _index("classes.csv", package.rows("classes.csv", problems), problems, report)
-    users = _index("users.csv", package.rows("users.csv", problems), problems, report)
+    deleted_users: set[str] = set()
+    users = _index("users.csv", package.rows("users.csv", problems), problems, report, deleted_users)
     enrollments = _index("enrollments.csv", package.rows("enrollments.csv", problems), problems, report)
     roles_rows = package.rows("roles.csv", problems)
     demographics = _index("demographics.csv", package.rows("demographics.csv", problems), problems, report)
+    if package.unreadable:
+        # Rows are missing or merged: checking references now would only add confusing follow-on problems.
+        raise RosterImportError(problems)
 
     db_districts = {d.source_id: d for d in session.scalars(select(District))}
     db_schools = {s.source_id: s for s in session.scalars(select(School))}
@@ -300,6 +360,7 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
 
     # users → students
     placed: dict[str, tuple[str, int | None]] = {}
+    seat_source: dict[str, tuple[str, int]] = {}  # (file, line) each placed student's seat number was read from
     for sid, (line, row) in users.items():
         role = user_role.get(sid, "")
         if role in _TEACHER_ROLES:
@@ -328,9 +389,12 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
             problems.append(Problem("users.csv", line, sid, "metadata.seatNumber must be a whole number 1-999"))
             continue
         placed[sid] = (primary[0][1], seat if isinstance(seat, int) else None)
+        seat_source[sid] = ("users.csv", line) if row.get("metadata.seatNumber", "") else ("enrollments.csv", primary[0][0])
     for uid, enrolled in student_class.items():
         if uid not in users and uid in db_students and len(enrolled) == 1:
             placed[uid] = (enrolled[0][1], db_students[uid].seat_number)
+            seat_source[uid] = ("enrollments.csv", enrolled[0][0])
+    problems.extend(_shared_seats(placed, seat_source, db_students, db_classes, deleted_users))
 
     if problems:
         raise RosterImportError(problems)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .forms import freeze_form, get_form
 from .models import Attempt, School, SchoolClass, Student, TestSession
 from .tickets import format_ticket, generate_ticket
@@ -17,6 +17,7 @@ from .windows import current_window, get_window
 
 __all__ = [
     "TicketRow",
+    "check_class_free",
     "create_session",
     "get_session",
     "list_classes",
@@ -56,8 +57,13 @@ def create_session(
     window_code: str | None = None,
     actor: str = "system",
 ) -> TestSession:
-    """Open a session for a class: freeze the form and give every student an attempt with a ticket."""
-    klass = session.get(SchoolClass, class_id)
+    """Open a session for a class: freeze the form and give every student an attempt with a ticket.
+
+    Refuses (Conflict, code class_busy) when the class already has an open or paused session:
+    a second one would give every student a second ticket.
+    """
+    # Locking the class row serialises two openers (a double click, two admins) on PostgreSQL.
+    klass = session.get(SchoolClass, class_id, with_for_update=True)
     if klass is None:
         raise NotFound(f"no class with id {class_id}; list them with `ctcensus classes list`")
     form = get_form(session, form_id)
@@ -70,6 +76,7 @@ def create_session(
     if not 1 <= minutes <= 240:
         raise InvalidInput(f"time limit must be 1-240 minutes; got {minutes}")
     window = get_window(session, window_code) if window_code else current_window(session)
+    check_class_free(session, klass)
     students = list(session.scalars(select(Student).where(Student.class_id == klass.id)
                                     .order_by(Student.seat_number, Student.family_name, Student.given_name)))
     if not students:
@@ -89,6 +96,16 @@ def create_session(
     audit.record(session, actor, "session.create", f"session {test_session.id}", class_id=klass.id,
                  form_id=form.id, window=window.code, minutes=minutes, students=len(students))
     return test_session
+
+
+def check_class_free(session: Session, klass: SchoolClass) -> None:
+    """Conflict (class_busy) when the class already has an open or paused session."""
+    running = session.scalar(select(TestSession.id).where(TestSession.class_id == klass.id,
+                                                          TestSession.status.in_(("open", "paused")))
+                             .order_by(TestSession.id).limit(1))
+    if running is not None:
+        raise Conflict(f"class {klass.name} (id {klass.id}) already has an open session ({running}); close it first",
+                       code="class_busy")
 
 
 def _unique_tickets(session: Session, n: int) -> list[str]:

@@ -12,9 +12,15 @@ from .db import utcnow
 from .errors import Conflict, InvalidInput, NotFound
 from .models import TestWindow
 
-__all__ = ["create_window", "current_window", "get_window", "list_windows", "selectable_windows"]
+__all__ = ["MAX_ACADEMIC_YEAR", "MIN_ACADEMIC_YEAR", "create_window", "current_window", "get_window", "list_windows", "selectable_windows"]
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+#: Taiwan counts academic years in the ROC calendar (113 = 2024-25); AD years fit the same range.
+MIN_ACADEMIC_YEAR, MAX_ACADEMIC_YEAR = 1, 9999
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def create_window(
@@ -37,10 +43,20 @@ def create_window(
     if ends_at <= starts_at:
         raise InvalidInput(f"window must end after it starts; got {starts_at.isoformat()} .. {ends_at.isoformat()}")
     if academic_year is None:
-        digits = re.match(r"\d+", code)
+        digits = re.match(r"[0-9]+", code)
         if digits is None:
             raise InvalidInput(f"cannot read the academic year from code {code!r}; give it explicitly")
+        if len(digits.group()) > 4:
+            raise InvalidInput(
+                f"code {code!r} starts with {digits.group()}, which is no academic year; "
+                f"give it explicitly (--academic-year, {MIN_ACADEMIC_YEAR}-{MAX_ACADEMIC_YEAR})"
+            )
         academic_year = int(digits.group())
+    if not _is_int(academic_year) or not MIN_ACADEMIC_YEAR <= academic_year <= MAX_ACADEMIC_YEAR:
+        raise InvalidInput(
+            f"academic year must be {MIN_ACADEMIC_YEAR}-{MAX_ACADEMIC_YEAR} (a ROC year such as 113, "
+            f"or an AD year such as 2024); got {academic_year!r}"
+        )
     if session.scalar(select(TestWindow).where(TestWindow.code == code)) is not None:
         raise Conflict(f"a test window with code {code!r} already exists", code="window_exists")
     window = TestWindow(code=code, name=name.strip(), academic_year=academic_year, starts_at=starts_at, ends_at=ends_at)

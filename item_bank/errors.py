@@ -20,7 +20,9 @@ class ItemValidationError(ValueError):
     def __str__(self) -> str:
         item = self.item_id if self.item_id else "?"
         field = self.field if self.field else "-"
-        return f"{self.file}: item {item}, field {field}: {self.message}"
+        text = f"{self.file}: item {item}, field {field}: {self.message}"
+        # A lone surrogate (e.g. in a bad id) cannot be printed as UTF-8: show it escaped.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     def __reduce__(self):  # keep pickling (multiprocessing, caches) working with a custom __init__
         return (type(self), (self.file, self.item_id, self.field, self.message))

@@ -51,7 +51,44 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _yaml_error(file: str, exc: yaml.YAMLError) -> ItemValidationError:
+def _checked(construct: Any, what: str) -> Any:
+    """Wrap a scalar constructor so a value Python cannot build becomes a located YAML error."""
+
+    def checked(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as exc:
+            shown = node.value if len(node.value) <= 40 else f"{node.value[:12]}... ({len(node.value)} characters)"
+            reason = "too many digits" if "integer string conversion" in str(exc) else str(exc)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as {what} ({reason}); quote it if it is text", node.start_mark
+            ) from None
+
+    return checked
+
+
+# e.g. an integer of more than 4300 digits, or a date such as 2024-13-45
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _checked(yaml.SafeLoader.construct_yaml_int, "an integer"))
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _checked(yaml.SafeLoader.construct_yaml_timestamp, "a date")
+)
+
+
+def _line_column(text: str, position: int) -> str:
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> ItemValidationError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # The reader reports a character offset only; authors need a line and column.
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or "\0")
+        return ItemValidationError(
+            file, None, None,
+            f"YAML syntax error at {_line_column(text, exc.position)}: character U+{char:04X} is not allowed "
+            f"({exc.reason}); remove it or write it as an escape in a double-quoted string",
+        )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
@@ -101,7 +138,9 @@ def _collect_file(path: Path) -> tuple[Item | None, list[ItemValidationError]]:
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        return None, [_yaml_error(file, exc)]
+        return None, [_yaml_error(file, exc, text)]
+    except RecursionError:
+        return None, [ItemValidationError(file, None, None, "YAML nested too deeply to be an item")]
     extra: dict[str, str] = {}
     if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
         extra = _side_images(path, data["id"], errors)
@@ -125,19 +164,23 @@ def _yaml_files(root: Path) -> list[Path]:
         files.extend(
             Path(dirpath) / f
             for f in sorted(filenames)
-            if f.endswith(_YAML_SUFFIXES) and not f.startswith(".")
+            if f.lower().endswith(_YAML_SUFFIXES) and not f.startswith(".")  # X.YAML too
         )
     return files
 
 
 def load_bank(
-    path: str | os.PathLike[str], *, default_dimension: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    default_dimension: str | None = None,
+    default_grades: tuple[int, ...] = GRADES,
 ) -> list[Item]:
     """Load every item under `path` and validate the bank; raise ItemBankError listing all errors.
 
     `path` may be a directory of YAML files (walked recursively), one YAML file, or a QTI
     package (a directory with imsmanifest.xml, a .zip, or one item .xml). `default_dimension`
-    is used for QTI items that carry no ctcensus dimension. Items come back sorted by id, version.
+    and `default_grades` are used for QTI items that carry no ctcensus metadata (foreign
+    packages); YAML items always state their own. Items come back sorted by id, version.
     """
     root = Path(path)
     if not root.exists():
@@ -158,7 +201,7 @@ def load_bank(
     else:
         from item_bank.qti import import_qti
 
-        items = import_qti(root, default_dimension=default_dimension)
+        items = import_qti(root, default_dimension=default_dimension, default_grades=default_grades)
     return sorted(items, key=lambda i: (i.id, i.version))
 
 

@@ -16,6 +16,7 @@ references refused; zip members are checked for path traversal and size before r
 from __future__ import annotations
 
 import html
+import math
 import os
 import posixpath
 import re
@@ -260,7 +261,8 @@ def _item_xml(item: Item, image_src: Mapping[str, str]) -> Element:
         _q("qti-assessment-item"),
         {
             f"{{{XSI_NS}}}schemaLocation": f"{QTI3_NS} {_SCHEMA}",
-            "identifier": item.id,
+            # id and version: unique in a package that holds several versions of one item
+            "identifier": _resource_name(item),
             "title": item.title.zh_tw,
             "adaptive": "false",
             "time-dependent": "false",
@@ -710,8 +712,27 @@ def _child(elem: Element, local: str) -> Element | None:
     return found[0] if found else None
 
 
+class _Unsupported(ValueError):
+    """Content the item text cannot hold; importing without it would change what students see."""
+
+
+_HTML_NS = (QTI3_NS, None, "http://www.w3.org/1999/xhtml")
+_NAMESPACE_NAMES = {
+    "http://www.w3.org/1998/Math/MathML": "MathML",
+    "http://www.w3.org/2000/svg": "inline SVG",
+}
+# QTI content that is never shown to students with the item text: safe to leave out.
+_NOT_STUDENT_TEXT = frozenset({"qti-rubric-block", "qti-feedback-inline", "qti-feedback-block"})
+# HTML whose content is media the sanitiser would strip (an SVG <object> becomes an image before this).
+_MEDIA = frozenset({"object", "embed", "audio", "video", "iframe", "canvas", "picture", "source", "track"})
+
+
 def _inner_html(elem: Element, images: Mapping[Element, str]) -> str:
-    """Serialise an element's content back to HTML; images become {{img:NAME}} placeholders."""
+    """Serialise an element's content back to HTML; images become {{img:NAME}} placeholders.
+
+    Raises _Unsupported for content ctcensus cannot show (MathML, media, QTI templates...):
+    silently leaving it out would change the question.
+    """
     out = [html.escape(elem.text or "", quote=False)]
     for child in elem:
         if isinstance(child.tag, str):
@@ -720,9 +741,24 @@ def _inner_html(elem: Element, images: Mapping[Element, str]) -> str:
                 out.append("{{img:" + images[child] + "}}")
             elif local == "qti-text-entry-interaction":
                 out.append("____")  # the blank of a foreign inline text entry
-            elif ns in (QTI3_NS, None, "http://www.w3.org/1999/xhtml") and not local.startswith(
-                "qti-"
-            ):
+            elif local == "qti-rubric-block" and "candidate" in (child.get("view") or "").split():
+                raise _Unsupported("<rubricBlock view=\"candidate\"> (text for the student) cannot be imported; "
+                                   "move its text into the item body")
+            elif local in _NOT_STUDENT_TEXT or local.endswith("-interaction"):
+                pass  # the interaction itself is read separately; feedback and scorer rubrics are not item text
+            elif ns not in _HTML_NS:
+                kind = _NAMESPACE_NAMES.get(ns or "", f"namespace {ns}")
+                raise _Unsupported(
+                    f"<{local}> ({kind}) cannot be imported: ctcensus item text is HTML; "
+                    "write it as text or as an SVG image (<img src=\"....svg\">)"
+                )
+            elif local in _MEDIA or local.startswith("qti-"):
+                what = f" data={child.get('data')!r}" if child.get("data") else ""
+                raise _Unsupported(
+                    f"<{local}{what}> cannot be imported: ctcensus item text holds HTML text and SVG "
+                    "images only; replace it with text or an SVG image"
+                )
+            else:
                 attrs = "".join(
                     f' {k}="{html.escape(v)}"'
                     for k, v in child.attrib.items()
@@ -780,13 +816,140 @@ def _values(decl: Element | None, container: str) -> list[str]:
 
 def _parse_number(text: str) -> int | float | None:
     text = text.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
+    if re.fullmatch(r"[+-]?[0-9]{1,400}", text):  # longer: float() gives inf, which validation refuses
         return int(text)
     try:
         value = float(text)
     except ValueError:
         return None
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _int_or_text(text: str) -> int | str:
+    """ASCII digits as an int (validation then checks the range); anything else, e.g. '²', stays text."""
+    return int(text) if re.fullmatch(r"[0-9]{1,400}", text) else text
+
+
+def _short_answer_key(
+    root: Element, decl: Element | None, correct: list[str], own_tolerance: Any
+) -> dict[str, Any] | tuple[str, str]:
+    """The answer of a text entry, or (field, problem) when its scoring is more than ctcensus can keep.
+
+    ctcensus short answers score 0 or 1: one number within an absolute tolerance, or any of
+    some texts. A foreign mapping with partial or negative credit, a rounding comparison or an
+    asymmetric tolerance would silently score differently, so they are refused, not dropped.
+    """
+    numeric = decl is not None and decl.get("base-type") in ("float", "integer")
+    full, case_flags, problem = _full_credit_entries(root, decl)
+    if problem is not None:
+        return problem
+    if numeric:
+        keys = full if full else correct
+        values = {_parse_number(k) for k in keys}
+        if len(values) > 1:
+            return "answer.value", (
+                f"the item accepts several numbers ({', '.join(keys)}); a ctcensus numeric answer has one "
+                "value and a tolerance: keep one in the package, or edit the item after import"
+            )
+        value = next(iter(values), None)
+        if value is None:
+            found = f"{keys[0]!r} is not a number" if keys else "is missing"
+            return "answer.value", f"the correct response {found}"
+        tolerance = own_tolerance if own_tolerance is not None else _foreign_tolerance(root, value)
+        if isinstance(tolerance, tuple):
+            return tolerance
+        return {"kind": "numeric", "value": value, "tolerance": tolerance}
+    if full:
+        if len(set(case_flags)) > 1:
+            return "answer.case_sensitive", (
+                "the mapping mixes case-sensitive and case-insensitive answers; a ctcensus text answer "
+                "has one setting for all of them"
+            )
+        return {"kind": "text", "accepted": full, "case_sensitive": case_flags[0]}
+    return {"kind": "text", "accepted": correct, "case_sensitive": True}
+
+
+def _full_credit_entries(
+    root: Element, decl: Element | None
+) -> tuple[list[str], list[bool], tuple[str, str] | None]:
+    """Map keys worth the full score, their case sensitivity, or a problem with the mapping."""
+    mapping = _child(decl, "qti-mapping") if decl is not None else None
+    processing = _child(root, "qti-response-processing")
+    template = (processing.get("template") or "") if processing is not None else ""
+    if mapping is None or template.rstrip("/").removesuffix(".xml").endswith("match_correct"):
+        return [], [], None  # match_correct scores against the correct response, never the mapping
+    bounds: dict[str, float | None] = {}
+    for name in ("default-value", "lower-bound", "upper-bound"):
+        text = mapping.get(name)
+        number = _parse_number(text) if text is not None else None
+        if text is not None and number is None:
+            return [], [], ("answer", f"qti-mapping {name} {text!r} is not a number")
+        bounds[name] = number
+    if bounds["default-value"]:
+        return [], [], ("answer", (
+            f"the mapping gives {bounds['default-value']} to every other answer; a ctcensus short answer "
+            "scores 0 unless the answer is accepted"
+        ))
+    scored: list[tuple[str, float, bool]] = []
+    for entry in _children(mapping, "qti-map-entry"):
+        key, text = entry.get("map-key", ""), entry.get("mapped-value", "")
+        value = _parse_number(text)
+        if value is None:
+            return [], [], ("answer.accepted", f"map entry {key!r} has mapped-value {text!r}, which is not a number")
+        if bounds["upper-bound"] is not None:
+            value = min(value, bounds["upper-bound"])
+        if bounds["lower-bound"] is not None:
+            value = max(value, bounds["lower-bound"])
+        if value < 0:
+            return [], [], ("answer.accepted", (
+                f"map entry {key!r} is worth {value} (negative marking); a ctcensus short answer scores a "
+                "wrong answer 0: set it to 0 or give the mapping lower-bound 0"
+            ))
+        scored.append((key, value, entry.get("case-sensitive", "true").lower() != "false"))
+    top = max((value for _key, value, _cs in scored), default=0)
+    for key, value, _cs in scored:
+        if 0 < value < top:
+            return [], [], ("answer.accepted", (
+                f"map entry {key!r} is worth {_num(value)} of {_num(top)} (partial credit); a ctcensus "
+                "short answer scores 0 or 1: make each accepted answer worth the full score, or 0, in the package"
+            ))
+    full = [(key, cs) for key, value, cs in scored if value > 0]
+    return [key for key, _cs in full], [cs for _key, cs in full], None
+
+
+def _foreign_tolerance(root: Element, value: Any) -> float | int | tuple[str, str]:
+    """The absolute tolerance of a foreign numeric comparison (a relative one scaled by the value)."""
+    if next(root.iter(_q("qti-equal-rounded")), None) is not None:
+        return "answer.tolerance", (
+            "the response processing rounds the answer (equalRounded); a ctcensus numeric answer compares "
+            "within an absolute tolerance: give it one after import instead"
+        )
+    equal = next(root.iter(_q("qti-equal")), None)
+    if equal is None:
+        return 0
+    mode = equal.get("tolerance-mode", "exact")
+    if mode == "exact":
+        return 0
+    if mode not in ("absolute", "relative"):
+        return "answer.tolerance", f"tolerance-mode {mode!r} is not exact, absolute or relative"
+    text = equal.get("tolerance") or ""
+    parts = [_parse_number(t) for t in text.split()]
+    if not 1 <= len(parts) <= 2 or any(t is None or t < 0 or not math.isfinite(t) for t in parts):
+        return "answer.tolerance", f"tolerance {text!r} is not one or two numbers >= 0"
+    if len(set(parts)) > 1:
+        return "answer.tolerance", (
+            f"tolerance {text!r} differs below and above the answer; a ctcensus tolerance is the same both ways"
+        )
+    if any(equal.get(f"include-{side}-bound", "true").lower() == "false" for side in ("lower", "upper")):
+        return "answer.tolerance", "the comparison excludes its bounds; a ctcensus tolerance includes them"
+    tolerance = parts[0]
+    assert tolerance is not None
+    if mode == "relative":
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return 0  # the value itself is reported as invalid
+        # relative to a fixed correct value: the same interval as an absolute tolerance
+        tolerance = float(f"{abs(value) * tolerance / 100:.12g}")
+    return tolerance
 
 
 def _meta_dict(meta: Element | None) -> dict[str, Any]:
@@ -798,16 +961,16 @@ def _meta_dict(meta: Element | None) -> dict[str, Any]:
     if "id" in a:
         out["id"] = a["id"]
     if "version" in a:
-        out["version"] = int(a["version"]) if a["version"].isdigit() else a["version"]
+        out["version"] = _int_or_text(a["version"])
     for key in ("dimension", "status", "type"):
         if key in a:
             out[key] = a[key]
     if "grades" in a:
-        out["grades"] = [int(g) if g.isdigit() else g for g in a["grades"].split()]
+        out["grades"] = [_int_or_text(g) for g in a["grades"].split()]
     if "anchor" in a:
         out["anchor"] = a["anchor"] == "true"
     if "max-score" in a:
-        out["max_score"] = int(a["max-score"]) if a["max-score"].isdigit() else a["max-score"]
+        out["max_score"] = _int_or_text(a["max-score"])
     if "tolerance" in a:
         out["_tolerance"] = _parse_number(a["tolerance"])
     title = _child(meta, "title")
@@ -911,8 +1074,13 @@ def _import_item(
                 return fail(f"images.{name}", f"{pkg.where(member)}: {exc}")
             image_by_member[_safe_member(member) or member] = name
     img_elements: dict[Element, str] = {}
-    for img in body.iter(_q("img")):
-        src = img.get("src", "")
+    # <img src> and SVG <object data> (its fallback content is then replaced by the image)
+    pictures = [(img, img.get("src", "")) for img in body.iter(_q("img"))]
+    for obj in body.iter(_q("object")):
+        mime = (obj.get("type") or "").split(";")[0].strip().lower()
+        if mime == "image/svg+xml" or (not mime and obj.get("data", "").lower().endswith(".svg")):
+            pictures.append((obj, obj.get("data", "")))
+    for img, src in pictures:
         if urlsplit(src).scheme:
             return fail("images", f"external image {src!r} refused; images must be in the package")
         img_member = _safe_member(posixpath.join(item_dir, src))
@@ -959,104 +1127,85 @@ def _import_item(
         title = {"zh-TW": root.get("title") or identifier}
     data["title"] = title
 
-    # the stem: our <div class="ctc-stem">, or the body (minus the interaction) plus any prompt
-    stem_div = next(
-        (c for c in body if _local(c) == "div" and "ctc-stem" in c.get("class", "").split()), None
-    )
-    if stem_div is not None:
-        data["stem"] = _text_dict(stem_div, item_lang, img_elements)
-    else:
-        parts = [_inner_html(body, img_elements).strip()]
-        prompt = _child(inter, "qti-prompt")
-        if prompt is not None:
-            parts.append(_inner_html(prompt, img_elements).strip())
-        stem = "\n".join(p for p in parts if p)
-        stem = re.sub(r"<p>\s*</p>", "", re.sub(r">\s*\n\s*<", ">\n<", stem)).strip()
-        data["stem"] = _one_language(stem, item_lang)
-    if images:
-        data["images"] = images
-
-    def options(container: Element, local: str) -> list[dict[str, Any]]:
-        return [
-            {"id": c.get("identifier"), "text": _text_dict(c, item_lang, img_elements)}
-            for c in _children(container, local)
-        ]
-
-    cardinality = decl.get("cardinality") if decl is not None else None
-    correct = _values(decl, "qti-correct-response")
-    if kind == "qti-choice-interaction":
-        single = cardinality == "single" or (cardinality is None and inter.get("max-choices") == "1")
-        data["type"] = "single_choice" if single else "multiple_response"
-        data["options"] = options(inter, "qti-simple-choice")
-        if single:
-            if len(correct) != 1:
-                return fail("key", f"a single-choice item needs one correct value, found {len(correct)}")
-            data["key"] = correct[0]
+    section = "stem"  # where unsupported content was met, for the error
+    try:
+        # the stem: our <div class="ctc-stem">, or the body (minus the interaction) plus any prompt
+        stem_div = next(
+            (c for c in body if _local(c) == "div" and "ctc-stem" in c.get("class", "").split()), None
+        )
+        if stem_div is not None:
+            data["stem"] = _text_dict(stem_div, item_lang, img_elements)
         else:
-            data["key"] = correct
-    elif kind == "qti-order-interaction":
-        data["type"] = "ordering"
-        data["options"] = options(inter, "qti-simple-choice")
-        data["key"] = correct
-    elif kind == "qti-match-interaction":
-        data["type"] = "matching"
-        sets = _children(inter, "qti-simple-match-set")
-        if len(sets) != 2:
-            return fail("interaction", f"a match interaction needs 2 match sets, found {len(sets)}")
-        data["left"] = options(sets[0], "qti-simple-associable-choice")
-        data["right"] = options(sets[1], "qti-simple-associable-choice")
-        left_ids = {o["id"] for o in data["left"]}
-        pairs = []
-        for value in correct:
-            ids = value.split()
-            if len(ids) == 2 and ids[0] not in left_ids and ids[1] in left_ids:
-                ids.reverse()  # an undirected 'pair' written right-first
-            pairs.append(ids)
-        data["key"] = pairs
-    elif kind == "qti-text-entry-interaction":
-        data["type"] = "short_answer"
-        base_type = decl.get("base-type") if decl is not None else None
-        mapping = _child(decl, "qti-mapping") if decl is not None else None
-        entries = [] if mapping is None else _children(mapping, "qti-map-entry")
-        positive = [
-            e for e in entries if (_parse_number(e.get("mapped-value", "0")) or 0) > 0
-        ]
-        if base_type in ("float", "integer"):
-            raw = correct[0] if correct else (positive[0].get("map-key", "") if positive else "")
-            tolerance = meta.get("_tolerance")
-            if tolerance is None:
-                tolerance = 0
-                for equal in root.iter(_q("qti-equal")):
-                    if equal.get("tolerance-mode") == "absolute":
-                        tolerance = _parse_number((equal.get("tolerance") or "0").split()[0]) or 0
-                        break
-            data["answer"] = {"kind": "numeric", "value": _parse_number(raw), "tolerance": tolerance}
-        else:
-            if positive:
-                accepted = [e.get("map-key", "") for e in positive]
-                case_sensitive = any(
-                    e.get("case-sensitive", "true").lower() != "false" for e in positive
-                )
+            parts = [_inner_html(body, img_elements).strip()]
+            prompt = _child(inter, "qti-prompt")
+            if prompt is not None:
+                parts.append(_inner_html(prompt, img_elements).strip())
+            stem = "\n".join(p for p in parts if p)
+            stem = re.sub(r"<p>\s*</p>", "", re.sub(r">\s*\n\s*<", ">\n<", stem)).strip()
+            data["stem"] = _one_language(stem, item_lang)
+        if images:
+            data["images"] = images
+
+        def options(container: Element, local: str, field: str = "options") -> list[dict[str, Any]]:
+            nonlocal section
+            section = field
+            return [
+                {"id": c.get("identifier"), "text": _text_dict(c, item_lang, img_elements)}
+                for c in _children(container, local)
+            ]
+
+        cardinality = decl.get("cardinality") if decl is not None else None
+        correct = _values(decl, "qti-correct-response")
+        if kind == "qti-choice-interaction":
+            single = cardinality == "single" or (cardinality is None and inter.get("max-choices") == "1")
+            data["type"] = "single_choice" if single else "multiple_response"
+            data["options"] = options(inter, "qti-simple-choice")
+            if single:
+                if len(correct) != 1:
+                    return fail("key", f"a single-choice item needs one correct value, found {len(correct)}")
+                data["key"] = correct[0]
             else:
-                accepted, case_sensitive = correct, True
-            data["answer"] = {
-                "kind": "text",
-                "accepted": accepted,
-                "case_sensitive": case_sensitive,
-            }
-    elif kind == "qti-custom-interaction":
-        grid = next((e for e in inter.iter(_c("grid"))), None)
-        if grid is None:
-            return fail("interaction", "a custom interaction without ctc:grid data is not supported")
-        data["type"] = "grid_path"
-        block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(_c("row"))]}
-        max_moves = grid.get("max-moves")
-        if max_moves is not None:
-            block["max_moves"] = int(max_moves) if max_moves.isdigit() else max_moves
-        data["grid"] = block
-    else:
-        return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "
-                    "text-entry and grid custom interactions)")
+                data["key"] = correct
+        elif kind == "qti-order-interaction":
+            data["type"] = "ordering"
+            data["options"] = options(inter, "qti-simple-choice")
+            data["key"] = correct
+        elif kind == "qti-match-interaction":
+            data["type"] = "matching"
+            sets = _children(inter, "qti-simple-match-set")
+            if len(sets) != 2:
+                return fail("interaction", f"a match interaction needs 2 match sets, found {len(sets)}")
+            data["left"] = options(sets[0], "qti-simple-associable-choice", "left")
+            data["right"] = options(sets[1], "qti-simple-associable-choice", "right")
+            left_ids = {o["id"] for o in data["left"]}
+            pairs = []
+            for value in correct:
+                ids = value.split()
+                if len(ids) == 2 and ids[0] not in left_ids and ids[1] in left_ids:
+                    ids.reverse()  # an undirected 'pair' written right-first
+                pairs.append(ids)
+            data["key"] = pairs
+        elif kind == "qti-text-entry-interaction":
+            data["type"] = "short_answer"
+            answer = _short_answer_key(root, decl, correct, meta.get("_tolerance"))
+            if isinstance(answer, tuple):
+                return fail(*answer)
+            data["answer"] = answer
+        elif kind == "qti-custom-interaction":
+            grid = next((e for e in inter.iter(_c("grid"))), None)
+            if grid is None:
+                return fail("interaction", "a custom interaction without ctc:grid data is not supported")
+            data["type"] = "grid_path"
+            block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(_c("row"))]}
+            max_moves = grid.get("max-moves")
+            if max_moves is not None:
+                block["max_moves"] = _int_or_text(max_moves)
+            data["grid"] = block
+        else:
+            return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "
+                        "text-entry and grid custom interactions)")
+    except _Unsupported as exc:
+        return fail(section, str(exc))
 
     if meta.get("type", data["type"]) != data["type"]:
         return fail("type", f"the metadata says {meta['type']}, the interaction makes it {data['type']}")

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,6 +68,10 @@ _ALL_TYPE_FIELDS = frozenset().union(*_TYPE_FIELDS.values())
 _REQUIRED = ("id", "version", "type", "dimension", "grades", "status", "title", "stem")
 _IRT_MODELS = ("2pl", "3pl", "gpcm")
 MAX_ANSWER_TEXT = 200
+#: Versions are stored in a 32-bit INTEGER column (SQLite and PostgreSQL alike).
+MAX_VERSION = 2**31 - 1
+_FLOAT_MAX = sys.float_info.max
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def normalize_answer_text(text: str, case_sensitive: bool = False) -> str:
@@ -91,7 +97,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    """A finite number that fits a float (math.isfinite on a huge int would raise OverflowError)."""
+    if _is_int(value):
+        return -_FLOAT_MAX <= value <= _FLOAT_MAX
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _canon_number(value: float) -> int | float:
@@ -107,19 +116,57 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"boolean {str(value).lower()} (quote it if you meant text)"
     if isinstance(value, str):
-        return repr(value)
+        return _shorten(repr(value))
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
+        return "a list" if value else "an empty list"
+    if isinstance(value, datetime.datetime):
+        return f"a date and time {value.isoformat()} (quote it if you meant text)"
+    if isinstance(value, datetime.date):
+        return f"a date {value.isoformat()} (quote it if you meant text)"
+    if _is_int(value) and len(str(value)) > 40:
+        return f"int {str(value)[:12]}... ({len(str(value).lstrip('-'))} digits)"
+    return _shorten(f"{type(value).__name__} {value!r}")
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
+
+
+def _surrogate_fields(data: Any, path: str = "", seen: set[int] | None = None) -> Iterable[tuple[str, str]]:
+    """(field, character) of every text holding a lone UTF-16 surrogate, e.g. from a YAML "\\ud800" escape.
+
+    Such text is not Unicode: the sanitiser, UTF-8 output and PostgreSQL all refuse it. Containers
+    are visited once (YAML aliases share them), so an alias bomb costs no more than its size.
+    """
+    seen = set() if seen is None else seen
+    if isinstance(data, str):
+        found = _SURROGATE.search(data)
+        if found:
+            yield path or "-", found.group()
+        return
+    if not isinstance(data, (Mapping, list, tuple)) or id(data) in seen:
+        return
+    seen.add(id(data))
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            bad_key = _SURROGATE.search(key) if isinstance(key, str) else None
+            name = ascii(key) if bad_key else str(key)
+            where = f"{path}.{name}" if path else name
+            if bad_key:
+                yield where, bad_key.group()
+            yield from _surrogate_fields(value, where, seen)
+    else:
+        for i, value in enumerate(data, start=1):
+            yield from _surrogate_fields(value, f"{path}[{i}]", seen)
 
 
 def _scalar_text(value: Any) -> str | None:
-    """Text values may be written as numbers in YAML (e.g. option '12'); booleans are refused."""
+    """Text values may be written as numbers in YAML (e.g. option '12'); booleans and dates are refused."""
     if isinstance(value, str):
         return value
-    if _is_number(value):
+    if _is_int(value) or (isinstance(value, float) and math.isfinite(value)):
         return str(value)
     return None
 
@@ -139,9 +186,13 @@ def _parse_text(
         if k not in ("zh-TW", "en"):
             col.add(f"{field}.{k}", "unknown language; use zh-TW and en")
             ok = False
-    zh = _scalar_text(value.get("zh-TW"))
-    zh = clean_html(zh) if zh is not None else ""
-    if not zh:
+    zh_raw = value.get("zh-TW")
+    zh_text = _scalar_text(zh_raw)
+    zh = clean_html(zh_text) if zh_text is not None else ""
+    if zh_text is None and zh_raw is not None:
+        col.add(f"{field}.zh-TW", f"must be text, found {_describe(zh_raw)}")
+        ok = False
+    elif not zh:
         col.add(f"{field}.zh-TW", "missing zh-TW text (required)")
         ok = False
     en_raw = value.get("en")
@@ -329,7 +380,7 @@ def _parse_answer(col: _Collector, raw: Any) -> ShortAnswerKey | None:
         "numeric": {"kind", "value", "tolerance"},
         "text": {"kind", "accepted", "case_sensitive"},
     }
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:
         col.add("answer.kind", f"must be numeric or text, found {_describe(kind)}")
         return None
     ok = True
@@ -536,6 +587,15 @@ def collect_item(
             "must be 3-64 characters of lowercase a-z, 0-9 and '-', "
             f"found {_describe(raw_id)}",
         )
+    surrogates = list(_surrogate_fields(data))
+    if surrogates:
+        for field, char in surrogates[:10]:
+            col.add(
+                field,
+                f"the text holds {char!a}, half of a UTF-16 surrogate pair and not a character; "
+                "write the character itself (or a \\U0001F600-style escape)",
+            )
+        return None, col.errors
     item_type: Any = data.get("type")
     if item_type is None:
         col.add("type", f"missing (required); use one of {', '.join(ITEM_TYPES)}")
@@ -555,8 +615,8 @@ def collect_item(
             col.add(name, "missing (required)")
 
     version: Any = data.get("version")
-    if version is not None and (not _is_int(version) or version < 1):
-        col.add("version", f"must be a positive integer, found {_describe(version)}")
+    if version is not None and (not _is_int(version) or not 1 <= version <= MAX_VERSION):
+        col.add("version", f"must be a positive integer (at most {MAX_VERSION}), found {_describe(version)}")
     dimension: Any = data.get("dimension")
     if dimension is not None and dimension not in DIMENSIONS:
         col.add("dimension", f"must be one of {', '.join(DIMENSIONS)}, found {_describe(dimension)}")

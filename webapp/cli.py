@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -121,31 +122,47 @@ def items() -> None:
     """Item bank: validate, list, import, export (QTI 3.0)."""
 
 
-def _load(path: str) -> list[Any]:
-    from item_bank import ItemBankError, ItemValidationError, load_bank
+def _load(path: str, dimension: str | None = None, grades: str | None = None) -> list[Any]:
+    from item_bank import GRADES, ItemBankError, ItemValidationError, load_bank
 
+    default_grades = tuple(int(g) for g in grades.split(",")) if grades else GRADES
     try:
-        return load_bank(Path(path))
+        return load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
+                         default_grades=default_grades)
     except (ItemBankError, ItemValidationError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
+def _foreign_qti_options(command: Any) -> Any:
+    """--dimension and --grades: what a foreign QTI package (no ctcensus metadata) does not say."""
+    command = click.option(
+        "--grades", type=click.Choice(["5", "8", "5,8"]),
+        help="grades of foreign QTI items (default 5,8); items with ctcensus metadata keep theirs",
+    )(command)
+    return click.option(
+        "--dimension", type=click.Choice(["D1", "D2", "D3", "D4"], case_sensitive=False),
+        help="CT dimension of foreign QTI items (required for them); items with ctcensus metadata keep theirs",
+    )(command)
+
+
 @items.command("validate")
 @click.argument("path", type=click.Path(exists=True))
-def items_validate(path: str) -> None:
+@_foreign_qti_options
+def items_validate(path: str, dimension: str | None, grades: str | None) -> None:
     """Check item files or a QTI package; print each problem with file, item and field."""
-    loaded = _load(path)
+    loaded = _load(path, dimension, grades)
     click.echo(f"{len(loaded)} items valid in {path}")
 
 
 @items.command("import")
 @click.argument("path", type=click.Path(exists=True))
+@_foreign_qti_options
 @pass_ctx
-def items_import(ctx: Context, path: str) -> None:
+def items_import(ctx: Context, path: str, dimension: str | None, grades: str | None) -> None:
     """Import items (our YAML or a QTI 2.1/2.2/3.0 package) in one transaction."""
     from assessment.item_store import import_items
 
-    loaded = _load(path)
+    loaded = _load(path, dimension, grades)
     with ctx.transaction() as session:
         report = import_items(session, loaded, actor=_cli_actor(), source=str(path))
     click.echo(
@@ -188,22 +205,26 @@ def items_list(ctx: Context, grade: str | None, dimension: str | None, status: s
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["qti3"]), default="qti3", show_default=True)
 @click.option("--from", "source", type=click.Path(exists=True), help="export item files instead of the database")
+@click.option("--all-versions/--latest-only", default=True, show_default=True,
+              help="from the database: every stored version (older ones may be used by frozen forms), "
+                   "or only the newest version of each item")
 @pass_ctx
-def items_export(ctx: Context, directory: str, fmt: str, source: str | None) -> None:
-    """Write a QTI 3.0 content package (imsmanifest.xml + one file per item)."""
+def items_export(ctx: Context, directory: str, fmt: str, source: str | None, all_versions: bool) -> None:
+    """Write a QTI 3.0 content package (imsmanifest.xml + one file per item version)."""
     from item_bank import export_qti3
 
     if source:
         to_export = _load(source)
     else:
-        from assessment.item_store import item_from_record, list_items
+        from assessment.item_store import items_for_export
 
         with ctx.transaction() as session:
-            to_export = [item_from_record(r) for r in list_items(session)]
-        if not to_export:
-            raise click.ClickException("the database has no items; import some first or use --from PATH")
+            to_export = items_for_export(session, actor=_cli_actor(), target=str(directory), all_versions=all_versions)
+            if not to_export:
+                raise click.ClickException("the database has no items; import some first or use --from PATH")
     export_qti3(to_export, Path(directory))
-    click.echo(f"exported {len(to_export)} items as QTI 3.0 to {directory}")
+    n_ids = len({item.id for item in to_export})
+    click.echo(f"exported {len(to_export)} item versions ({n_ids} items) as QTI 3.0 to {directory}")
 
 
 def _cli_actor() -> str:
@@ -252,16 +273,22 @@ def users_create(ctx: Context, username: str, role: str, school: str | None, pas
 # --- delivery: windows, forms, classes, sessions ------------------------------------
 
 TAIPEI = timezone(timedelta(hours=8))  # Taiwan has no daylight saving time
+_MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns; a larger one is an option error, not an OverflowError
 
 
 def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
     """ISO date or date-time; without a zone it is Taiwan time; a bare date means its start (or end)."""
     try:
-        parsed = datetime.fromisoformat(value)
+        # any ISO date form (2026-05-04, 20260504, 2026-W19-1) is a whole day, decided by parsing, not length
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), tzinfo=TAIPEI)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-05-04 or 2026-05-04T08:00)") from None
-    if len(value) == 10 and end_of_day:
-        parsed = parsed.replace(hour=23, minute=59, second=59)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=TAIPEI)
 
 
@@ -279,7 +306,8 @@ def window_group() -> None:
 @click.option("--name", required=True, help="e.g. '113 學年度運算思維普測'")
 @click.option("--starts", required=True, help="ISO date or date-time (Taiwan time unless a zone is given)")
 @click.option("--ends", required=True, help="ISO date or date-time (a bare date means the end of that day)")
-@click.option("--academic-year", type=int, help="defaults to the leading digits of the code")
+@click.option("--academic-year", type=click.IntRange(1, 9999),
+              help="ROC (e.g. 113) or AD year, 1-9999; defaults to the leading digits of the code")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def window_create(ctx: Context, code: str, name: str, starts: str, ends: str, academic_year: int | None,
@@ -388,7 +416,8 @@ def classes_list(ctx: Context, school: str | None, grade: str | None, as_json: b
 
     kwargs: dict[str, Any] = {"grade": int(grade) if grade else None}
     if school is not None:
-        kwargs["school_id" if school.isdigit() else "school_source_id"] = int(school) if school.isdigit() else school
+        by_id = re.fullmatch(r"[0-9]{1,9}", school) is not None
+        kwargs["school_id" if by_id else "school_source_id"] = int(school) if by_id else school
     with ctx.transaction() as session:
         data = list_classes(session, **kwargs)
     if as_json:
@@ -406,9 +435,9 @@ def session_group() -> None:
 
 
 @session_group.command("create")
-@click.option("--class", "class_ids", required=True, type=int, multiple=True,
+@click.option("--class", "class_ids", required=True, type=click.IntRange(1, _MAX_ID), multiple=True,
               help="class id (ctcensus classes list); repeat to open one session per class in one transaction")
-@click.option("--form", "form_id", required=True, type=int, help="form id (ctcensus forms list)")
+@click.option("--form", "form_id", required=True, type=click.IntRange(1, _MAX_ID), help="form id (ctcensus forms list)")
 @click.option("--minutes", type=int, help="time limit (default: the form's)")
 @click.option("--window", "window_code", help="test window code (default: the one open now, or the only one)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one object, or a list for several classes)")
@@ -419,8 +448,9 @@ def session_create(ctx: Context, class_ids: tuple[int, ...], form_id: int, minut
     from assessment.sessions import create_session, session_summary
 
     with ctx.transaction() as session:
+        # a class named twice gets one session (one ticket per student), not two
         opened = [create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
-                                 window_code=window_code, actor=_cli_actor()) for class_id in class_ids]
+                                 window_code=window_code, actor=_cli_actor()) for class_id in dict.fromkeys(class_ids)]
         summaries = [session_summary(session, test_session) for test_session in opened]
     if as_json:
         _echo_json(summaries[0] if len(summaries) == 1 else summaries)

@@ -85,3 +85,15 @@ def test_form_is_frozen_once_a_session_uses_it(db) -> None:  # type: ignore[no-u
     update_form(db, copy.id, time_limit_minutes=20, shuffle_options=True, item_ids=[fi.item.item_id for fi in form.items][:4])
     db.flush()
     assert copy.time_limit_minutes == 20 and len(copy.items) == 4 and copy.shuffle_options
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 241])
+def test_time_limit_outside_1_to_240_is_refused_not_defaulted(bank, minutes: int) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match=f"time limit must be 1-240 minutes; got {minutes}"):
+        default_blueprint(bank, 5, time_limit_minutes=minutes)
+
+
+def test_time_limit_defaults_only_when_not_given(bank) -> None:  # type: ignore[no-untyped-def]
+    assert default_blueprint(bank, 5).time_limit_minutes == 35
+    assert default_blueprint(bank, 8).time_limit_minutes == 40
+    assert default_blueprint(bank, 5, time_limit_minutes=1).time_limit_minutes == 1

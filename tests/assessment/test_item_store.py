@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from assessment.errors import Conflict
 from assessment.item_store import import_items, item_from_record, list_items, parameter_set_items
-from assessment.models import AuditEntry, ItemRecord, ParameterSet
+from assessment.models import AuditEntry, Form, FormItem, ItemRecord, ParameterSet
 from item_bank import load_bank
 from tests.item_files import GRID, SINGLE, write_bank
 
@@ -62,3 +62,68 @@ def test_status_change_updates_in_place(db: Session, tmp_path: Path) -> None:
     db.commit()
     assert (report.metadata_updated, report.unchanged) == (1, 1)
     assert [r.item_id for r in list_items(db, status="retired")] == ["t-lamp-choice"]
+
+
+def _stored(db: Session, item_id: str = "t-lamp-choice") -> ItemRecord:
+    return db.scalars(select(ItemRecord).where(ItemRecord.item_id == item_id)).one()
+
+
+def test_published_version_cannot_be_edited_through_a_draft_round_trip(db: Session, tmp_path: Path) -> None:
+    import_items(db, load_bank(write_bank(tmp_path / "v1")), actor="t", source="first-import")
+    db.commit()
+    published_hash = _stored(db).content_hash
+    as_draft = SINGLE.replace("status: operational", "status: draft")
+    bank = write_bank(tmp_path / "draft", **{"t-lamp-choice.yaml": as_draft})
+    with pytest.raises(Conflict) as caught:
+        import_items(db, load_bank(bank), actor="t", source=str(bank))
+    db.rollback()
+    message = caught.value.message
+    # names the file being imported and where the stored version came from
+    assert str(bank / "t-lamp-choice.yaml") in message and "imported from first-import" in message
+    assert "stored as operational" in message and "cannot go back to draft" in message
+    edited_draft = as_draft.replace("key: B", "key: C")
+    with pytest.raises(Conflict, match=r"differs in content .* give the edited item version 2"):
+        import_items(db, load_bank(write_bank(tmp_path / "edit", **{"t-lamp-choice.yaml": edited_draft})), actor="t")
+    db.rollback()
+    record = _stored(db)
+    assert (record.status, record.content_hash, record.content["key"]) == ("operational", published_hash, "B")
+
+
+def test_a_version_once_pilot_stays_published(db: Session, tmp_path: Path) -> None:
+    draft = SINGLE.replace("status: operational", "status: draft")
+    import_items(db, load_bank(write_bank(tmp_path / "a", **{"t-lamp-choice.yaml": draft})), actor="t")
+    db.commit()
+    # a draft that was never published may still change in place
+    edited = draft.replace("key: B", "key: C")
+    report = import_items(db, load_bank(write_bank(tmp_path / "b", **{"t-lamp-choice.yaml": edited})), actor="t")
+    db.commit()
+    assert report.updated_drafts == 1 and _stored(db).content["key"] == "C"
+    pilot = edited.replace("status: draft", "status: pilot")
+    report = import_items(db, load_bank(write_bank(tmp_path / "c", **{"t-lamp-choice.yaml": pilot})), actor="t")
+    db.commit()
+    assert report.metadata_updated == 1 and _stored(db).status == "pilot"
+    with pytest.raises(Conflict, match="cannot go back to draft"):
+        import_items(db, load_bank(write_bank(tmp_path / "d", **{"t-lamp-choice.yaml": edited})), actor="t")
+    db.rollback()
+    # forward transitions still work: pilot -> operational -> retired
+    for status in ("operational", "retired"):
+        forward = pilot.replace("status: pilot", f"status: {status}")
+        import_items(db, load_bank(write_bank(tmp_path / status, **{"t-lamp-choice.yaml": forward})), actor="t")
+        db.commit()
+        assert _stored(db).status == status and _stored(db).content["key"] == "C"
+
+
+def test_a_version_used_by_a_form_is_fixed_even_if_stored_as_draft(db: Session, tmp_path: Path) -> None:
+    # e.g. a database that went through the old draft round-trip: the form reference still fixes the content
+    draft = SINGLE.replace("status: operational", "status: draft")
+    import_items(db, load_bank(write_bank(tmp_path / "a", **{"t-lamp-choice.yaml": draft})), actor="t")
+    record = _stored(db)
+    form = Form(code="G5-X", version=3, grade=5, time_limit_minutes=35, frozen=True)
+    form.items = [FormItem(position=1, item_pk=record.pk)]
+    db.add(form)
+    db.commit()
+    edited = draft.replace("key: B", "key: A")
+    with pytest.raises(Conflict, match=r"stored as draft, used by form G5-X v3 .* give the edited item version 2"):
+        import_items(db, load_bank(write_bank(tmp_path / "b", **{"t-lamp-choice.yaml": edited})), actor="t")
+    db.rollback()
+    assert _stored(db).content["key"] == "B"

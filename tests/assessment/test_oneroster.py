@@ -36,6 +36,8 @@ def test_reimport_is_idempotent_and_updates_by_sourced_id(db, tmp_path) -> None:
     pkg = tmp_path / "pkg"
     shutil.copytree(FIXTURE, pkg)
     users = (pkg / "users.csv").read_text(encoding="utf-8").replace(",小明,王,", ",曉明,王,")
+    # u-s-002 moves to 五年2班, whose seat 2 is taken (u-s-005): it gets seat 3 there
+    users = users.replace(",S002,,,,,05,,,,,,,or-es-hp,,2\n", ",S002,,,,,05,,,,,,,or-es-hp,,3\n")
     (pkg / "users.csv").write_text(users, encoding="utf-8")
     moved = (pkg / "enrollments.csv").read_text(encoding="utf-8").replace("e-002,active,2024-08-01T00:00:00Z,cl-hp-501",
                                                                           "e-002,active,2024-08-01T00:00:00Z,cl-hp-502")
@@ -44,7 +46,8 @@ def test_reimport_is_idempotent_and_updates_by_sourced_id(db, tmp_path) -> None:
     db.commit()
     assert report.updated["students"] == 2 and report.created["students"] == 0
     assert db.query(Student).filter_by(source_id="u-s-001").one().given_name == "曉明"
-    assert db.query(Student).filter_by(source_id="u-s-002").one().school_class.source_id == "cl-hp-502"
+    moved_student = db.query(Student).filter_by(source_id="u-s-002").one()
+    assert (moved_student.school_class.source_id, moved_student.seat_number) == ("cl-hp-502", 3)
     assert db.query(District).count() == 1 and db.query(Student).count() == 7
 
 
@@ -101,3 +104,98 @@ def test_structural_errors(db, tmp_path) -> None:  # type: ignore[no-untyped-def
         import_oneroster(db, dup)
     with pytest.raises(Exception, match="neither a folder nor a zip"):
         import_oneroster(db, FIXTURE / "orgs.csv")
+
+
+def _city_sized(tmp_path: Path, n_students: int) -> Path:
+    """The fixture plus many more students, as a real city export (users.csv well over 128 KiB)."""
+    pkg = tmp_path / "city"
+    shutil.copytree(FIXTURE, pkg)
+    users = (pkg / "users.csv").read_text(encoding="utf-8")
+    enrollments = (pkg / "enrollments.csv").read_text(encoding="utf-8")
+    for k in range(100, 100 + n_students):
+        users += f"u-s-{k},active,2024-08-01T00:00:00Z,true,s{k},,名{k},王,,S{k},,,,,05,,,,,,,or-es-hp,,\n"
+        enrollments += f"e-{k},active,2024-08-01T00:00:00Z,cl-hp-501,or-es-hp,u-s-{k},student,true,2024-08-30,\n"
+    (pkg / "users.csv").write_text(users, encoding="utf-8")
+    (pkg / "enrollments.csv").write_text(enrollments, encoding="utf-8")
+    return pkg
+
+
+@pytest.mark.parametrize("n_students", [3000, 5], ids=["file over the csv field limit", "small file"])
+def test_unbalanced_quote_is_a_problem_on_its_line(db, tmp_path, n_students: int) -> None:  # type: ignore[no-untyped-def]
+    pkg = _city_sized(tmp_path, n_students)
+    users = (pkg / "users.csv").read_text(encoding="utf-8")
+    (pkg / "users.csv").write_text(users.replace(",小明,王,", ',"小明,王,'), encoding="utf-8")
+    with pytest.raises(RosterImportError) as exc:
+        import_oneroster(db, pkg)
+    db.rollback()
+    (problem,) = exc.value.problems  # no follow-on noise from the rows the quote swallowed
+    assert (problem.file, problem.line) == ("users.csv", 2)
+    assert 'is a double quote (") not closed?' in problem.message
+    assert db.query(Student).count() == 0
+
+
+def test_a_quote_closed_rows_later_is_caught_too(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkg = _broken(tmp_path, "users.csv", ",小明,王,", ',"小明,王,')
+    pkg = _broken(tmp_path, "users.csv", ",志豪,林,", ',志豪",林,')  # the quote from line 2 closes on line 4
+    with pytest.raises(RosterImportError) as exc:
+        import_oneroster(db, pkg)
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.line, problem.sourced_id) == ("users.csv", 2, "u-s-001")
+    assert "runs from line 2 to line 4" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        ("classes.csv", ",05,,501,", ",²,,501,", "classes.csv line 2: cl-hp-501: grades must start with a grade 01-12"),
+        ("users.csv", ",or-es-hp,,1\nu-s-002", ",or-es-hp,,²\nu-s-002",
+         "users.csv line 2: u-s-001: metadata.seatNumber must be a whole number 1-999"),
+        ("users.csv", ",or-es-hp,,1\nu-s-002", ",or-es-hp,," + "9" * 5000 + "\nu-s-002",
+         "users.csv line 2: u-s-001: metadata.seatNumber must be a whole number 1-999"),
+    ],
+    ids=["superscript grade", "superscript seat", "5000-digit seat"],
+)
+def test_non_ascii_or_huge_numbers_are_problems(db, tmp_path, file: str, old: str, new: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RosterImportError) as exc:
+        import_oneroster(db, _broken(tmp_path, file, old, new))
+    (problem,) = exc.value.problems
+    assert str(problem).startswith(expected)
+
+
+def test_two_students_with_one_seat_in_a_class_are_refused(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkg = _broken(tmp_path, "users.csv", ",or-es-hp,,3\nu-s-004", ",or-es-hp,,1\nu-s-004")  # u-s-003 gets seat 1
+    with pytest.raises(RosterImportError) as exc:
+        import_oneroster(db, pkg)
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.line, problem.sourced_id) == ("users.csv", 4, "u-s-003")
+    assert problem.message.startswith("seat number 1 in class 'cl-hp-501' is given to 2 students: "
+                                      "u-s-001 (users.csv line 2), u-s-003 (users.csv line 4)")
+    assert db.query(Student).count() == 0
+
+
+def test_a_new_student_cannot_take_the_seat_of_one_already_stored(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_oneroster(db, FIXTURE)
+    db.commit()
+    pkg = tmp_path / "newcomer"
+    pkg.mkdir()
+    for name in ("orgs.csv", "academicSessions.csv", "classes.csv"):
+        shutil.copy(FIXTURE / name, pkg / name)
+    header = (FIXTURE / "users.csv").read_text(encoding="utf-8").splitlines()[0]
+    (pkg / "users.csv").write_text(header + "\nu-s-050,active,2024-08-01T00:00:00Z,true,s050,,新生,周,,S050,,,,,05,,,,,,,"
+                                   "or-es-hp,,2\n", encoding="utf-8")
+    enroll = (FIXTURE / "enrollments.csv").read_text(encoding="utf-8").splitlines()[0]
+    (pkg / "enrollments.csv").write_text(enroll + "\ne-050,active,2024-08-01T00:00:00Z,cl-hp-501,or-es-hp,u-s-050,"
+                                         "student,true,2024-08-30,\n", encoding="utf-8")
+    with pytest.raises(RosterImportError) as exc:
+        import_oneroster(db, pkg)
+    db.rollback()
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.line, problem.sourced_id) == ("users.csv", 2, "u-s-050")
+    assert "u-s-050 (users.csv line 2), u-s-002 (already in the database)" in problem.message
+    # once u-s-002 is marked tobedeleted (has left), the newcomer may take that seat
+    left = next(line for line in (FIXTURE / "users.csv").read_text(encoding="utf-8").splitlines()
+                if line.startswith("u-s-002,")).replace(",active,", ",tobedeleted,")
+    with (pkg / "users.csv").open("a", encoding="utf-8") as f:
+        f.write(left + "\n")
+    report = import_oneroster(db, pkg)
+    assert (report.created["students"], report.skipped_deleted) == (1, 1)

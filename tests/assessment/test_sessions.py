@@ -1,7 +1,7 @@
 import pytest
 
-from assessment.errors import InvalidInput, NotFound
-from assessment.models import Attempt, AuditEntry
+from assessment.errors import Conflict, InvalidInput, NotFound
+from assessment.models import Attempt, AuditEntry, TestSession
 from assessment.sessions import create_session, list_classes, ticket_sheet
 from assessment.tickets import ALPHABET
 
@@ -45,3 +45,23 @@ def test_list_classes_counts_students(db) -> None:  # type: ignore[no-untyped-de
     assert [(r["grade"], r["students"]) for r in rows] == [(5, 4), (8, 2)]
     assert [r["school"] for r in list_classes(db, school_source_id="jh-t01")] == ["jh-t01"]
     assert db.query(Attempt).count() == 0
+
+
+@pytest.mark.parametrize("status", ["open", "paused"])
+def test_a_class_gets_no_second_session_while_one_is_open_or_paused(db, status: str) -> None:  # type: ignore[no-untyped-def]
+    first, attempts = open_session(db, n_students=3)
+    first.status = status
+    db.commit()
+    with pytest.raises(Conflict, match=rf"class .* already has an open session \({first.id}\); close it first") as exc:
+        create_session(db, class_id=first.class_id, form_id=first.form_id)
+    assert exc.value.code == "class_busy"
+    db.rollback()
+    assert db.query(TestSession).count() == 1 and db.query(Attempt).count() == len(attempts) == 3
+
+
+def test_a_closed_session_frees_the_class(db) -> None:  # type: ignore[no-untyped-def]
+    first, _ = open_session(db, n_students=2)
+    first.status = "closed"
+    db.commit()
+    second = create_session(db, class_id=first.class_id, form_id=first.form_id)
+    assert second.id != first.id and db.query(Attempt).filter_by(session_id=second.id).count() == 2

@@ -96,3 +96,53 @@ def test_error_message_is_one_error_per_line() -> None:
 
 def test_content_dir_points_into_the_package() -> None:
     assert content_dir().name == "content" and content_dir().parent.name == "item_bank"
+
+
+_HEADER = "id: t-yaml\nversion: 1\ndimension: D3\ngrades: [5]\nstatus: draft\ntype: grid_path\ngrid: {map: [S.G]}\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("title: {zh-TW: " + "9" * 5000 + "}", "line 8, column 16: cannot read '999999999999... (5000 characters)' "
+         "as an integer (too many digits); quote it if it is text"),
+        ("title: {zh-TW: 2024-13-45}", "line 8, column 16: cannot read '2024-13-45' as a date (month must be in 1..12)"),
+        ("title: " + "[" * 20000 + "]" * 20000, "YAML nested too deeply"),
+    ],
+    ids=["5000-digit integer", "impossible date", "deep nesting"],
+)
+def test_yaml_values_python_cannot_build_are_located_errors(tmp_path, line: str, expected: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(_HEADER + line + "\nstem: {zh-TW: s}\n", encoding="utf-8")
+    (err,) = bank_errors(tmp_path)
+    assert err.file == str(path) and expected in err.message
+    assert "\n" not in str(err)
+
+
+def test_control_character_is_located_by_line_and_column(tmp_path) -> None:
+    path = tmp_path / "ctrl.yaml"
+    path.write_text(_HEADER + "title: {zh-TW: 燈\x07籠}\nstem: {zh-TW: s}\n", encoding="utf-8")
+    (err,) = bank_errors(tmp_path)
+    assert err.file == str(path)
+    assert err.message.startswith("YAML syntax error at line 8, column 17: character U+0007 is not allowed")
+    assert "position" not in err.message
+
+
+def test_upper_case_yaml_suffixes_are_loaded(raw_item, tmp_path) -> None:
+    write_yaml(tmp_path, "FX-MORNING.YAML", raw_item("fx-morning"))
+    (tmp_path / "sub").mkdir()
+    write_yaml(tmp_path / "sub", "fx-tags.Yml", raw_item("fx-tags"))
+    assert [i.id for i in load_bank(tmp_path)] == ["fx-morning", "fx-tags"]
+    assert load_bank(tmp_path / "FX-MORNING.YAML")[0].id == "fx-morning"
+
+
+def test_a_date_used_as_text_is_named_as_a_date(tmp_path) -> None:
+    text = (ITEMS_DIR / "d1" / "fx-beaver-lunch.yaml").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("title:")]
+    (tmp_path / "d.yaml").write_text("\n".join(lines) + "\ntitle: {zh-TW: 2024-01-01, en: 2024-01-02}\n",
+                                     encoding="utf-8")
+    errors = {e.field: e.message for e in bank_errors(tmp_path)}
+    assert errors == {
+        "title.zh-TW": "must be text, found a date 2024-01-01 (quote it if you meant text)",
+        "title.en": "must be text, found a date 2024-01-02 (quote it if you meant text)",
+    }

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from item_bank import ItemBankError, content_dir, load_bank, score_response
+from item_bank import Item, ItemBankError, content_dir, load_bank, score_response
 from item_bank.qti import CP_NS, CTC_NS, QTI3_NS, export_qti3, import_qti
 from tests.item_bank.helpers import FIXTURES
 
@@ -457,3 +457,189 @@ def test_foreign_qti3_item(tmp_path) -> None:
     assert item.key == ("Mercury", "Venus", "Earth")
     assert item.stem.en == "Order the planets from the Sun outwards."
     assert score_response(item, {"order": ["Mercury", "Venus", "Earth"]}) == 1
+
+
+NUMBER_21 = """<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="num1" title="N">
+ <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="{base}">
+  <correctResponse><value>{value}</value></correctResponse></responseDeclaration>
+ <itemBody><p>How many? <textEntryInteraction responseIdentifier="RESPONSE"/></p></itemBody>
+ {processing}</assessmentItem>"""
+
+
+@pytest.mark.parametrize(
+    ("value", "found"), [("9" * 400, "found int 999999999999... (400 digits)"), ("9" * 5000, "found float inf")]
+)
+def test_huge_integer_correct_response_is_an_error(tmp_path, value: str, found: str) -> None:
+    pkg = _write_item(tmp_path, NUMBER_21.format(base="integer", value=value, processing=""))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.value")
+    assert f"must be a number, {found}" in err.message
+
+
+def test_non_ascii_digits_in_metadata_are_errors(fixture_items, tmp_path) -> None:
+    item = next(i for i in fixture_items if i.type == "grid_path")
+    export_qti3([item], tmp_path / "pkg")
+    manifest = tmp_path / "pkg" / "imsmanifest.xml"
+    text = manifest.read_text(encoding="utf-8")
+    assert 'version="1"' in text
+    manifest.write_text(text.replace('version="1"', 'version="²"', 1), encoding="utf-8")
+    errors = import_qti_errors(tmp_path / "pkg")
+    assert [(e.item_id, e.field) for e in errors] == [(item.id, "version")]
+    assert "must be a positive integer" in errors[0].message and "'²'" in errors[0].message
+
+
+def test_several_versions_of_an_item_export_with_unique_identifiers(by_id, tmp_path) -> None:
+    v1 = by_id["fx-beaver-lunch"]
+    data = v1.to_dict() | {"version": 2}
+    data["stem"] = dict(data["stem"], **{"zh-TW": data["stem"]["zh-TW"] + "（第二版）"})
+    v2 = Item.from_dict(data)
+    pkg = export_qti3([v1, v2], tmp_path / "pkg")
+    manifest = DET.parse(pkg / "imsmanifest.xml", forbid_dtd=True).getroot()
+    resources = manifest.findall(f".//{{{CP_NS}}}resource")
+    assert [r.get("identifier") for r in resources] == ["res-fx-beaver-lunch-v1", "res-fx-beaver-lunch-v2"]
+    identifiers = [DET.parse(pkg / r.get("href"), forbid_dtd=True).getroot().get("identifier") for r in resources]
+    assert identifiers == ["fx-beaver-lunch-v1", "fx-beaver-lunch-v2"]
+    back = sorted(import_qti(pkg), key=lambda i: i.version)
+    assert back == [v1, v2] and back[0].content_hash() != back[1].content_hash()
+
+
+TEXT_21 = """<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="word1" title="W">
+ <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="string">
+  <correctResponse><value>York</value></correctResponse>{mapping}</responseDeclaration>
+ <itemBody><p>Sun of <textEntryInteraction responseIdentifier="RESPONSE"/></p></itemBody>
+ <responseProcessing template="http://www.imsglobal.org/question/qti_v2p1/rptemplates/{template}"/>
+</assessmentItem>"""
+
+EQUAL = """<responseProcessing><responseCondition><responseIf>
+ <{element} {attrs}><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></{element}>
+ <setOutcomeValue identifier="SCORE"><baseValue baseType="float">1</baseValue></setOutcomeValue>
+ </responseIf></responseCondition></responseProcessing>"""
+
+
+def _text_entry(tmp_path: Path, entries: str, template: str = "map_response", mapping_attrs: str = 'defaultValue="0"'):
+    mapping = f"<mapping {mapping_attrs}>{entries}</mapping>" if entries is not None else ""
+    return _write_item(tmp_path, TEXT_21.format(mapping=mapping, template=template))
+
+
+def test_relative_tolerance_becomes_the_same_absolute_interval(tmp_path) -> None:
+    rp = EQUAL.format(element="equal", attrs='toleranceMode="relative" tolerance="1 1"')
+    (item,) = import_qti(_write_item(tmp_path, NUMBER_21.format(base="float", value="3.14", processing=rp)),
+                         default_dimension="D1")
+    assert (item.answer.value, item.answer.tolerance) == (3.14, 0.0314)
+    assert [score_response(item, {"text": t}) for t in ("3.17", "3.11", "3.18", "3.1")] == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("attrs", "element", "message"),
+    [
+        ('toleranceMode="absolute" tolerance="zz"', "equal", "tolerance 'zz' is not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance=""', "equal", "tolerance '' is not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance="0.1 0.5"', "equal", "differs below and above the answer"),
+        ('toleranceMode="relative" tolerance="-1"', "equal", "not one or two numbers >= 0"),
+        ('toleranceMode="absolute" tolerance="0.1" includeLowerBound="false"', "equal", "excludes its bounds"),
+        ('roundingMode="decimalPlaces" figures="1"', "equalRounded", "rounds the answer"),
+    ],
+    ids=["unparseable", "empty", "asymmetric", "negative", "exclusive bound", "rounding"],
+)
+def test_numeric_comparisons_ctcensus_cannot_keep_are_refused(tmp_path, attrs: str, element: str, message: str) -> None:
+    rp = EQUAL.format(element=element, attrs=attrs)
+    pkg = _write_item(tmp_path, NUMBER_21.format(base="float", value="2.5", processing=rp))
+    (err,) = import_qti_errors(pkg, default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.tolerance") and message in err.message
+    assert err.file.endswith("items/a.xml")
+
+
+@pytest.mark.parametrize(
+    ("entries", "mapping_attrs", "field", "message"),
+    [
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="york" mappedValue="0.5" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'york' is worth 0.5 of 1 (partial credit)"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="Lancaster" mappedValue="-1" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'Lancaster' is worth -1 (negative marking)"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>', 'defaultValue="0.5"',
+         "answer", "the mapping gives 0.5 to every other answer"),
+        ('<mapEntry mapKey="York" mappedValue="one" caseSensitive="true"/>', 'defaultValue="0"',
+         "answer.accepted", "map entry 'York' has mapped-value 'one', which is not a number"),
+        ('<mapEntry mapKey="York" mappedValue="1" caseSensitive="true"/>'
+         '<mapEntry mapKey="york" mappedValue="1" caseSensitive="false"/>', 'defaultValue="0"',
+         "answer.case_sensitive", "mixes case-sensitive and case-insensitive answers"),
+    ],
+    ids=["partial credit", "negative marking", "default credit", "not a number", "mixed case sensitivity"],
+)
+def test_text_mappings_ctcensus_cannot_keep_are_refused(tmp_path, entries, mapping_attrs, field, message) -> None:
+    (err,) = import_qti_errors(_text_entry(tmp_path, entries, mapping_attrs=mapping_attrs), default_dimension="D1")
+    assert (err.item_id, err.field) == ("word1", field) and message in err.message
+
+
+def test_text_mappings_that_are_0_or_1_import(tmp_path) -> None:
+    # full-credit entries are accepted answers; 0 and bounded-away negative entries are wrong answers
+    entries = ('<mapEntry mapKey="York" mappedValue="2" caseSensitive="false"/>'
+               '<mapEntry mapKey="Yorke" mappedValue="5" caseSensitive="false"/>'
+               '<mapEntry mapKey="Lancaster" mappedValue="-1" caseSensitive="false"/>'
+               '<mapEntry mapKey="Kent" mappedValue="0" caseSensitive="false"/>')
+    pkg = _text_entry(tmp_path / "a", entries, mapping_attrs='defaultValue="0" lowerBound="0" upperBound="2"')
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert (item.answer.accepted, item.answer.case_sensitive, item.max_score) == (("York", "Yorke"), False, 1)
+    assert [score_response(item, {"text": t}) for t in ("york", "YORKE", "Lancaster", "Kent")] == [1, 1, 0, 0]
+    # match_correct scores against the correct response; an unused mapping must not add answers
+    pkg = _text_entry(tmp_path / "b", entries, template="match_correct")
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert (item.answer.accepted, item.answer.case_sensitive) == (("York",), True)
+
+
+def test_numeric_mapping_with_several_values_is_refused(tmp_path) -> None:
+    body = NUMBER_21.format(base="float", value="0.5", processing="").replace(
+        "</correctResponse>", '</correctResponse><mapping defaultValue="0"><mapEntry mapKey="0.5" mappedValue="1"/>'
+        '<mapEntry mapKey="0.50" mappedValue="1"/><mapEntry mapKey="2" mappedValue="1"/></mapping>')
+    (err,) = import_qti_errors(_write_item(tmp_path, body), default_dimension="D1")
+    assert (err.item_id, err.field) == ("num1", "answer.value") and "accepts several numbers" in err.message
+
+
+SVG = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 4 4'><rect width='4' height='2'/></svg>"
+
+
+def test_svg_object_becomes_an_image(tmp_path) -> None:
+    pkg = _write_item(tmp_path, CHOICE_21.format(
+        body='<p>Look: <object type="image/svg+xml" data="pic.svg" width="40">a bar</object></p>'))
+    (pkg / "items" / "pic.svg").write_text(SVG, encoding="utf-8")
+    (item,) = import_qti(pkg, default_dimension="D1")
+    assert item.stem.zh_tw == "<p>Look: {{img:pic}}</p>"
+    assert list(item.images) == ["pic"] and "<rect" in item.images["pic"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ('<p>Solve <math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi><mo>+</mo><mn>2</mn></math> = 5</p>',
+         "stem", "<math> (MathML) cannot be imported"),
+        ('<p><svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg></p>',
+         "stem", "<svg> (inline SVG) cannot be imported"),
+        ('<p><object type="video/mp4" data="clip.mp4">a clip</object></p>', "stem", "<object data='clip.mp4'> cannot"),
+        ('<p><object data="sheet.pdf">a sheet</object></p>', "stem", "<object data='sheet.pdf'> cannot be imported"),
+        ('<p><video src="clip.mp4"/></p>', "stem", "<video> cannot be imported"),
+        ('<p>x = <printedVariable identifier="X"/></p>', "stem", "<qti-printed-variable> cannot be imported"),
+        ('<rubricBlock view="candidate"><p>Use a pencil.</p></rubricBlock>', "stem", 'rubricBlock view="candidate"'),
+    ],
+    ids=["MathML", "inline SVG", "video object", "pdf object", "video", "printed variable", "candidate rubric"],
+)
+def test_content_the_item_cannot_show_is_refused_not_dropped(tmp_path, body: str, field: str, message: str) -> None:
+    (err,) = import_qti_errors(_write_item(tmp_path, CHOICE_21.format(body=body)), default_dimension="D1")
+    assert (err.item_id, err.field) == ("item-q1", field) and message in err.message
+    assert err.file.endswith("items/a.xml")
+
+
+def test_mathml_in_an_option_names_the_options(tmp_path) -> None:
+    body = CHOICE_21.format(body="<p>Which?</p>").replace(
+        '<simpleChoice identifier="B">b</simpleChoice>',
+        '<simpleChoice identifier="B"><math xmlns="http://www.w3.org/1998/Math/MathML"><mn>2</mn></math></simpleChoice>')
+    (err,) = import_qti_errors(_write_item(tmp_path, body), default_dimension="D1")
+    assert (err.item_id, err.field) == ("item-q1", "options") and "<math> (MathML)" in err.message
+
+
+def test_feedback_and_scorer_rubrics_are_left_out(tmp_path) -> None:
+    body = ('<rubricBlock view="scorer"><p>Accept B only.</p></rubricBlock>'
+            '<p>Pick one.<feedbackInline outcomeIdentifier="FB" identifier="A" showHide="show">Well done</feedbackInline></p>')
+    (item,) = import_qti(_write_item(tmp_path, CHOICE_21.format(body=body)), default_dimension="D1")
+    assert item.stem.zh_tw == "<p>Pick one.</p>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -260,6 +261,23 @@ CASES: dict[str, tuple[str, Mutation, str, str]] = {
         "must be a number",
     ),
     "negative tolerance": ("fx-count-loop", _set("answer.tolerance", -1), "answer.tolerance", ">= 0"),
+    # --- malformed values that used to end in a traceback ------------------------------------
+    "answer kind a list": ("fx-count-loop", _set("answer.kind", ["numeric"]), "answer.kind", "found a list"),
+    "numeric answer a 400-digit integer": (
+        "fx-count-loop", _set("answer.value", 10**400), "answer.value", "must be a number, found int 100000000000... (401 digits)",
+    ),
+    "irt slope a 400-digit integer": ("fx-beaver-lunch", _set("irt.a", -(10**400)), "irt.a", "finite number"),
+    "version beyond 32 bits": (
+        "fx-beaver-lunch", _set("version", 2**63), "version", "positive integer (at most 2147483647), found int 9223372036854775808",
+    ),
+    "lone surrogate in text": ("fx-beaver-lunch", _set("stem.zh-TW", "x\ud800"), "stem.zh-TW", "'\\ud800', half of a UTF-16"),
+    "lone surrogate in an option": (
+        "fx-beaver-lunch", _set("options.1.text.en", "\udfff"), "options[2].text.en", "surrogate pair",
+    ),
+    "date as text": (
+        "fx-beaver-lunch", _set("title.zh-TW", datetime.date(2024, 1, 1)), "title.zh-TW",
+        "must be text, found a date 2024-01-01",
+    ),
     "answer kind unknown": ("fx-count-loop", _set("answer.kind", "essay"), "answer.kind", "numeric or text"),
     "numeric answer with accepted": (
         "fx-count-loop",
@@ -449,3 +467,18 @@ def test_malformed_image_placeholder(raw_item, tmp_path) -> None:
     (err,) = bank_errors(tmp_path)
     assert (err.item_id, err.field) == ("fx-beaver-lunch", "stem")
     assert "malformed image placeholder '{{ img:map }}'" in err.message
+
+
+def test_a_large_number_written_as_text_is_text(raw_item) -> None:
+    data = raw_item("fx-beaver-lunch")
+    data["stem"]["zh-TW"] = 9 * (10**400 - 1) // 9
+    assert build_item(data).stem.zh_tw == "9" * 400
+
+
+def test_version_limits(raw_item) -> None:
+    data = raw_item("fx-beaver-lunch")
+    data["version"] = 2**31 - 1
+    assert build_item(data).version == 2**31 - 1
+    data["version"] = 2**31
+    with pytest.raises(ItemBankError, match="field version: must be a positive integer \\(at most 2147483647\\)"):
+        build_item(data)

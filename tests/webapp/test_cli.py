@@ -47,3 +47,83 @@ def test_demo_city_and_users(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0 and "created proctor wang" in result.output
     bad = run_cli("users", "create", "lee", "--role", "proctor", "--school", "nope-9", input="teacher-pass\nteacher-pass\n")
     assert bad.exit_code == 1 and "no school with source id 'nope-9'" in bad.output
+
+
+def test_items_import_foreign_qti_with_dimension_and_grades(run_cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.item_bank.helpers import FIXTURES
+
+    pkg = str(FIXTURES / "qti21")
+    missing = run_cli("items", "import", pkg)
+    assert missing.exit_code == 1 and "field dimension" in missing.output and "--dimension D3" in missing.output
+    assert "Traceback" not in missing.output
+    assert "6 items valid" in run_cli("items", "validate", "--dimension", "D2", pkg).output
+    result = run_cli("items", "import", "--dimension", "d2", "--grades", "5", pkg)
+    assert result.exit_code == 0 and "6 new" in result.output, result.output
+    listed = json.loads(run_cli("items", "list", "--json").output)
+    assert len(listed) == 6
+    assert {(d["dimension"], tuple(d["grades"]), d["status"]) for d in listed} == {("D2", (5,), "draft")}
+    bad = run_cli("items", "import", "--dimension", "D9", pkg)
+    assert bad.exit_code == 2 and "--dimension" in bad.output
+
+
+_HDR = "version: 1\ndimension: D3\ngrades: [5]\nstatus: draft\ntitle: {zh-TW: t}\n"
+
+
+def test_malformed_item_files_are_one_line_errors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cases = {
+        "kind_list": ("id: t-a\n" + _HDR + "stem: {zh-TW: s}\ntype: short_answer\nanswer: {kind: [numeric], value: 3}\n",
+                      "item t-a, field answer.kind: must be numeric or text, found a list"),
+        "huge_value": ("id: t-b\n" + _HDR + "stem: {zh-TW: s}\ntype: short_answer\nanswer: {kind: numeric, value: "
+                       + "9" * 400 + "}\n", "item t-b, field answer.value: must be a number, found int"),
+        "surrogate": ("id: t-c\n" + _HDR + 'stem: {zh-TW: "x\\ud800"}\ntype: grid_path\ngrid: {map: [S.G]}\n',
+                      "item t-c, field stem.zh-TW: the text holds '\\ud800'"),
+        "version_big": ("id: t-d\n" + _HDR.replace("version: 1", "version: 9223372036854775808")
+                        + "stem: {zh-TW: s}\ntype: grid_path\ngrid: {map: [S.G]}\n",
+                        "item t-d, field version: must be a positive integer (at most 2147483647)"),
+    }
+    assert run_cli("db", "upgrade").exit_code == 0
+    for name, (text, expected) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "x.yaml").write_text(text, encoding="utf-8")
+        for command in ("validate", "import"):
+            result = run_cli("items", command, str(folder))
+            assert result.exit_code == 1, (name, command, result.output)
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"Error: {folder / 'x.yaml'}: {expected}"), result.output
+    assert json.loads(run_cli("items", "list", "--json").output) == []
+
+
+def test_window_academic_year_is_bounded(run_cli) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("db", "upgrade").exit_code == 0
+    args = ["window", "create", "--code", "115", "--name", "a", "--starts", "2026-05-01", "--ends", "2026-05-04"]
+    result = run_cli(*args, "--academic-year", "9999999999999999999")
+    assert result.exit_code == 2 and "'--academic-year': 9999999999999999999 is not in the range 1<=x<=9999" in result.output
+    result = run_cli(*args[:3], "9" * 20, *args[4:])
+    assert result.exit_code == 1 and "which is no academic year" in result.output
+    assert json.loads(run_cli("window", "list", "--json").output) == []
+
+
+def test_items_export_keeps_every_stored_version(run_cli, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assessment.models import AuditEntry
+    from tests.item_files import SINGLE
+
+    assert run_cli("db", "upgrade").exit_code == 0
+    assert run_cli("items", "import", str(write_bank(tmp_path / "v1"))).exit_code == 0
+    v2 = SINGLE.replace("version: 1", "version: 2").replace("key: B", "key: C")
+    result = run_cli("items", "import", str(write_bank(tmp_path / "v2", **{"t-lamp-choice.yaml": v2})))
+    assert result.exit_code == 0 and "1 new" in result.output
+    out = tmp_path / "qti"
+    result = run_cli("items", "export", str(out))
+    assert result.exit_code == 0 and "exported 3 item versions (2 items)" in result.output
+    assert sorted(p.name for p in (out / "items").glob("*.xml")) == [
+        "t-harbour-path-v1.xml", "t-lamp-choice-v1.xml", "t-lamp-choice-v2.xml"]
+    again = run_cli("items", "import", str(out))
+    assert again.exit_code == 0 and "0 new" in again.output and "3 unchanged" in again.output
+    latest = tmp_path / "latest"
+    result = run_cli("items", "export", "--latest-only", str(latest))
+    assert result.exit_code == 0 and "exported 2 item versions (2 items)" in result.output
+    assert not (latest / "items" / "t-lamp-choice-v1.xml").exists()
+    audited = [(e.target, e.detail) for e in db.query(AuditEntry).filter_by(action="items.export").order_by(AuditEntry.id)]
+    assert audited == [(str(out), {"versions": 3, "all_versions": True}),
+                       (str(latest), {"versions": 2, "all_versions": False})]

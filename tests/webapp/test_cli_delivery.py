@@ -38,16 +38,26 @@ def test_window_forms_classes_session_round_trip(run_cli, db) -> None:  # type: 
     assert "printable ticket sheet" in text
     wrong = run_cli("session", "create", "--class", "99999", "--form", str(forms[0]["id"]))
     assert wrong.exit_code == 1 and "no class with id 99999" in wrong.output
+    huge = run_cli("session", "create", "--class", "9" * 20, "--form", str(forms[0]["id"]))
+    assert huge.exit_code == 2 and "'--class': 99999999999999999999 is not in the range 1<=x<=2147483647" in huge.output
     assert "0 attempts submitted" in _ok(run_cli("sessions", "sweep"))
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
-    # several classes at once: one transaction, so one bad class id opens nothing
+    # a class with an open (or paused) session gets no second one: that would be two tickets per student
     c0, c1, f0 = str(classes[0]["id"]), str(classes[1]["id"]), str(forms[0]["id"])
+    busy = run_cli("session", "create", "--class", c0, "--form", f0)
+    assert busy.exit_code == 1 and f"class 五年1班 (id {c0}) already has an open session" in busy.output
+    db.query(TestSession).update({"status": "closed"})
+    db.commit()
+    # several classes at once: one transaction, so one bad class id opens nothing
     partly_wrong = run_cli("session", "create", "--class", c1, "--class", "99999", "--form", f0)
     assert partly_wrong.exit_code == 1 and "no class with id 99999" in partly_wrong.output
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 2
-    many = json.loads(_ok(run_cli("session", "create", "--class", c0, "--class", c1, "--form", f0, "--json")))
+    # a class named twice is opened once
+    many = json.loads(_ok(run_cli("session", "create", "--class", c0, "--class", c1, "--class", c0, "--form", f0,
+                                  "--json")))
     assert [len(s["tickets"]) for s in many] == [3, 2]
     assert len(json.loads(_ok(run_cli("session", "list", "--json")))) == 4
+    assert db.query(Attempt).join(TestSession).filter(TestSession.status == "open").count() == 5
 
 
 def test_roster_import_errors_are_one_clean_message(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -68,3 +78,27 @@ def test_demo_opens_a_session_with_tickets(run_cli, db) -> None:  # type: ignore
     db.commit()
     out2 = _ok(run_cli("demo", "--no-serve", "--port", "5055"))  # idempotent: the same session again
     assert re.findall(r"\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b", out2) == tickets
+
+
+def test_window_dates_any_iso_date_form_is_a_whole_day(run_cli) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    cases = {"a": ("2026-05-01", "2026-05-04"), "b": ("20260501", "20260504"), "c": ("2026-W18-5", "2026-W19-1")}
+    for code, (starts, ends) in cases.items():
+        data = json.loads(_ok(run_cli("window", "create", "--code", code, "--name", "t", "--academic-year", "114",
+                                      "--starts", starts, "--ends", ends, "--json")))
+        assert (data["starts_at"], data["ends_at"]) == ("2026-05-01T00:00:00+08:00", "2026-05-04T23:59:59+08:00"), code
+    timed = json.loads(_ok(run_cli("window", "create", "--code", "d", "--name", "t", "--academic-year", "114",
+                                   "--starts", "20260501T0800", "--ends", "2026-05-04T12:00Z", "--json")))
+    assert (timed["starts_at"], timed["ends_at"]) == ("2026-05-01T08:00:00+08:00", "2026-05-04T12:00:00+00:00")
+    bad = run_cli("window", "create", "--code", "e", "--name", "t", "--starts", "2026-13-01", "--ends", "2026-05-04")
+    assert bad.exit_code == 2 and "'2026-13-01' is not an ISO date or date-time" in bad.output
+
+
+def test_forms_build_refuses_a_zero_time_limit(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    _ok(run_cli("db", "upgrade"))
+    _ok(run_cli("items", "import", str(Path(__file__).parents[2] / "item_bank" / "content")))
+    zero = run_cli("forms", "build", "--grade", "5", "--minutes", "0")
+    assert zero.exit_code == 1 and "time limit must be 1-240 minutes; got 0" in zero.output
+    assert json.loads(_ok(run_cli("forms", "list", "--json"))) == []
+    built = json.loads(_ok(run_cli("forms", "build", "--grade", "5", "--minutes", "20", "--json")))
+    assert built[0]["time_limit_minutes"] == 20
