@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .db import utcnow
 from .errors import Conflict, Forbidden, Unauthorized, Unprocessable
 from .forms import form_items
@@ -158,13 +159,20 @@ def expire_if_due(attempt: Attempt, now: datetime) -> bool:
     return True
 
 
-def sweep_expired(session: Session, now: datetime | None = None) -> int:
-    """Submit every in-progress attempt past its deadline (for `ctcensus sessions sweep`)."""
+def sweep_expired(session: Session, now: datetime | None = None, *, actor: str = "system") -> int:
+    """Submit every in-progress attempt past its deadline (for `ctcensus sessions sweep`).
+
+    A sweep that submitted anything is audited with the attempt ids; an empty one
+    (most runs of the every-minute job) leaves no entry.
+    """
     now = now or utcnow()
     candidates = session.scalars(
         select(Attempt).where(Attempt.status == "in_progress", Attempt.deadline_at < now).with_for_update()
     ).all()
-    return sum(expire_if_due(a, now) for a in candidates)
+    submitted = [a.id for a in candidates if expire_if_due(a, now)]
+    if submitted:
+        audit.record(session, actor, "attempts.sweep", target="deadline", attempt_ids=submitted)
+    return len(submitted)
 
 
 def timer_view(attempt: Attempt, now: datetime) -> dict[str, Any]:

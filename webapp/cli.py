@@ -486,7 +486,7 @@ def session_sweep(ctx: Context) -> None:
     from assessment.attempts import sweep_expired
 
     with ctx.transaction() as session:
-        n = sweep_expired(session)
+        n = sweep_expired(session, actor=_cli_actor())
     click.echo(f"{n} attempts submitted at their deadline")
 
 

@@ -45,6 +45,7 @@ def test_login_starts_no_clock_and_start_sets_the_deadline_once(db) -> None:  # 
     # reading the instructions for an hour costs nothing: no deadline, no expiry, the whole time left
     later = t0 + timedelta(hours=1)
     assert not expire_if_due(attempt, later) and sweep_expired(db, later) == 0
+    assert db.query(AuditEntry).filter_by(action="attempts.sweep").count() == 0  # nothing swept, nothing logged
     assert remaining_seconds(attempt, test_session, later) == 35 * 60
     assert effective_deadline(attempt, test_session, later) is None
     started = t0 + timedelta(minutes=3)
@@ -99,8 +100,11 @@ def test_expiry_sweep_extend_and_reopen(db) -> None:  # type: ignore[no-untyped-
         login_and_start(db, att.ticket, secret_key=SECRET, now=t0)
     login_with_ticket(db, attempts[2].ticket, secret_key=SECRET, now=t0)  # signed in as long ago, never started
     db.commit()
-    assert sweep_expired(db) == 2
+    assert sweep_expired(db, actor="cron") == 2
     db.commit()
+    sweeps = db.query(AuditEntry).filter_by(action="attempts.sweep").all()
+    assert [(e.actor, sorted(e.detail["attempt_ids"])) for e in sweeps] == [
+        ("cron", sorted(a.id for a in attempts[:2]))]
     assert db.get(Attempt, attempts[2].id).status == "not_started"
     a = db.get(Attempt, attempts[0].id)
     assert a.status == "submitted" and a.submit_reason == "deadline" and a.submitted_at == a.deadline_at
