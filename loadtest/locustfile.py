@@ -44,6 +44,15 @@ def _load_tickets(environment: Any, **_kw: Any) -> None:
         raise SystemExit(f"{path}: no tickets found (expected `ctcensus session create --json` output)")
 
 
+def _wait_bounds() -> tuple[float, float]:
+    raw = os.environ.get("CTCENSUS_LOAD_WAIT", "10,30")
+    try:
+        low, high = (float(x) for x in raw.split(","))
+    except ValueError:
+        raise SystemExit(f"CTCENSUS_LOAD_WAIT={raw!r}: expected two seconds values, e.g. 10,30") from None
+    return low, high
+
+
 def _take_ticket() -> str | None:
     with _lock:
         i = next(_next)
@@ -75,7 +84,8 @@ def make_response(item: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 class Student(FastHttpUser):
     """One student at a Chromebook."""
 
-    wait_time = between(10, 30)  # thinking time per answer: ~0.05 requests/s
+    # thinking time per answer: ~0.05 requests/s; CTCENSUS_LOAD_WAIT="0.05,0.2" for a quick run
+    wait_time = between(*_wait_bounds())
 
     def on_start(self) -> None:
         ticket = _take_ticket()
@@ -87,14 +97,16 @@ class Student(FastHttpUser):
                 r.failure(f"login {r.status_code}: {r.text[:200]}")
                 raise StopUser()
             self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        self.attempt = self._load()  # the player preloads the items while the student reads the instructions
+        self._load()  # the player reads the clock and the item count while the student reads the instructions
         with self.client.post("/api/v1/attempt/start", headers=self.headers, name="start",
                               catch_response=True) as r:
             # login does not start the clock: "start the test" does (answers before it are 409 not_started)
             if r.status_code != 200 or r.json().get("status") != "in_progress" or not r.json().get("deadline_at"):
                 r.failure(f"start {r.status_code}: {r.text[:200]}")
                 raise StopUser()
-        self.items = list(self.attempt["items"])
+        self.items = list(self._load()["items"])  # the items arrive only once the clock runs
+        if not self.items:
+            raise StopUser()  # _load has recorded the failure
         self.seq: dict[str, int] = {}
         self.position = 0
 
@@ -106,6 +118,8 @@ class Student(FastHttpUser):
             body: dict[str, Any] = r.json()
             if any(k in json.dumps(body) for k in ('"key"', '"rationale"', '"accepted"')):
                 r.failure("answer key material in the student payload")
+            elif body.get("status") == "in_progress" and not body.get("items"):
+                r.failure("a started attempt without items")
             return body
 
     @task(20)
