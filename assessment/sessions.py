@@ -26,14 +26,19 @@ __all__ = [
     "ticket_sheet",
 ]
 
+RUNNING = ("open", "paused")  # a class has at most one session in these states
+
 
 def list_classes(session: Session, *, school_source_id: str | None = None, school_id: int | None = None,
                  grade: int | None = None) -> list[dict[str, Any]]:
-    """Classes with their school and number of students (for `ctcensus classes list`)."""
+    """Classes with their school, number of students and running session, if any (for `ctcensus classes list`)."""
     counts = (select(Student.class_id, func.count().label("n")).group_by(Student.class_id).subquery())
-    query = (select(SchoolClass, School, func.coalesce(counts.c.n, 0))
+    running = (select(TestSession.class_id, func.min(TestSession.id).label("session_id"))
+               .where(TestSession.status.in_(RUNNING)).group_by(TestSession.class_id).subquery())
+    query = (select(SchoolClass, School, func.coalesce(counts.c.n, 0), running.c.session_id)
              .join(School, SchoolClass.school_id == School.id)
              .outerjoin(counts, counts.c.class_id == SchoolClass.id)
+             .outerjoin(running, running.c.class_id == SchoolClass.id)
              .order_by(School.source_id, SchoolClass.grade, SchoolClass.name))
     if school_source_id is not None:
         query = query.where(School.source_id == school_source_id)
@@ -43,8 +48,8 @@ def list_classes(session: Session, *, school_source_id: str | None = None, schoo
         query = query.where(SchoolClass.grade == grade)
     return [
         {"id": c.id, "source_id": c.source_id, "name": c.name, "grade": c.grade, "school_id": s.id,
-         "school": s.source_id, "school_name": s.name_zh, "students": int(n)}
-        for c, s, n in session.execute(query)
+         "school": s.source_id, "school_name": s.name_zh, "students": int(n), "open_session": open_id}
+        for c, s, n, open_id in session.execute(query)
     ]
 
 
@@ -101,7 +106,7 @@ def create_session(
 def check_class_free(session: Session, klass: SchoolClass) -> None:
     """Conflict (class_busy) when the class already has an open or paused session."""
     running = session.scalar(select(TestSession.id).where(TestSession.class_id == klass.id,
-                                                          TestSession.status.in_(("open", "paused")))
+                                                          TestSession.status.in_(RUNNING))
                              .order_by(TestSession.id).limit(1))
     if running is not None:
         raise Conflict(f"class {klass.name} (id {klass.id}) already has an open session ({running}); close it first",

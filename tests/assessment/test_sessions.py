@@ -44,7 +44,17 @@ def test_list_classes_counts_students(db) -> None:  # type: ignore[no-untyped-de
     rows = list_classes(db)
     assert [(r["grade"], r["students"]) for r in rows] == [(5, 4), (8, 2)]
     assert [r["school"] for r in list_classes(db, school_source_id="jh-t01")] == ["jh-t01"]
+    assert [r["open_session"] for r in rows] == [None, None]
     assert db.query(Attempt).count() == 0
+
+
+@pytest.mark.parametrize(("status", "shown"), [("open", True), ("paused", True), ("closed", False)])
+def test_list_classes_shows_the_running_session(db, status: str, shown: bool) -> None:  # type: ignore[no-untyped-def]
+    running, _ = open_session(db, n_students=2)
+    running.status = status
+    db.commit()
+    [row] = list_classes(db)
+    assert row["id"] == running.class_id and row["open_session"] == (running.id if shown else None)
 
 
 @pytest.mark.parametrize("status", ["open", "paused"])
