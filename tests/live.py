@@ -90,34 +90,40 @@ class DemoTest:
     item_ids: list[str]
 
 
-@pytest.fixture
-def demo_test(live_server: LiveServer) -> DemoTest:
-    """A small roster, a form with every item type, a test window and a session with tickets."""
-    from assessment import forms, item_store, sessions, windows
+def seed_small_class(db: Any) -> tuple[Any, Any]:
+    """The starter bank, a grade-5 class of three (王小明, 林美美, 陳大同) at school es-test, an open
+    test window "113-test" and form "E2E" with one item of each type; returns (class, form)."""
+    from assessment import forms, item_store, windows
     from assessment.db import utcnow
     from assessment.models import District, School, SchoolClass, Student
     from item_bank.loader import content_dir, load_bank
 
-    svc = live_server.app.extensions["ctcensus"]
-    db = svc.sessions()
+    item_store.import_items(db, list(load_bank(content_dir())), actor="test", source="starter bank")
+    district = District(source_id="kl-test", name_zh="中正區", name_en="Zhongzheng")
+    school = School(source_id="es-test", district=district, name_zh="測試國小", name_en="Test Elementary",
+                    level="elementary")
+    klass = SchoolClass(source_id="es-test-501", school=school, grade=5, name="五年一班")
+    db.add_all([district, school, klass])
+    for family, given, seat in [("王", "小明", 1), ("林", "美美", 2), ("陳", "大同", 3)]:
+        db.add(Student(source_id=f"es-test-s{seat}", school_class=klass, family_name=family,
+                       given_name=given, seat_number=seat, gender=""))
+    now = utcnow()
+    windows.create_window(db, "113-test", "113 學年度普測（測試）", now - timedelta(days=1),
+                          now + timedelta(days=7), actor="test")
+    blueprint = forms.default_blueprint(db, 5, per_dimension=2, anchors=0, time_limit_minutes=35)
+    form = forms.build_forms(db, blueprint, code="E2E", actor="test")[0]
+    forms.update_form(db, form.id, item_ids=list(FORM_ITEMS.values()), actor="test")
+    return klass, form
+
+
+@pytest.fixture
+def demo_test(live_server: LiveServer) -> DemoTest:
+    """The small class of `seed_small_class` with a session open and its tickets."""
+    from assessment import sessions
+
+    db = live_server.app.extensions["ctcensus"].sessions()
     try:
-        bank = list(load_bank(content_dir()))
-        item_store.import_items(db, bank, actor="test", source="starter bank")
-        district = District(source_id="kl-test", name_zh="中正區", name_en="Zhongzheng")
-        school = School(source_id="es-test", district=district, name_zh="測試國小", name_en="Test Elementary",
-                        level="elementary")
-        klass = SchoolClass(source_id="es-test-501", school=school, grade=5, name="五年一班")
-        db.add_all([district, school, klass])
-        names = [("王", "小明", 1), ("林", "美美", 2), ("陳", "大同", 3)]
-        for family, given, seat in names:
-            db.add(Student(source_id=f"es-test-s{seat}", school_class=klass, family_name=family,
-                           given_name=given, seat_number=seat, gender=""))
-        now = utcnow()
-        windows.create_window(db, "113-test", "113 學年度普測（測試）", now - timedelta(days=1),
-                              now + timedelta(days=7), actor="test")
-        blueprint = forms.default_blueprint(db, 5, per_dimension=2, anchors=0, time_limit_minutes=35)
-        form = forms.build_forms(db, blueprint, code="E2E", actor="test")[0]
-        forms.update_form(db, form.id, item_ids=list(FORM_ITEMS.values()), actor="test")
+        klass, form = seed_small_class(db)
         test_session = sessions.create_session(db, class_id=klass.id, form_id=form.id, minutes=35,
                                                window_code="113-test", actor="test")
         db.commit()

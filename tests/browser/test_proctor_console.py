@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import FORM_ITEMS, LiveServer
+from ..live import seed_small_class
+from .conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -43,28 +43,11 @@ def no_horizontal_scroll(page: Any, name: str) -> None:
 @pytest.fixture
 def school(live_server: LiveServer) -> dict[str, Any]:
     """A grade-5 class of three, a form with every item type, an open window and a proctor of the school."""
-    from assessment import accounts, forms, item_store, windows
-    from assessment.db import utcnow
-    from assessment.models import District, School, SchoolClass, Student
-    from item_bank.loader import content_dir, load_bank
+    from assessment import accounts
 
     db = live_server.app.extensions["ctcensus"].sessions()
     try:
-        item_store.import_items(db, list(load_bank(content_dir())), actor="test", source="starter bank")
-        district = District(source_id="kl-test", name_zh="中正區", name_en="Zhongzheng")
-        school = School(source_id="es-test", district=district, name_zh="測試國小", name_en="Test Elementary",
-                        level="elementary")
-        klass = SchoolClass(source_id="es-test-501", school=school, grade=5, name="五年一班")
-        db.add_all([district, school, klass])
-        for family, given, seat in [("王", "小明", 1), ("林", "美美", 2), ("陳", "大同", 3)]:
-            db.add(Student(source_id=f"es-test-s{seat}", school_class=klass, family_name=family,
-                           given_name=given, seat_number=seat, gender=""))
-        now = utcnow()
-        windows.create_window(db, "113-test", "113 學年度普測（測試）", now - timedelta(days=1),
-                              now + timedelta(days=7), actor="test")
-        blueprint = forms.default_blueprint(db, 5, per_dimension=2, anchors=0, time_limit_minutes=35)
-        form = forms.build_forms(db, blueprint, code="E2E", actor="test")[0]
-        forms.update_form(db, form.id, item_ids=list(FORM_ITEMS.values()), actor="test")
+        klass, form = seed_small_class(db)
         accounts.create_user(db, "proc", "proctor-pass-1", "proctor", school_source_id="es-test")
         db.commit()
         return {"class_id": klass.id, "form_id": form.id}
