@@ -22,6 +22,24 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SHOTS = Path(os.environ.get("CTCENSUS_SHOTS", "/tmp/player-shots"))
+WIDE = {"width": 1366, "height": 768}     # a school Chromebook
+ZOOM_200 = {"width": 683, "height": 384}  # what 1366x768 at 200% zoom leaves in CSS pixels
+
+
+def screenshot(page: Any, folder: Path, name: str, full_page: bool = False) -> None:
+    """Save a screenshot for people to look at (not compared by the tests)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+
+
+def assert_reflows_at_200_percent(page: Any, folder: Path, name: str, full_page: bool = False) -> None:
+    """At 200% zoom the page reflows: nothing is wider than the window (then back to WIDE)."""
+    page.set_viewport_size(ZOOM_200)
+    page.wait_for_timeout(200)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    screenshot(page, folder, f"zoom200-{name}", full_page)
+    page.set_viewport_size(WIDE)
+    assert overflow <= 0, f"{name}: {overflow}px of horizontal scrolling at 200% zoom"
 
 
 def _chromium_or_skip() -> str:

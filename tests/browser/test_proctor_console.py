@@ -14,30 +14,21 @@ from typing import Any
 import pytest
 
 from ..live import seed_small_class
-from .conftest import LiveServer
+from .conftest import WIDE, ZOOM_200, LiveServer, assert_reflows_at_200_percent, screenshot
 
 pytestmark = pytest.mark.browser
 
-WIDE = {"width": 1366, "height": 768}
-ZOOM_200 = {"width": 683, "height": 384}  # 1366x768 at 200% zoom, in CSS pixels
 TIMEOUT = 20_000
 POLL_WAIT = 15_000  # the view polls every 5 s
 SHOTS = Path(os.environ.get("CTCENSUS_PROCTOR_SHOTS", "/tmp/proctor-shots"))
 
 
 def shot(page: Any, name: str, full_page: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+    screenshot(page, SHOTS, name, full_page)
 
 
 def no_horizontal_scroll(page: Any, name: str) -> None:
-    """At 200% zoom the page reflows: nothing wider than the window."""
-    page.set_viewport_size(ZOOM_200)
-    page.wait_for_timeout(200)
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    shot(page, f"zoom200-{name}", full_page=True)
-    page.set_viewport_size(WIDE)
-    assert overflow <= 0, f"{name}: {overflow}px of horizontal scrolling at 200% zoom"
+    assert_reflows_at_200_percent(page, SHOTS, name, full_page=True)
 
 
 @pytest.fixture

@@ -11,28 +11,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from .conftest import FORM_ITEMS, SHOTS, LiveServer
+from .conftest import FORM_ITEMS, SHOTS, WIDE, LiveServer, assert_reflows_at_200_percent, screenshot
 
 pytestmark = pytest.mark.browser
 
-WIDE = {"width": 1366, "height": 768}
-ZOOM_200 = {"width": 683, "height": 384}  # what 1366x768 at 200% zoom leaves in CSS pixels
 TIMEOUT = 20_000
 
 
 def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    screenshot(page, SHOTS, name)
 
 
 def no_horizontal_scroll(page: Any, name: str) -> None:
-    """At 200% zoom the page reflows: nothing wider than the window."""
-    page.set_viewport_size(ZOOM_200)
-    page.wait_for_timeout(150)
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    shot(page, f"zoom200-{name}")
-    page.set_viewport_size(WIDE)
-    assert overflow <= 0, f"{name}: {overflow}px of horizontal scrolling at 200% zoom"
+    assert_reflows_at_200_percent(page, SHOTS, name)
 
 
 def save_state(page: Any) -> Any:
