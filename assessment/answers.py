@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import insert as insert_stmt
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from .forms import delivered_item
 from .models import Answer, Attempt
 
-__all__ = ["LATE_GRACE", "MAX_SEQ", "Ack", "parse_client_time", "safe_message", "save_answer"]
+__all__ = ["LATE_GRACE", "MAX_SEQ", "Ack", "insert_answers", "parse_client_time", "safe_message", "save_answer"]
 
 MAX_SEQ = 2**31 - 1
 LATE_GRACE = timedelta(seconds=120)
@@ -164,3 +165,15 @@ def _late_stamp(session: Session, attempt: Attempt, claim: datetime | None, now:
     if not lower <= claim <= deadline:
         raise Conflict("time is up; answers made after the deadline are not accepted", code="time_up")
     return claim
+
+
+def insert_answers(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Store many answers that did not come through the live protocol (a simulated census, imported scores).
+
+    Each row holds attempt_id, item_pk, seq, response, score, answered_at and
+    saved_at; callers score responses with item_bank.score_response (or take
+    imported item scores as given). One multi-row insert per 5,000 rows.
+    """
+    for start in range(0, len(rows), 5000):
+        session.execute(insert_stmt(Answer), rows[start:start + 5000])
+    return len(rows)

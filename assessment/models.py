@@ -34,12 +34,16 @@ __all__ = [
     "ItemParameterRecord",
     "ItemRecord",
     "ParameterSet",
+    "ResultAggregate",
     "School",
     "SchoolClass",
+    "ScoreRun",
     "Student",
+    "StudentScore",
     "TestSession",
     "TestWindow",
     "User",
+    "UserClass",
 ]
 
 
@@ -124,6 +128,8 @@ class School(Base):
     name_zh: Mapped[str] = mapped_column(String(128))
     name_en: Mapped[str] = mapped_column(String(128), default="")
     level: Mapped[str] = mapped_column(String(16))  # elementary | junior_high
+    # attributes results are broken down by, e.g. ["technology-centre", "remote"]
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     district: Mapped[District] = relationship(back_populates="schools")
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="school")
@@ -175,6 +181,15 @@ class User(Base):
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserClass(Base):
+    """A class a teacher teaches: the teacher sees results of these classes only."""
+
+    __tablename__ = "user_classes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True)
 
 
 class AuditEntry(Base):
@@ -286,6 +301,8 @@ class Attempt(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     # why it ended: student | deadline | session_closed | proctor (None while open)
     submit_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # online (taken here) | import (item scores from `ctcensus responses import`)
+    source: Mapped[str] = mapped_column(String(16), default="online")
 
     session: Mapped[TestSession] = relationship(back_populates="attempts")
     student: Mapped[Student] = relationship()
@@ -311,3 +328,89 @@ class Answer(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
+
+
+# --- results --------------------------------------------------------------------
+
+class ScoreRun(Base):
+    """One scoring of a window's finished attempts with one parameter set; one run per window is current."""
+
+    __tablename__ = "score_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("test_windows.id"), index=True)
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # data + parameters + settings + version
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    software_version: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    window: Mapped[TestWindow] = relationship()
+    parameter_set: Mapped[ParameterSet] = relationship()
+
+
+class StudentScore(Base):
+    """A student's result in one run: EAP and WLE (theta), scale score, level, dimension profile, PVs."""
+
+    __tablename__ = "student_scores"
+    __table_args__ = (UniqueConstraint("run_id", "attempt_id"), Index("ix_student_scores_run_school", "run_id", "school_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    class_id: Mapped[int] = mapped_column(Integer)
+    school_id: Mapped[int] = mapped_column(Integer)
+    district_id: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[int] = mapped_column(Integer)
+    gender: Mapped[str] = mapped_column(String(8), default="")
+    eap: Mapped[float] = mapped_column(Float)
+    eap_se: Mapped[float] = mapped_column(Float)
+    wle: Mapped[float] = mapped_column(Float)
+    wle_se: Mapped[float] = mapped_column(Float)
+    scale_score: Mapped[float] = mapped_column(Float)
+    scale_se: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(32))
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # D1..D4: percent of max score
+    pvs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # plausible values (theta)
+    n_presented: Mapped[int] = mapped_column(Integer)
+    n_answered: Mapped[int] = mapped_column(Integer)
+    n_omitted: Mapped[int] = mapped_column(Integer)
+    n_not_reached: Mapped[int] = mapped_column(Integer)
+
+
+class ResultAggregate(Base):
+    """Group statistics of one run: a unit (class, school, district, city) x grade x subgroup.
+
+    A suppressed row stores no statistic at all, so no view can leak it.
+    """
+
+    __tablename__ = "result_aggregates"
+    __table_args__ = (
+        UniqueConstraint("run_id", "level", "unit", "grade", "subgroup"),
+        Index("ix_result_aggregates_run_level", "run_id", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16))  # class | school | district | city
+    unit: Mapped[str] = mapped_column(String(64))  # roster sourcedId, or "city"
+    district_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    school_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    subgroup: Mapped[str] = mapped_column(String(64), default="all")  # all | gender:F | tag:remote | not:remote
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    suppression: Mapped[str] = mapped_column(String(16), default="")  # "" | small | complementary
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+    se: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sd_se: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    percents: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # level code: [pct, se]
+    dimensions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # D1..D4: mean percent

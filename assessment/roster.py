@@ -17,7 +17,7 @@ from . import audit
 from .errors import Conflict
 from .models import District, School, SchoolClass, Student
 
-__all__ = ["KEELUNG_DISTRICTS", "MAX_CLASS_SIZE", "DemoCity", "generate_demo_city"]
+__all__ = ["KEELUNG_DISTRICTS", "MAX_CLASS_SIZE", "SCHOOL_TAGS", "DemoCity", "generate_demo_city"]
 
 MAX_CLASS_SIZE = 29
 
@@ -63,6 +63,7 @@ def generate_demo_city(
     if session.scalar(select(func.count()).select_from(School)):
         raise Conflict("the roster already has schools; the demo city is only generated into an empty roster")
     rng = np.random.default_rng(seed)
+    tag_rng = np.random.default_rng(seed + 1)  # a stream of its own: names and sizes stay as they were
     districts = [District(source_id=sid, name_zh=zh, name_en=en) for sid, zh, en in KEELUNG_DISTRICTS]
     session.add_all(districts)
     session.flush()
@@ -74,6 +75,7 @@ def generate_demo_city(
     next_place = 0
     for level, grade, n_schools, target in specs:
         sizes = _school_sizes(rng, n_schools, target, grade)
+        tags = _demo_tags(tag_rng, sizes)
         for k, size in enumerate(sizes):
             place = places[next_place % len(places)]
             next_place += 1
@@ -85,6 +87,7 @@ def generate_demo_city(
                 name_zh=f"{place}{suffix_zh}",
                 name_en=f"{place} {suffix_en} ({code.upper()}{k + 1:02d})",
                 level=level,
+                tags=tags[k],
             )
             session.add(school)
             session.flush()
@@ -125,6 +128,28 @@ def generate_demo_city(
     )
     audit.record(session, actor, "roster.demo_city", f"seed={seed}", **result.__dict__)
     return result
+
+
+SCHOOL_TAGS = {
+    "technology-centre": ("科技中心學校", "Technology-centre school"),
+    "mobile-learning": ("行動學習學校", "Mobile-learning school"),
+    "remote": ("偏遠地區學校", "Remote school"),
+}
+
+
+def _demo_tags(rng: np.random.Generator, sizes: list[int]) -> list[list[str]]:
+    """Realistic attributes: the one-class schools are remote; about 1 in 8 schools is a technology
+    centre and about 1 in 4 a mobile-learning school (larger schools more often)."""
+    n = len(sizes)
+    weights = np.asarray(sizes, dtype=np.float64) / sum(sizes)
+    tech = set(rng.choice(n, size=max(1, n // 8), replace=False, p=weights).tolist())
+    mobile = set(rng.choice(n, size=max(1, n // 4), replace=False).tolist())
+    out = []
+    for k, size in enumerate(sizes):
+        tags = [t for t, member in (("technology-centre", k in tech), ("mobile-learning", k in mobile),
+                                    ("remote", size <= MAX_CLASS_SIZE)) if member]
+        out.append(tags)
+    return out
 
 
 def _school_sizes(rng: np.random.Generator, n_schools: int, target: int, grade: int) -> list[int]:

@@ -91,7 +91,7 @@ def create_session(
     session.add(test_session)
     freeze_form(form)
     session.flush()
-    tickets = _unique_tickets(session, len(students))
+    tickets = unique_tickets(session, len(students))
     for student, ticket in zip(students, tickets, strict=True):
         session.add(Attempt(session_id=test_session.id, student_id=student.id, ticket=ticket,
                             status="not_started", shuffle_seed=secrets.randbelow(2**31 - 1),
@@ -113,7 +113,7 @@ def check_class_free(session: Session, klass: SchoolClass) -> None:
                        code="class_busy")
 
 
-def _unique_tickets(session: Session, n: int) -> list[str]:
+def unique_tickets(session: Session, n: int) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
         batch = {generate_ticket() for _ in range(n - len(out))} - out

@@ -7,68 +7,19 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
-from assessment.config import Settings, UnsafeConfigError
-from assessment.db import make_engine, make_session_factory, session_scope
-from assessment.errors import DomainError
 from item_bank import content_dir
+from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
+from webapp.commands.results_cli import demo_census_command, responses_group, results_group
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
 
-
-
-class Context:
-    """Lazily built settings and database for one CLI invocation."""
-
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._factory: Any = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = Settings.from_env()
-            except UnsafeConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-        return self._settings
-
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.factory.kw["bind"]
-
-    @property
-    def factory(self):  # type: ignore[no-untyped-def]
-        if self._factory is None:
-            self._factory = make_session_factory(make_engine(self.settings.database_url))
-        return self._factory
-
-    def close(self) -> None:
-        """Dispose of the engine (and its pooled connections), if one was made."""
-        if self._factory is not None:
-            self._factory.kw["bind"].dispose()
-            self._factory = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction; domain errors become a one-line CLI error and change nothing."""
-        try:
-            with session_scope(self.factory) as session:
-                yield session
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,7 +116,7 @@ def items_import(ctx: Context, path: str, dimension: str | None, grades: str | N
 
     loaded = _load(path, dimension, grades)
     with ctx.transaction() as session:
-        report = import_items(session, loaded, actor=_cli_actor(), source=str(path))
+        report = import_items(session, loaded, actor=cli_actor(), source=str(path))
     click.echo(
         f"imported {len(loaded)} items from {path}: {report.added} new, {report.updated_drafts} drafts updated, "
         f"{report.metadata_updated} with new status or metadata, {report.unchanged} unchanged; {report.parameters} item parameters in "
@@ -220,16 +171,12 @@ def items_export(ctx: Context, directory: str, fmt: str, source: str | None, all
         from assessment.item_store import items_for_export
 
         with ctx.transaction() as session:
-            to_export = items_for_export(session, actor=_cli_actor(), target=str(directory), all_versions=all_versions)
+            to_export = items_for_export(session, actor=cli_actor(), target=str(directory), all_versions=all_versions)
             if not to_export:
                 raise click.ClickException("the database has no items; import some first or use --from PATH")
     export_qti3(to_export, Path(directory))
     n_ids = len({item.id for item in to_export})
     click.echo(f"exported {len(to_export)} item versions ({n_ids} items) as QTI 3.0 to {directory}")
-
-
-def _cli_actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 # --- roster and users ------------------------------------------------------------
@@ -242,7 +189,7 @@ def demo_city(ctx: Context, seed: int) -> None:
     from assessment.roster import generate_demo_city
 
     with ctx.transaction() as session:
-        city = generate_demo_city(session, seed=seed, actor=_cli_actor())
+        city = generate_demo_city(session, seed=seed, actor=cli_actor())
     click.echo(
         f"demo city: {city.districts} districts, {city.elementary_schools} elementary + "
         f"{city.junior_high_schools} junior-high schools, {city.classes} classes, "
@@ -267,7 +214,7 @@ def users_create(ctx: Context, username: str, role: str, school: str | None, pas
     from assessment.accounts import create_user
 
     with ctx.transaction() as session:
-        create_user(session, username, password, role, school_source_id=school, actor=_cli_actor())
+        create_user(session, username, password, role, school_source_id=school, actor=cli_actor())
     click.echo(f"created {role} {username}")
 
 
@@ -293,10 +240,6 @@ def _parse_when(value: str, *, end_of_day: bool = False) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=TAIPEI)
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
 @cli.group("window")
 def window_group() -> None:
     """Test windows (the unit results are computed for, e.g. the 113 census)."""
@@ -318,10 +261,10 @@ def window_create(ctx: Context, code: str, name: str, starts: str, ends: str, ac
 
     with ctx.transaction() as session:
         window = create_window(session, code, name, _parse_when(starts), _parse_when(ends, end_of_day=True),
-                               academic_year=academic_year, actor=_cli_actor())
+                               academic_year=academic_year, actor=cli_actor())
         data = _window_dict(window)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
     else:
         click.echo(f"created test window {data['code']} ({data['name']}): {data['starts_at']} .. {data['ends_at']}")
 
@@ -341,7 +284,7 @@ def window_list(ctx: Context, as_json: bool) -> None:
     with ctx.transaction() as session:
         data = [_window_dict(w) for w in list_windows(session)]
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for w in data:
         click.echo(f"{w['code']:<8} {w['starts_at']} .. {w['ends_at']}  {w['name']}")
@@ -371,10 +314,10 @@ def forms_build(ctx: Context, grade: str, code: str | None, booklets: int, seed:
     with ctx.transaction() as session:
         blueprint = default_blueprint(session, int(grade), seed=seed, per_dimension=per_dimension, anchors=anchors,
                                       time_limit_minutes=minutes, shuffle_options=shuffle_options)
-        built = build_forms(session, blueprint, code=code, booklets=booklets, actor=_cli_actor())
+        built = build_forms(session, blueprint, code=code, booklets=booklets, actor=cli_actor())
         data = [form_summary(f) for f in built]
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for f in data:
         click.echo(f"form {f['id']}: {f['code']} v{f['version']} grade {f['grade']}, {f['n_items']} items "
@@ -393,7 +336,7 @@ def forms_list(ctx: Context, grade: str | None, as_json: bool) -> None:
     with ctx.transaction() as session:
         data = [form_summary(f) for f in list_forms(session, int(grade) if grade else None)]
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for f in data:
         click.echo(f"{f['id']:>4} {f['code']:<16} v{f['version']} grade {f['grade']} {f['n_items']:>2} items "
@@ -422,7 +365,7 @@ def classes_list(ctx: Context, school: str | None, grade: str | None, as_json: b
     with ctx.transaction() as session:
         data = list_classes(session, **kwargs)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for c in data:
         click.echo(f"{c['id']:>5} {c['school']:<10} {c['school_name']:<8} grade {c['grade']} {c['name']:<8} "
@@ -451,10 +394,10 @@ def session_create(ctx: Context, class_ids: tuple[int, ...], form_id: int, minut
     with ctx.transaction() as session:
         # a class named twice gets one session (one ticket per student), not two
         opened = [create_session(session, class_id=class_id, form_id=form_id, minutes=minutes,
-                                 window_code=window_code, actor=_cli_actor()) for class_id in dict.fromkeys(class_ids)]
+                                 window_code=window_code, actor=cli_actor()) for class_id in dict.fromkeys(class_ids)]
         summaries = [session_summary(session, test_session) for test_session in opened]
     if as_json:
-        _echo_json(summaries[0] if len(summaries) == 1 else summaries)
+        echo_json(summaries[0] if len(summaries) == 1 else summaries)
         return
     for data in summaries:
         click.echo(f"session {data['id']}: {data['class']} ({data['school']}), form {data['form']}, "
@@ -474,7 +417,7 @@ def session_list(ctx: Context, as_json: bool) -> None:
     with ctx.transaction() as session:
         data = [session_summary(session, s, with_tickets=False) for s in list_sessions(session)]
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for s in data:
         click.echo(f"{s['id']:>5} {s['status']:<7} {s['school']:<10} {s['class']:<8} {s['form']} {s['minutes']} min")
@@ -487,7 +430,7 @@ def session_sweep(ctx: Context) -> None:
     from assessment.attempts import sweep_expired
 
     with ctx.transaction() as session:
-        n = sweep_expired(session, actor=_cli_actor())
+        n = sweep_expired(session, actor=cli_actor())
     click.echo(f"{n} attempts submitted at their deadline")
 
 
@@ -507,7 +450,7 @@ def roster_import(ctx: Context, path: str) -> None:
     from assessment.oneroster import import_oneroster
 
     with ctx.transaction() as session:
-        report = import_oneroster(session, Path(path), actor=_cli_actor())
+        report = import_oneroster(session, Path(path), actor=cli_actor())
     click.echo(report.describe())
 
 
@@ -596,6 +539,9 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
 
 cli.add_command(calibrate_command, "calibrate")
 cli.add_command(score_command, "score")
+cli.add_command(results_group, "results")
+cli.add_command(responses_group, "responses")
+cli.add_command(demo_census_command, "demo-census")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,182 @@
+"""Result tables for exports and pages, filtered by the reader's Scope inside the queries.
+
+Levels: student, class, school, district, city. Aggregate tables carry the
+unit's roster sourcedId (and its parents'), grade, subgroup, n, mean, sd, se,
+the 95% interval, `suppressed` (values empty when true), one `pct_<level>`
+(and its `_se`) per proficiency level and the D1-D4 profile; all on the
+reporting scale. Researchers get stable pseudonyms instead of roster ids.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .access import Scope, pseudonym
+from .census_scoring import DIMENSIONS
+from .errors import InvalidInput
+from .models import District, ResultAggregate, School, SchoolClass, ScoreRun, Student, StudentScore
+
+__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "result_table", "write_table"]
+
+LEVELS = ("student", "class", "school", "district", "city")
+BREAKDOWNS = ("none", "gender", "tags")
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """Column names and rows (lists of plain values) of one export."""
+
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
+
+
+def _aggregate_query(run: ScoreRun, level: str, scope: Scope, breakdown: str) -> Any:
+    q = select(ResultAggregate).where(ResultAggregate.run_id == run.id, ResultAggregate.level == level)
+    if breakdown == "none":
+        q = q.where(ResultAggregate.subgroup == "all")
+    elif breakdown == "gender":
+        q = q.where(or_(ResultAggregate.subgroup == "all", ResultAggregate.subgroup.like("gender:%")))
+    else:
+        q = q.where(or_(ResultAggregate.subgroup == "all", ResultAggregate.subgroup.like("tag:%"),
+                        ResultAggregate.subgroup.like("not:%")))
+    if not scope.sees_all and level in ("school", "class"):
+        if scope.role == "school_admin":
+            q = q.where(ResultAggregate.school_id == scope.school_id)
+        elif level == "class":
+            q = q.where(ResultAggregate.class_id.in_(sorted(scope.class_ids) or [-1]))
+        else:  # a teacher reads class rows, not whole schools
+            q = q.where(ResultAggregate.school_id == -1)
+    return q.order_by(ResultAggregate.grade, ResultAggregate.unit, ResultAggregate.subgroup)
+
+
+def _names(session: Session) -> tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, int]]:
+    districts = dict(session.execute(select(District.id, District.source_id)).tuples().all())
+    schools = {s.id: (s.source_id, s.district_id) for s in session.execute(
+        select(School.id, School.source_id, School.district_id)).all()}
+    classes = dict(session.execute(select(SchoolClass.id, SchoolClass.source_id)).tuples().all())
+    return (districts, {k: v[0] for k, v in schools.items()}, classes, {k: v[1] for k, v in schools.items()})
+
+
+def result_table(
+    session: Session,
+    run: ScoreRun,
+    level: str,
+    scope: Scope,
+    *,
+    secret_key: str,
+    breakdown: str = "none",
+    level_codes: Sequence[str] = (),
+) -> ResultTable:
+    """The rows of `level` that `scope` may read, ready to write as CSV/XLSX or show."""
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+    if breakdown not in BREAKDOWNS:
+        raise InvalidInput(f"breakdown must be one of {', '.join(BREAKDOWNS)}; got {breakdown!r}")
+    codes = tuple(level_codes) or tuple(lv["code"] for lv in run.settings["reporting"]["levels"])
+    districts, schools, classes, _ = _names(session)
+    anon = scope.pseudonymous
+
+    def name(kind: str, key: str) -> str:
+        return pseudonym(secret_key, kind, key) if anon and kind in ("student", "class", "school") else key
+
+    if level == "student":
+        return _student_table(session, run, scope, name, districts, schools, classes)
+    columns = [c for c in ("class", "school", "district") if LEVELS.index(c) >= LEVELS.index(level)]
+    if level == "city":
+        columns = ["city"]
+    columns += ["grade", "subgroup", "n", "mean", "sd", "se", "ci_low", "ci_high", "sd_se", "suppressed"]
+    columns += [f"pct_{c}" for c in codes] + [f"pct_{c}_se" for c in codes] + list(DIMENSIONS)
+    rows = []
+    for agg in session.scalars(_aggregate_query(run, level, scope, breakdown)):
+        ids: list[Any] = []
+        if level == "city":
+            ids = ["city"]
+        else:
+            if level == "class":
+                ids.append(name("class", agg.unit))
+            if level in ("class", "school"):
+                ids.append(name("school", schools.get(agg.school_id or -1, "")))
+            ids.append(districts.get(agg.district_id or -1, ""))
+        pct = agg.percents or {}
+        dims = agg.dimensions or {}
+        rows.append(ids + [agg.grade, agg.subgroup, agg.n, agg.mean, agg.sd, agg.se, agg.ci_low, agg.ci_high,
+                           agg.sd_se, agg.suppressed]
+                    + [(pct.get(c) or [None, None])[0] for c in codes] + [(pct.get(c) or [None, None])[1] for c in codes]
+                    + [dims.get(d) for d in DIMENSIONS])
+    return ResultTable(tuple(columns), rows)
+
+
+def _student_table(session: Session, run: ScoreRun, scope: Scope, name: Any, districts: dict[int, str],
+                   schools: dict[int, str], classes: dict[int, str]) -> ResultTable:
+    q = (select(StudentScore, Student.source_id).join(Student, StudentScore.student_id == Student.id)
+         .where(StudentScore.run_id == run.id))
+    if not scope.sees_all:
+        if scope.role == "school_admin":
+            q = q.where(StudentScore.school_id == scope.school_id)
+        else:
+            q = q.where(StudentScore.class_id.in_(sorted(scope.class_ids) or [-1]))
+    q = q.order_by(StudentScore.grade, StudentScore.school_id, StudentScore.class_id, Student.source_id)
+    n_pv = int(run.settings["reporting"]["plausible_values"])
+    columns = ["student", "grade", "school", "class", "district", "gender", "theta", "theta_se", "scale_score",
+               "scale_se", "level", "eap", "eap_se", "wle", "wle_se", *DIMENSIONS, "n_presented", "n_answered",
+               "n_omitted", "n_not_reached", *[f"pv{k + 1}" for k in range(n_pv)]]
+    base = run.summary["base"]
+    scale = run.settings["reporting"]["scale"]
+    factor = float(scale["sd"]) / float(base["theta_sd"])
+    rows = []
+    for s, source_id in session.execute(q):
+        pvs = [round(float(scale["mean"]) + factor * (v - float(base["theta_mean"])), 2) for v in s.pvs]
+        rows.append([name("student", source_id), s.grade, name("school", schools.get(s.school_id, "")),
+                     name("class", classes.get(s.class_id, "")), districts.get(s.district_id, ""), s.gender,
+                     s.wle, s.wle_se, s.scale_score, s.scale_se, s.level, s.eap, s.eap_se, s.wle, s.wle_se,
+                     *[s.dimensions.get(d) for d in DIMENSIONS], s.n_presented, s.n_answered, s.n_omitted,
+                     s.n_not_reached, *pvs])
+    return ResultTable(tuple(columns), rows)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: str = "results") -> None:
+    """Write CSV (UTF-8) or XLSX; suppressed and missing values are empty cells."""
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(table.columns)
+        writer.writerows([[_cell(v) for v in row] for row in table.rows])
+        data = buf.getvalue().encode("utf-8")
+        if isinstance(out, io.BytesIO):
+            out.write(data)
+        else:
+            Path(out).write_bytes(data)
+        return
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(sheet[:31])
+        ws.append(list(table.columns))
+        for row in table.rows:
+            ws.append([_cell(v) for v in row])
+        wb.save(out)
+        return
+    raise InvalidInput(f"format must be csv or xlsx; got {fmt!r}")
+
+
+def audit_export(session: Session, actor: str, run: ScoreRun, level: str, scope: Scope, target: str, rows: int) -> None:
+    """Every results export is audited: who took which rows of which run."""
+    audit.record(session, actor, "results.export", target[:128], run_id=run.id, level=level, role=scope.role,
+                 school_id=scope.school_id, rows=rows)

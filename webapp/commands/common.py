@@ -1,0 +1,75 @@
+"""What every `ctcensus` command shares: the lazily built settings and database, the actor, JSON output."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from assessment.config import Settings, UnsafeConfigError
+from assessment.db import make_engine, make_session_factory, session_scope
+from assessment.errors import DomainError
+
+__all__ = ["Context", "cli_actor", "echo_json", "pass_ctx"]
+
+
+class Context:
+    """Lazily built settings and database for one CLI invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._factory: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except UnsafeConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        return self.factory.kw["bind"]
+
+    @property
+    def factory(self):  # type: ignore[no-untyped-def]
+        if self._factory is None:
+            self._factory = make_session_factory(make_engine(self.settings.database_url))
+        return self._factory
+
+    def close(self) -> None:
+        """Dispose of the engine (and its pooled connections), if one was made."""
+        if self._factory is not None:
+            self._factory.kw["bind"].dispose()
+            self._factory = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction; domain errors become a one-line CLI error and change nothing."""
+        try:
+            with session_scope(self.factory) as session:
+                yield session
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def cli_actor() -> str:
+    """The audit actor of a command line: cli:<operating-system user>."""
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON for scripts (zh-TW text kept readable)."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
