@@ -4,17 +4,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
 from .errors import Conflict, InvalidInput, Unauthorized
-from .models import School, User
+from .models import School, SchoolClass, User, UserClass
 
 __all__ = ["ROLES", "authenticate", "create_user", "hash_password", "verify_password"]
 
-ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher")
+ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher", "teacher")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_HASH: str | None = None
 
@@ -47,10 +48,11 @@ def create_user(
     role: str,
     *,
     school_source_id: str | None = None,
+    class_source_ids: Sequence[str] = (),
     display_name: str = "",
     actor: str = "system",
 ) -> User:
-    """Create a staff user; school roles must name their school."""
+    """Create a staff user; school roles must name their school, a teacher also their classes."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     if len(password) < 8:
@@ -60,7 +62,11 @@ def create_user(
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
     school_id = None
-    if role in ("school_admin", "proctor"):
+    if role == "teacher" and not class_source_ids:
+        raise InvalidInput("role teacher needs at least one class (its source id); they see only those classes")
+    if class_source_ids and role != "teacher":
+        raise InvalidInput(f"only teachers are linked to classes; role {role} is not")
+    if role in ("school_admin", "proctor", "teacher"):
         if not school_source_id:
             raise InvalidInput(f"role {role} needs a school (its source id)")
         school = session.scalar(select(School).where(School.source_id == school_source_id))
@@ -75,7 +81,14 @@ def create_user(
         school_id=school_id,
     )
     session.add(user)
-    audit.record(session, actor, "user.create", username, role=role, school=school_source_id)
+    session.flush()
+    for source_id in class_source_ids:
+        klass = session.scalar(select(SchoolClass).where(SchoolClass.source_id == source_id))
+        if klass is None or klass.school_id != school_id:
+            raise InvalidInput(f"no class {source_id!r} in school {school_source_id!r}")
+        session.add(UserClass(user_id=user.id, class_id=klass.id))
+    audit.record(session, actor, "user.create", username, role=role, school=school_source_id,
+                 classes=list(class_source_ids))
     return user
 
 

@@ -189,10 +189,10 @@ def compute_results(
 
 def _units(session: Session, matrix: ResponseMatrix, keep: np.ndarray) -> Units:
     classes = dict(session.execute(select(SchoolClass.id, SchoolClass.source_id)
-                                   .where(SchoolClass.id.in_(set(matrix.class_ids.tolist())))).tuples().all())
+                                   .where(SchoolClass.id.in_(set(matrix.class_ids.tolist())))).all())
     schools = session.execute(select(School.id, School.source_id, School.tags)
                               .where(School.id.in_(set(matrix.school_ids.tolist())))).all()
-    districts = dict(session.execute(select(District.id, District.source_id)).tuples().all())
+    districts = dict(session.execute(select(District.id, District.source_id)).all())
     return Units(class_ids=matrix.class_ids[keep], school_ids=matrix.school_ids[keep],
                  district_ids=matrix.district_ids[keep], grades=matrix.grades[keep], genders=matrix.genders[keep],
                  class_keys=classes, school_keys={s.id: s.source_id for s in schools}, district_keys=districts,

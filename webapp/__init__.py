@@ -69,11 +69,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
 
-    from .views import api, auth, main, player, proctor
+    from .views import api, auth, main, player, proctor, results
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(proctor.bp)
+    app.register_blueprint(results.bp)
     return app

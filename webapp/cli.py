@@ -13,9 +13,10 @@ from typing import Any
 
 import click
 
+from assessment.accounts import ROLES
 from item_bank import content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
-from webapp.commands.results_cli import demo_census_command, responses_group, results_group
+from webapp.commands.results_cli import demo_census_command, responses_group, results_group, run_demo_census
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
@@ -205,16 +206,19 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "bureau", "school_admin", "proctor", "researcher"]))
-@click.option("--school", help="school source id (school_admin and proctor)")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--school", help="school source id (school_admin, proctor, teacher)")
+@click.option("--class", "classes", multiple=True, help="class source id a teacher teaches (repeatable)")
 @click.password_option()
 @pass_ctx
-def users_create(ctx: Context, username: str, role: str, school: str | None, password: str) -> None:
+def users_create(ctx: Context, username: str, role: str, school: str | None, classes: tuple[str, ...],
+                 password: str) -> None:
     """Create a staff user (password asked twice, stored as a scrypt hash)."""
     from assessment.accounts import create_user
 
     with ctx.transaction() as session:
-        create_user(session, username, password, role, school_source_id=school, actor=cli_actor())
+        create_user(session, username, password, role, school_source_id=school, class_source_ids=classes,
+                    actor=cli_actor())
     click.echo(f"created {role} {username}")
 
 
@@ -456,9 +460,9 @@ def roster_import(ctx: Context, path: str) -> None:
 
 # --- demo and server ---------------------------------------------------------------
 
-def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
-    """Schema, then whatever part of the demo is missing; returns the lines to print."""
-    from assessment.demo import DEMO_ACCOUNTS, seed_demo
+def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000", *, census: bool = True) -> list[str]:
+    """Schema, then whatever part of the demo is missing (the simulated census too); returns the lines to print."""
+    from assessment.demo import DEMO_ACCOUNTS, DEMO_WINDOW, seed_demo
     from assessment.migrate import upgrade
 
     upgrade(ctx.engine)
@@ -486,6 +490,10 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
                 lines.append(f"  seat {seat:>2}  {row.name:<6} {row.ticket_display}")
             lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{ts.id}/tickets, "
                          f"live class view at {url}/proctor/sessions/{ts.id}")
+    if census:
+        lines += run_demo_census(ctx, DEMO_WINDOW)
+        lines.append(f"results (log in as 'bureau', 'principal' or 'teacher'): {url}/results; "
+                     f"`ctcensus results export --window {DEMO_WINDOW} --level school --out schools.csv`")
     return lines
 
 
