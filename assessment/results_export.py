@@ -24,7 +24,7 @@ from .census_scoring import DIMENSIONS
 from .errors import InvalidInput
 from .models import District, ResultAggregate, School, SchoolClass, ScoreRun, Student, StudentScore
 
-__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "result_table", "write_table"]
+__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "compare_runs", "result_table", "write_table"]
 
 LEVELS = ("student", "class", "school", "district", "city")
 BREAKDOWNS = ("none", "gender", "tags")
@@ -185,3 +185,51 @@ def audit_export(session: Session, actor: str, run: ScoreRun, level: str, scope:
     """Every results export is audited: who took which rows of which run."""
     audit.record(session, actor, "results.export", target[:128], run_id=run.id, level=level, role=scope.role,
                  school_id=scope.school_id, rows=rows)
+
+
+def compare_runs(
+    session: Session,
+    earlier: ScoreRun,
+    later: ScoreRun,
+    level: str,
+    scope: Scope,
+    *,
+    secret_key: str,
+) -> ResultTable:
+    """Change in the mean between two runs on one scale (e.g. year over year), per unit and grade.
+
+    The SE of a change is ``sqrt(se_1^2 + se_2^2)`` (independent cohorts; the
+    linking error of the anchor items is not included). A unit suppressed in
+    either run has no change.
+    """
+    if level == "student":
+        raise InvalidInput("compare works on groups: class, school, district or city")
+    scale_a = earlier.settings["reporting"]["scale"]
+    scale_b = later.settings["reporting"]["scale"]
+    if (scale_a["base_year"], scale_a["base_grade"], scale_a["mean"], scale_a["sd"]) != (
+            scale_b["base_year"], scale_b["base_grade"], scale_b["mean"], scale_b["sd"]):
+        raise InvalidInput(f"runs {earlier.id} and {later.id} are reported on different scales; recompute one of them "
+                           "with the same reporting configuration")
+    a = result_table(session, earlier, level, scope, secret_key=secret_key)
+    b = result_table(session, later, level, scope, secret_key=secret_key)
+    keys = [c for c in a.columns if c in ("class", "school", "district", "city")] + ["grade", "subgroup"]
+
+    def index(t: ResultTable) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(r[t.columns.index(k)] for k in keys): dict(zip(t.columns, r, strict=True)) for r in t.rows}
+
+    ia, ib = index(a), index(b)
+    rows = []
+    for key in sorted(set(ia) | set(ib), key=lambda k: tuple(str(v) for v in k)):
+        ra, rb = ia.get(key), ib.get(key)
+        hidden = not ra or not rb or ra["suppressed"] or rb["suppressed"]
+        if hidden:
+            rows.append([*key, None, None, None, None, None, None, None, None, True])
+            continue
+        assert ra is not None and rb is not None
+        diff = rb["mean"] - ra["mean"]
+        se = (ra["se"] ** 2 + rb["se"] ** 2) ** 0.5
+        rows.append([*key, ra["mean"], ra["se"], rb["mean"], rb["se"], round(diff, 4), round(se, 4),
+                     round(diff - 1.96 * se, 4), round(diff + 1.96 * se, 4), False])
+    columns = (*keys, "mean_earlier", "se_earlier", "mean_later", "se_later", "change", "change_se", "ci_low",
+               "ci_high", "suppressed")
+    return ResultTable(columns, rows)

@@ -31,7 +31,7 @@ from assessment.reporting_config import load_reporting_config
 from assessment.response_matrix import ANSWERED, NOT_PRESENTED, NOT_REACHED, OMITTED, load_response_matrix
 from assessment.responses_import import ResponsesImportError, import_responses
 from assessment.results import compute_results, list_runs
-from assessment.results_export import result_table, write_table
+from assessment.results_export import compare_runs, result_table, write_table
 from assessment.windows import get_window
 from scoring import ItemParameters
 from scoring.models import category_probabilities
@@ -278,3 +278,25 @@ def test_responses_import_names_every_problem_and_stores_nothing(db: Session, tm
     m = load_response_matrix(db, get_window(db, "113"))
     assert m.n_students == 1 and bool(m.imported[0])
     assert int((m.status[0] == NOT_PRESENTED).sum()) == len(item_ids) - 2
+
+
+def test_year_over_year_uses_the_base_years_scale_and_compares_units(db: Session, tmp_path: Path) -> None:
+    _simulated_census(db, tmp_path)
+    first = compute_results(db, "113", CONFIG, min_cell_size=10).run
+    make_window(db, "114")
+    forms = {f.grade: f for f in db.scalars(select(Form))}
+    for grade in (5, 8):  # the same answers a year later: the change must be about zero
+        import_responses(db, tmp_path / f"paper-g{grade}.csv", window_code="114", form_id=forms[grade].id)
+    second = compute_results(db, "114", CONFIG, min_cell_size=10).run
+    db.commit()
+    assert second.summary["base"] == first.summary["base"]  # 114 is reported on 113's grade-5 scale
+    table = compare_runs(db, first, second, "school", Scope.everything(), secret_key=SECRET)
+    col = {c: i for i, c in enumerate(table.columns)}
+    shown = [r for r in table.rows if not r[col["suppressed"]]]
+    assert len(shown) >= 6
+    for r in shown:
+        assert r[col["ci_low"]] <= 0 <= r[col["ci_high"]]
+        assert abs(r[col["change"]]) < 0.6 * r[col["change_se"]]  # only the plausible values were drawn anew
+    city = compare_runs(db, first, second, "city", Scope.everything(), secret_key=SECRET)
+    assert all(abs(r[city.columns.index("change")]) < 3 for r in city.rows)
+    assert any(r[col["suppressed"]] for r in table.rows if r[col["school"]] == "es-tiny")
