@@ -54,7 +54,9 @@ class Blueprint:
     anchors: int = 8
     time_limit_minutes: int = 35
     seed: int = 1
-    shuffle_options: bool = False
+    # Per-student option order by default: an authored order must never be what every student
+    # sees (issue 8.1); printed forms ask for False explicitly.
+    shuffle_options: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -91,7 +93,7 @@ def default_blueprint(
     per_dimension: int | None = None,
     anchors: int | None = None,
     time_limit_minutes: int | None = None,
-    shuffle_options: bool = False,
+    shuffle_options: bool = True,
 ) -> Blueprint:
     """DESIGN.md's blueprint for the grade, capped to the operational items the bank has."""
     if grade not in _DEFAULTS:

@@ -102,3 +102,12 @@ def test_forms_build_refuses_a_zero_time_limit(run_cli, db) -> None:  # type: ig
     assert json.loads(_ok(run_cli("forms", "list", "--json"))) == []
     built = json.loads(_ok(run_cli("forms", "build", "--grade", "5", "--minutes", "20", "--json")))
     assert built[0]["time_limit_minutes"] == 20
+
+
+def test_forms_shuffle_per_student_unless_printed(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8.1: shuffled by default; `--no-shuffle` (printed forms) must be asked for."""
+    _ok(run_cli("items", "import", str(Path(__file__).parents[2] / "item_bank" / "content")))
+    default = json.loads(_ok(run_cli("forms", "build", "--grade", "8", "--json")))[0]
+    printed = json.loads(_ok(run_cli("forms", "build", "--grade", "8", "--no-shuffle", "--json")))[0]
+    assert default["shuffle_options"] is True and printed["shuffle_options"] is False
+    assert "--no-shuffle" in _ok(run_cli("forms", "build", "--help"))
