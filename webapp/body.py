@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from flask import request
 
 from assessment.errors import InvalidInput
+from assessment.text import control_character, describe_character
 
 __all__ = ["json_object"]
 
@@ -21,9 +23,9 @@ def json_object(*, required: bool = True, check_text: bool = True) -> dict[str, 
     required : bool
         Without a body (or not sent as application/json) raise bad_json; otherwise answer {}.
     check_text : bool
-        Refuse strings that are no Unicode text (a lone surrogate such as "\\ud800"), which no
-        database or Redis key can store. A caller that reports a more specific error for a field
-        checks it itself.
+        Refuse strings that are no Unicode text (a lone surrogate such as "\\ud800") or hold a
+        control character other than tab and line breaks (NUL: PostgreSQL cannot store it).
+        A caller that reports a more specific error for a field checks it itself.
 
     Raises InvalidInput (400, code "bad_json") for invalid JSON, nesting deeper than MAX_DEPTH
     (Python's parser would raise RecursionError), a body that is not an object, or non-text strings.
@@ -50,7 +52,24 @@ def json_object(*, required: bool = True, check_text: bool = True) -> dict[str, 
         except UnicodeEncodeError:
             raise InvalidInput("the body holds a string that is not valid Unicode text (a lone surrogate); "
                                "send UTF-8 text", code="bad_json") from None
+        bad = next(filter(None, (control_character(s, allow_line_breaks=True) for s in _strings(data))), None)
+        if bad is not None:
+            raise InvalidInput(f"the body holds a string with the control character {describe_character(bad)}; "
+                               "send plain text", code="bad_json")
     return data
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, keys included (depth is bounded by MAX_DEPTH)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _too_deep(raw: bytes) -> bool:
