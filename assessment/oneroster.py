@@ -16,13 +16,20 @@ stored. Optional: demographics.csv (sex → gender) and an extension column
 unique within a class (counting students already stored there). Rows with
 status `tobedeleted` are skipped (never deleted from the census record).
 Damaged CSV (e.g. an unbalanced double quote) is reported on the line where
-the broken record starts.
+the broken record starts. A control character (NUL, ESC, ...) in any field is a
+problem; so is a bidirectional control (U+202A-U+202E, U+2066-U+2069, U+200E/F,
+U+061C) or a zero-width character (U+200B-U+200D, U+2060, U+FEFF) in a sourcedId
+or a name (orgs name, classes title, users givenName/familyName), which could
+make it display as something else. They are refused, not stripped, so the
+source system gets fixed and what is stored is what it says. Names are stored
+NFC-normalised (assessment/text.py holds the one rule for every edge).
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +42,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .errors import InvalidInput
 from .models import District, School, SchoolClass, Student
+from .text import control_character, describe_character, spoofing_character
 
 __all__ = ["REQUIRED_FILES", "Problem", "RosterImportError", "RosterReport", "import_oneroster"]
 
@@ -50,6 +58,8 @@ _COLUMNS = {
     "demographics.csv": ("sourcedId",),
 }
 _MAX_FILE_BYTES = 64 * 1024 * 1024
+# Shown to people (tickets, the live view): NFC, and no bidi or zero-width characters (issue 8.10).
+_NAME_FIELDS = frozenset({"name", "title", "givenName", "familyName"})
 _STUDENT_ROLES = {"student"}
 _TEACHER_ROLES = {"teacher", "aide", "proctor", "administrator", "principal", "districtadministrator",
                   "siteadministrator", "systemadministrator"}
@@ -153,6 +163,7 @@ class _Package:
                                             f"the {spanning} field runs from line {start} to line {reader.line_num}; "
                                             "is a double quote (\") not closed?"))
                     self.unreadable.add(name)
+                _check_characters(name, start, clean, problems)
                 out.append((start, clean))
                 start = reader.line_num + 1
         except csv.Error as exc:
@@ -160,6 +171,31 @@ class _Package:
                                     "is a double quote (\") not closed?"))
             self.unreadable.add(name)
         return out
+
+
+def _check_characters(file: str, line: int, row: Row, problems: list[Problem]) -> None:
+    """Refuse control characters in any field, and bidi or zero-width ones in ids and names; names become NFC.
+
+    Such a row is reported and its characters replaced by U+FFFD in memory, so that follow-on
+    messages stay printable (nothing is stored: any problem stops the import).
+    """
+    for key, value in row.items():
+        shown = key in _NAME_FIELDS or key.lower().endswith(("sourcedid", "sourcedids"))
+        ch = (spoofing_character if shown else control_character)(value.replace("\n", "").replace("\r", ""))
+        if ch is None:
+            if key in _NAME_FIELDS:
+                row[key] = unicodedata.normalize("NFC", value)
+            continue
+        if unicodedata.category(ch) == "Cc":
+            what = (f"field {key} holds the control character {describe_character(ch)}; roster fields are "
+                    "plain text: remove it in the source system and export again")
+        else:
+            what = (f"field {key} holds the invisible character {describe_character(ch)}, which can make a name "
+                    "or id display as something else; remove it in the source system and export again")
+        for k, v in row.items():
+            row[k] = "".join("\ufffd" if c != "\n" and c != "\r" and spoofing_character(c) else c for c in v)
+        problems.append(Problem(file, line, row.get("sourcedId", "")[:64], what))
+        return
 
 
 def _decode(name: str, data: bytes) -> str:

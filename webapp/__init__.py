@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from assessment.config import Settings
 
-from . import errors, extensions, i18n, security
+from . import errors, extensions, i18n, inputs, security
 
 __all__ = ["create_app"]
 
@@ -67,6 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app, settings, redis_prefix=prefix)
     i18n.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
 
     from .views import api, auth, main, player, proctor, results

@@ -307,7 +307,8 @@ def forms_group() -> None:
 @click.option("--per-dimension", type=int, help="items per CT dimension, anchors included (default 5 / 6)")
 @click.option("--anchors", type=int, help="anchor items (default 8, capped to the bank)")
 @click.option("--minutes", type=int, help="time limit (default 35 / 40)")
-@click.option("--shuffle-options", is_flag=True, help="shuffle option order per student")
+@click.option("--shuffle-options/--no-shuffle", default=True, show_default=True,
+              help="shuffle option order per student; --no-shuffle only for printed forms (one fixed order)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def forms_build(ctx: Context, grade: str, code: str | None, booklets: int, seed: int, per_dimension: int | None,

@@ -57,8 +57,14 @@ def _presence() -> Presence:
 
 
 def _lang() -> str:
-    lang = request.args.get("lang") or request.cookies.get("lang") or "zh-TW"
-    return lang if lang in ("zh-TW", "en") else "zh-TW"
+    """The `lang` query parameter (400 bad_lang unless zh-TW or en, as documented), else the cookie, else zh-TW."""
+    lang = request.args.get("lang")
+    if lang is not None:
+        if lang not in ("zh-TW", "en"):
+            raise InvalidInput("lang must be zh-TW or en", code="bad_lang")
+        return lang
+    cookie = request.cookies.get("lang")
+    return cookie if cookie in ("zh-TW", "en") else "zh-TW"
 
 
 def _bearer() -> str:
@@ -172,7 +178,9 @@ def start():  # type: ignore[no-untyped-def]
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
-    current_item = json_object(required=False).get("current_item")
+    current_item = json_object(required=False, fields=("current_item",)).get("current_item")
+    if current_item == "":  # documented: "" means no item on screen, as null does
+        current_item = None
     if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
         raise InvalidInput("current_item must be an item id or null", code="bad_item")
     current = _current_attempt()
@@ -188,7 +196,7 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
     if len(item_id) > MAX_ITEM_ID:
         raise InvalidInput("item id too long", code="bad_item")
-    body = json_object()
+    body = json_object(fields=("seq", "response", "answered_at"))
     if "response" not in body:
         raise InvalidInput("send {\"seq\": n, \"response\": {...}} (response null clears the answer)",
                            code="bad_json")
