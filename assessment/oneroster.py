@@ -5,7 +5,8 @@ with its file, line and sourcedId, and nothing is stored unless there are none.
 The caller's transaction makes the import all-or-nothing; re-importing the
 same package changes nothing (records are matched by sourcedId).
 
-Mapping: orgs of type district → District, type school → School (its parent
+Mapping: orgs of type district → District, type school → School (optional
+`metadata.tags`: attributes such as technology-centre;remote; its parent
 must be a district); classes → SchoolClass (grade from `grades`, e.g. "05");
 users with a student role and their one class enrollment → Student (OneRoster
 1.1's `role` column, 1.2's roles.csv, or the enrollment role); teachers are
@@ -46,6 +47,7 @@ from .text import control_character, describe_character, spoofing_character
 
 __all__ = ["REQUIRED_FILES", "Problem", "RosterImportError", "RosterReport", "import_oneroster"]
 
+_TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 REQUIRED_FILES = ("orgs.csv", "academicSessions.csv", "classes.csv", "users.csv", "enrollments.csv")
 OPTIONAL_FILES = ("roles.csv", "demographics.csv", "manifest.csv", "courses.csv")
 _COLUMNS = {
@@ -311,7 +313,14 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
             schools[sid] = (line, row)
         if not row["name"]:
             problems.append(Problem("orgs.csv", line, sid, "name is empty"))
+    school_tags: dict[str, list[str]] = {}
     for sid, (line, row) in schools.items():
+        raw_tags = [t.strip() for t in row.get("metadata.tags", "").split(";") if t.strip()]
+        bad_tags = [t for t in raw_tags if not _TAG.match(t)]
+        if bad_tags:
+            problems.append(Problem("orgs.csv", line, sid, f"metadata.tags: {bad_tags[0]!r} is not a tag (lower-case "
+                                    "letters, digits and '-', up to 32; separate tags with ';')"))
+        school_tags[sid] = sorted(set(raw_tags))
         parent = row.get("parentSourcedId", "")
         if not parent:
             problems.append(Problem("orgs.csv", line, sid, "school has no parentSourcedId (its district)"))
@@ -462,9 +471,11 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
         existing = db_schools.get(sid)
         level = ("junior_high" if grades and min(grades) >= 7 else "elementary" if grades
                  else (existing.level if existing else "elementary"))
-        db_schools[sid] = upsert("schools", existing, {"source_id": sid, "name_zh": row["name"][:128], "level": level,
-                                                       "district_id": db_districts[row["parentSourcedId"]].id},
-                                 School)  # type: ignore[assignment]
+        values = {"source_id": sid, "name_zh": row["name"][:128], "level": level,
+                  "district_id": db_districts[row["parentSourcedId"]].id}
+        if "metadata.tags" in row:  # a package without the column keeps the tags a school has
+            values["tags"] = school_tags[sid]
+        db_schools[sid] = upsert("schools", existing, values, School)  # type: ignore[assignment]
     session.flush()
     for sid, (_line, row) in classes.items():
         db_classes[sid] = upsert("classes", db_classes.get(sid), {

@@ -264,3 +264,20 @@ def test_names_are_stored_in_nfc(db, tmp_path) -> None:  # type: ignore[no-untyp
     db.commit()
     student = db.query(Student).filter_by(source_id="u-s-001").one()
     assert student.given_name == "Am\u00e9lie" and student.school_class.name == "Caf\u00e9 5-1"
+
+
+def test_school_tags_come_from_metadata_tags_and_bad_tags_are_named(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkg = tmp_path / "pkg"
+    shutil.copytree(FIXTURE, pkg)
+    lines = (pkg / "orgs.csv").read_text(encoding="utf-8").splitlines()
+    lines[0] += ",metadata.tags"
+    lines[1:] = [ln + (",technology-centre;remote" if "or-es-hp" in ln.split(",")[0] else ",") for ln in lines[1:]]
+    (pkg / "orgs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_oneroster(db, pkg)
+    db.commit()
+    schools = {s.source_id: s for s in db.query(School)}
+    assert schools["or-es-hp"].tags == ["remote", "technology-centre"] and schools["or-jh-zb"].tags == []
+    (pkg / "orgs.csv").write_text((pkg / "orgs.csv").read_text(encoding="utf-8").replace("remote", "Remote School"),
+                                  encoding="utf-8")
+    with pytest.raises(RosterImportError, match=r"orgs.csv line \d+: or-es-hp: metadata.tags: 'Remote School'"):
+        import_oneroster(db, pkg)
