@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .errors import Conflict, InvalidInput, Unauthorized
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized
 from .models import School, SchoolClass, User, UserClass
 
-__all__ = ["ROLES", "authenticate", "create_user", "hash_password", "verify_password"]
+__all__ = ["ROLES", "authenticate", "change_password", "create_user", "end_sessions", "find_user", "hash_password",
+           "sign_out_everywhere", "verify_password"]
 
 ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher", "teacher")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -41,6 +42,11 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters")
+
+
 def create_user(
     session: Session,
     username: str,
@@ -55,8 +61,7 @@ def create_user(
     """Create a staff user; school roles must name their school, a teacher also their classes."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters")
+    _check_password(password)
     if not username or len(username) > 64:
         raise InvalidInput("username must have 1 to 64 characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
@@ -105,3 +110,31 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if not verify_password(user.password_hash, password):
         raise Unauthorized("wrong username or password")
     return user
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user called `username`, else NotFound naming it."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}; check the spelling (staff accounts are made with `ctcensus users create`)")
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Invalidate every login cookie of `user` issued so far (logout: copies of the cookie die too)."""
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+
+
+def change_password(session: Session, user: User, new_password: str, *, actor: str) -> None:
+    """Set a new password and end every existing session of the user (audited)."""
+    _check_password(new_password)
+    user.password_hash = hash_password(new_password)
+    end_sessions(session, user)
+    audit.record(session, actor, "user.password", user.username)
+
+
+def sign_out_everywhere(session: Session, user: User, *, actor: str) -> None:
+    """An admin's "sign out everywhere": end every session of the user on every device (audited)."""
+    end_sessions(session, user)
+    audit.record(session, actor, "user.signout_all", user.username)

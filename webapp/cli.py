@@ -222,6 +222,31 @@ def users_create(ctx: Context, username: str, role: str, school: str | None, cla
     click.echo(f"created {role} {username}")
 
 
+@users.command("signout-all")
+@click.argument("username")
+@pass_ctx
+def users_signout_all(ctx: Context, username: str) -> None:
+    """End every login session of USERNAME on every device (audited); the user signs in again."""
+    from assessment.accounts import find_user, sign_out_everywhere
+
+    with ctx.transaction() as session:
+        sign_out_everywhere(session, find_user(session, username), actor=_cli_actor())
+    click.echo(f"signed out {username} everywhere")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.password_option()
+@pass_ctx
+def users_set_password(ctx: Context, username: str, password: str) -> None:
+    """Set USERNAME's password (asked twice); ends every session of the user (audited)."""
+    from assessment.accounts import change_password, find_user
+
+    with ctx.transaction() as session:
+        change_password(session, find_user(session, username), password, actor=_cli_actor())
+    click.echo(f"password of {username} changed; every session of {username} ended")
+
+
 # --- delivery: windows, forms, classes, sessions ------------------------------------
 
 TAIPEI = timezone(timedelta(hours=8))  # Taiwan has no daylight saving time

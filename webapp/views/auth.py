@@ -9,7 +9,7 @@ from assessment.hotstate import RateLimited, address_key
 
 from ..extensions import db_session, services
 from ..i18n import gettext as _
-from ..security import check_csrf, login_user, logout_user
+from ..security import check_csrf, login_user, logout_user, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -51,10 +51,7 @@ def login():  # type: ignore[no-untyped-def]
     audit.record(session, user.username, "auth.login", ip=request.remote_addr or "")
     session.commit()
     login_user(user)
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
 
 
 @bp.post("/logout")
