@@ -471,11 +471,11 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
         existing = db_schools.get(sid)
         level = ("junior_high" if grades and min(grades) >= 7 else "elementary" if grades
                  else (existing.level if existing else "elementary"))
-        values = {"source_id": sid, "name_zh": row["name"][:128], "level": level,
-                  "district_id": db_districts[row["parentSourcedId"]].id}
+        school_values: dict[str, object] = {"source_id": sid, "name_zh": row["name"][:128], "level": level,
+                                            "district_id": db_districts[row["parentSourcedId"]].id}
         if "metadata.tags" in row:  # a package without the column keeps the tags a school has
-            values["tags"] = school_tags[sid]
-        db_schools[sid] = upsert("schools", existing, values, School)  # type: ignore[assignment]
+            school_values["tags"] = school_tags[sid]
+        db_schools[sid] = upsert("schools", existing, school_values, School)  # type: ignore[assignment]
     session.flush()
     for sid, (_line, row) in classes.items():
         db_classes[sid] = upsert("classes", db_classes.get(sid), {

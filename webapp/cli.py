@@ -230,7 +230,7 @@ def users_signout_all(ctx: Context, username: str) -> None:
     from assessment.accounts import find_user, sign_out_everywhere
 
     with ctx.transaction() as session:
-        sign_out_everywhere(session, find_user(session, username), actor=_cli_actor())
+        sign_out_everywhere(session, find_user(session, username), actor=cli_actor())
     click.echo(f"signed out {username} everywhere")
 
 
@@ -243,7 +243,7 @@ def users_set_password(ctx: Context, username: str, password: str) -> None:
     from assessment.accounts import change_password, find_user
 
     with ctx.transaction() as session:
-        change_password(session, find_user(session, username), password, actor=_cli_actor())
+        change_password(session, find_user(session, username), password, actor=cli_actor())
     click.echo(f"password of {username} changed; every session of {username} ended")
 
 
