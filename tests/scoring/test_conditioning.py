@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import ConvergenceWarning, ItemParameters, ScoringInputError, estimate_ability, group_statistics, plausible_values
+from scoring import (
+    ConvergenceWarning,
+    ItemParameters,
+    ScoringInputError,
+    estimate_ability,
+    group_statistics,
+    plausible_values,
+)
 from scoring.conditioning import conditioned_plausible_values, fit_population_model
 from scoring.models import category_probabilities
 
