@@ -123,3 +123,45 @@ def test_successful_staff_logins_give_the_ip_slot_back(app, client) -> None:  # 
         client.post("/logout", data={"csrf_token": _csrf(client.get("/login").data)})
     statuses = [_login(client, "someone", "bad-password").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
+
+
+def _app_without_key(app_config, instance) -> object:  # type: ignore[no-untyped-def]
+    config = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    config["INSTANCE_PATH"] = instance
+    return create_app(config)
+
+
+def test_development_app_never_signs_with_the_published_key(app_config, clean_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8 item 6: a cookie forged with the published development key is no login."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from assessment.config import DEV_SECRET_KEY
+
+    application = _app_without_key(app_config, tmp_path)
+    try:
+        assert application.secret_key != DEV_SECRET_KEY
+        assert application.secret_key == application.extensions["ctcensus"].settings.secret_key
+        _make_user(application, "boss", "admin-password", "admin")
+        forger = create_app({**app_config, "SECRET_KEY": DEV_SECRET_KEY, "INSTANCE_PATH": tmp_path / "other"})
+        serializer = SecureCookieSessionInterface().get_signing_serializer(forger)
+        forged = serializer.dumps({"uid": 1, "sv": 0})
+        client = application.test_client()
+        client.set_cookie("session", forged)
+        assert client.get("/items").status_code == 302
+        forger.extensions["ctcensus"].engine.dispose()
+    finally:
+        application.extensions["ctcensus"].engine.dispose()
+
+
+def test_cookies_and_student_tokens_use_one_secret_key(app_config, clean_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SECRET_KEY in the instance's config.py signs both the cookies and the ticket tokens."""
+    from assessment.tickets import issue_token, read_token
+
+    (tmp_path / "config.py").write_text('SECRET_KEY = "from-instance-config-0123456789"\n')
+    application = _app_without_key(app_config, tmp_path)
+    try:
+        settings = application.extensions["ctcensus"].settings
+        assert application.secret_key == settings.secret_key == "from-instance-config-0123456789"
+        assert read_token(application.secret_key, issue_token(settings.secret_key, 7, 1)).attempt_id == 7
+    finally:
+        application.extensions["ctcensus"].engine.dispose()
