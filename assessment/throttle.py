@@ -15,8 +15,11 @@ See docs/deploy.md for the reasoning and the numbers.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from .hotstate import RateLimited, RateLimiter, address_key
+
+log = logging.getLogger(__name__)
 
 __all__ = ["STAFF_ADDRESS_FACTOR", "STAFF_USER_FACTOR", "StaffLoginThrottle", "TicketLoginThrottle"]
 
@@ -85,6 +88,10 @@ class TicketLoginThrottle:
 
     def failed(self, remote_addr: str | None) -> None:
         """An unknown ticket: count it against the address; raise RateLimited once over the budget."""
-        count, ttl = self.limiter.record(f"ticket:fail:ip:{address_key(remote_addr)}")
+        address = address_key(remote_addr)
+        count, ttl = self.limiter.record(f"ticket:fail:ip:{address}")
+        if count == self.failures_per_address + 1:  # once per window: operators may block it upstream
+            log.warning("address %s passed %d unknown tickets this minute (a guesser?); its valid tickets are "
+                        "still admitted", address, self.failures_per_address)
         if count > self.failures_per_address:
             raise RateLimited("ticket failures of this address", max(ttl, 1))
