@@ -80,7 +80,7 @@ class Settings:
             values["proxy_count"] = _non_negative_int(env, "CTCENSUS_PROXY_COUNT")
         values.update(overrides)
         if not values.get("secret_key") and values.get("env", cls.env) != "production":
-            instance = Path(values["instance_path"]) if "instance_path" in values else _default_instance_path()
+            instance = Path(str(values["instance_path"])) if "instance_path" in values else _default_instance_path()
             values["secret_key"] = instance_secret_key(instance)
             values["secret_key_generated"] = True
         settings = cls(**values)  # type: ignore[arg-type]
