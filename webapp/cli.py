@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from assessment.accounts import ROLES
+from assessment.config import Settings, UnsafeConfigError
 from item_bank import content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
 from webapp.commands.results_cli import demo_census_command, responses_group, results_group, run_demo_census
@@ -531,6 +532,8 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000", *, census: bo
 @pass_ctx
 def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
+    if not no_serve:
+        _check_bind(ctx, host)
     for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
         click.echo(line)
     if not no_serve:
@@ -547,8 +550,47 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     _serve(ctx, host, port, workers)
 
 
+def network_refusal(settings: Settings, host: str) -> str | None:
+    """Why the server must not listen on `host` with these settings, or None when it may.
+
+    Without a configured SECRET_KEY (the instance's generated key, or the
+    published development key) the server answers on the loopback interface only.
+    """
+    if _loopback(host) or not (settings.secret_key_generated or settings.weak_secret_key):
+        return None
+    return (f"refusing to serve on {host} without a configured SECRET_KEY (the development key is for "
+            "127.0.0.1 only); set SECRET_KEY (python -c 'import secrets; print(secrets.token_hex(32))') "
+            "or use --host 127.0.0.1")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_bind(ctx: Context, host: str) -> None:
+    from webapp import load_settings
+
+    try:
+        settings = load_settings({"instance_path": ctx.settings.instance_path})
+    except UnsafeConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    reason = network_refusal(settings, host)
+    if reason:
+        raise click.ClickException(reason)
+
+
 def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     from assessment.hotstate import embedded_redis_url
+
+    _check_bind(ctx, host)
 
     env = dict(os.environ)
     env.setdefault("CTCENSUS_INSTANCE", str(ctx.settings.instance_path))
