@@ -4,17 +4,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .errors import Conflict, InvalidInput, Unauthorized
-from .models import School, User
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .models import School, SchoolClass, User, UserClass
 
-__all__ = ["ROLES", "authenticate", "create_user", "hash_password", "verify_password"]
+__all__ = ["ROLES", "authenticate", "change_password", "create_user", "end_sessions", "find_user", "hash_password",
+           "sign_out_everywhere", "verify_password"]
 
-ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher")
+ROLES = ("admin", "bureau", "school_admin", "proctor", "researcher", "teacher")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_HASH: str | None = None
 
@@ -40,6 +42,11 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters")
+
+
 def create_user(
     session: Session,
     username: str,
@@ -47,20 +54,24 @@ def create_user(
     role: str,
     *,
     school_source_id: str | None = None,
+    class_source_ids: Sequence[str] = (),
     display_name: str = "",
     actor: str = "system",
 ) -> User:
-    """Create a staff user; school roles must name their school."""
+    """Create a staff user; school roles must name their school, a teacher also their classes."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters")
+    _check_password(password)
     if not username or len(username) > 64:
         raise InvalidInput("username must have 1 to 64 characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
     school_id = None
-    if role in ("school_admin", "proctor"):
+    if role == "teacher" and not class_source_ids:
+        raise InvalidInput("role teacher needs at least one class (its source id); they see only those classes")
+    if class_source_ids and role != "teacher":
+        raise InvalidInput(f"only teachers are linked to classes; role {role} is not")
+    if role in ("school_admin", "proctor", "teacher"):
         if not school_source_id:
             raise InvalidInput(f"role {role} needs a school (its source id)")
         school = session.scalar(select(School).where(School.source_id == school_source_id))
@@ -75,7 +86,14 @@ def create_user(
         school_id=school_id,
     )
     session.add(user)
-    audit.record(session, actor, "user.create", username, role=role, school=school_source_id)
+    session.flush()
+    for source_id in class_source_ids:
+        klass = session.scalar(select(SchoolClass).where(SchoolClass.source_id == source_id))
+        if klass is None or klass.school_id != school_id:
+            raise InvalidInput(f"no class {source_id!r} in school {school_source_id!r}")
+        session.add(UserClass(user_id=user.id, class_id=klass.id))
+    audit.record(session, actor, "user.create", username, role=role, school=school_source_id,
+                 classes=list(class_source_ids))
     return user
 
 
@@ -92,3 +110,31 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if not verify_password(user.password_hash, password):
         raise Unauthorized("wrong username or password")
     return user
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user called `username`, else NotFound naming it."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}; check the spelling (staff accounts are made with `ctcensus users create`)")
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Invalidate every login cookie of `user` issued so far (logout: copies of the cookie die too)."""
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+
+
+def change_password(session: Session, user: User, new_password: str, *, actor: str) -> None:
+    """Set a new password and end every existing session of the user (audited)."""
+    _check_password(new_password)
+    user.password_hash = hash_password(new_password)
+    end_sessions(session, user)
+    audit.record(session, actor, "user.password", user.username)
+
+
+def sign_out_everywhere(session: Session, user: User, *, actor: str) -> None:
+    """An admin's "sign out everywhere": end every session of the user on every device (audited)."""
+    end_sessions(session, user)
+    audit.record(session, actor, "user.signout_all", user.username)

@@ -90,7 +90,7 @@ def score_students(
     and no `base`, this window's base-grade plausible values define it.
     """
     x_all = matrix.for_scoring(config.not_reached)[:, columns]
-    keep = ~np.isnan(x_all).all(axis=1)
+    keep: NDArray[np.bool_] = np.asarray(~np.isnan(x_all).all(axis=1), dtype=bool)
     x = x_all[keep]
     grades = matrix.grades[keep]
     genders = matrix.genders[keep]

@@ -112,7 +112,7 @@ def simulate_census(
         attempts = list(session.scalars(select(Attempt).where(Attempt.session_id == test_session.id)
                                         .order_by(Attempt.id)))
         genders = dict(session.execute(select(Student.id, Student.gender)
-                                       .where(Student.class_id == klass.id)).tuples().all())
+                                       .where(Student.class_id == klass.id)).all())
         theta = (design.grade_means.get(klass.grade, 0.0) + school_effects[klass.school_id]
                  + design.female_effect * np.array([genders.get(a.student_id) == "F" for a in attempts])
                  + rng.normal(0.0, design.student_sd, len(attempts)))
@@ -147,8 +147,7 @@ def simulate_census(
         counts["answers"] += insert_answers(session, rows)
         close_session(session, test_session.id, actor=actor, now=now)
         progress(done, len(classes))
-    audit.record(session, actor, "results.simulate", window.code, sessions=len(classes), seed=seed,
-                 **{k: v for k, v in counts.items()})
+    audit.record(session, actor, "results.simulate", window.code, sessions=len(classes), seed=seed, counts=counts)
     return SimulationReport(sessions=len(classes), students=counts["students"], absent=counts["absent"],
                             unfinished=counts["unfinished"], timed_out=counts["timed_out"], answers=counts["answers"],
                             true_theta=truth, school_effects=school_effects)

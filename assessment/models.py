@@ -181,6 +181,9 @@ class User(Base):
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Every login cookie carries the version it was issued under; bumping it (logout, password change,
+    # "sign out everywhere") makes every earlier cookie of this user, wherever copied, no login.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class UserClass(Base):

@@ -5,7 +5,8 @@ with its file, line and sourcedId, and nothing is stored unless there are none.
 The caller's transaction makes the import all-or-nothing; re-importing the
 same package changes nothing (records are matched by sourcedId).
 
-Mapping: orgs of type district → District, type school → School (its parent
+Mapping: orgs of type district → District, type school → School (optional
+`metadata.tags`: attributes such as technology-centre;remote; its parent
 must be a district); classes → SchoolClass (grade from `grades`, e.g. "05");
 users with a student role and their one class enrollment → Student (OneRoster
 1.1's `role` column, 1.2's roles.csv, or the enrollment role); teachers are
@@ -16,13 +17,20 @@ stored. Optional: demographics.csv (sex → gender) and an extension column
 unique within a class (counting students already stored there). Rows with
 status `tobedeleted` are skipped (never deleted from the census record).
 Damaged CSV (e.g. an unbalanced double quote) is reported on the line where
-the broken record starts.
+the broken record starts. A control character (NUL, ESC, ...) in any field is a
+problem; so is a bidirectional control (U+202A-U+202E, U+2066-U+2069, U+200E/F,
+U+061C) or a zero-width character (U+200B-U+200D, U+2060, U+FEFF) in a sourcedId
+or a name (orgs name, classes title, users givenName/familyName), which could
+make it display as something else. They are refused, not stripped, so the
+source system gets fixed and what is stored is what it says. Names are stored
+NFC-normalised (assessment/text.py holds the one rule for every edge).
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,9 +43,11 @@ from sqlalchemy.orm import Session
 from . import audit
 from .errors import InvalidInput
 from .models import District, School, SchoolClass, Student
+from .text import control_character, describe_character, spoofing_character
 
 __all__ = ["REQUIRED_FILES", "Problem", "RosterImportError", "RosterReport", "import_oneroster"]
 
+_TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 REQUIRED_FILES = ("orgs.csv", "academicSessions.csv", "classes.csv", "users.csv", "enrollments.csv")
 OPTIONAL_FILES = ("roles.csv", "demographics.csv", "manifest.csv", "courses.csv")
 _COLUMNS = {
@@ -50,6 +60,8 @@ _COLUMNS = {
     "demographics.csv": ("sourcedId",),
 }
 _MAX_FILE_BYTES = 64 * 1024 * 1024
+# Shown to people (tickets, the live view): NFC, and no bidi or zero-width characters (issue 8.10).
+_NAME_FIELDS = frozenset({"name", "title", "givenName", "familyName"})
 _STUDENT_ROLES = {"student"}
 _TEACHER_ROLES = {"teacher", "aide", "proctor", "administrator", "principal", "districtadministrator",
                   "siteadministrator", "systemadministrator"}
@@ -153,6 +165,7 @@ class _Package:
                                             f"the {spanning} field runs from line {start} to line {reader.line_num}; "
                                             "is a double quote (\") not closed?"))
                     self.unreadable.add(name)
+                _check_characters(name, start, clean, problems)
                 out.append((start, clean))
                 start = reader.line_num + 1
         except csv.Error as exc:
@@ -160,6 +173,31 @@ class _Package:
                                     "is a double quote (\") not closed?"))
             self.unreadable.add(name)
         return out
+
+
+def _check_characters(file: str, line: int, row: Row, problems: list[Problem]) -> None:
+    """Refuse control characters in any field, and bidi or zero-width ones in ids and names; names become NFC.
+
+    Such a row is reported and its characters replaced by U+FFFD in memory, so that follow-on
+    messages stay printable (nothing is stored: any problem stops the import).
+    """
+    for key, value in row.items():
+        shown = key in _NAME_FIELDS or key.lower().endswith(("sourcedid", "sourcedids"))
+        ch = (spoofing_character if shown else control_character)(value.replace("\n", "").replace("\r", ""))
+        if ch is None:
+            if key in _NAME_FIELDS:
+                row[key] = unicodedata.normalize("NFC", value)
+            continue
+        if unicodedata.category(ch) == "Cc":
+            what = (f"field {key} holds the control character {describe_character(ch)}; roster fields are "
+                    "plain text: remove it in the source system and export again")
+        else:
+            what = (f"field {key} holds the invisible character {describe_character(ch)}, which can make a name "
+                    "or id display as something else; remove it in the source system and export again")
+        for k, v in row.items():
+            row[k] = "".join("\ufffd" if c != "\n" and c != "\r" and spoofing_character(c) else c for c in v)
+        problems.append(Problem(file, line, row.get("sourcedId", "")[:64], what))
+        return
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -275,7 +313,14 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
             schools[sid] = (line, row)
         if not row["name"]:
             problems.append(Problem("orgs.csv", line, sid, "name is empty"))
+    school_tags: dict[str, list[str]] = {}
     for sid, (line, row) in schools.items():
+        raw_tags = [t.strip() for t in row.get("metadata.tags", "").split(";") if t.strip()]
+        bad_tags = [t for t in raw_tags if not _TAG.match(t)]
+        if bad_tags:
+            problems.append(Problem("orgs.csv", line, sid, f"metadata.tags: {bad_tags[0]!r} is not a tag (lower-case "
+                                    "letters, digits and '-', up to 32; separate tags with ';')"))
+        school_tags[sid] = sorted(set(raw_tags))
         parent = row.get("parentSourcedId", "")
         if not parent:
             problems.append(Problem("orgs.csv", line, sid, "school has no parentSourcedId (its district)"))
@@ -426,9 +471,11 @@ def import_oneroster(session: Session, path: Path, *, actor: str = "system") -> 
         existing = db_schools.get(sid)
         level = ("junior_high" if grades and min(grades) >= 7 else "elementary" if grades
                  else (existing.level if existing else "elementary"))
-        db_schools[sid] = upsert("schools", existing, {"source_id": sid, "name_zh": row["name"][:128], "level": level,
-                                                       "district_id": db_districts[row["parentSourcedId"]].id},
-                                 School)  # type: ignore[assignment]
+        school_values: dict[str, object] = {"source_id": sid, "name_zh": row["name"][:128], "level": level,
+                                            "district_id": db_districts[row["parentSourcedId"]].id}
+        if "metadata.tags" in row:  # a package without the column keeps the tags a school has
+            school_values["tags"] = school_tags[sid]
+        db_schools[sid] = upsert("schools", existing, school_values, School)  # type: ignore[assignment]
     session.flush()
     for sid, (_line, row) in classes.items():
         db_classes[sid] = upsert("classes", db_classes.get(sid), {

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import redis
 
+from .hotstate import guard_for
+
 __all__ = ["Presence", "Seen"]
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class Presence:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self.guard = guard_for(client)  # a Redis known to be down is skipped, not waited for
 
     def _key(self, session_id: int) -> str:
         return f"{self.prefix}live:{session_id}"
@@ -52,6 +55,8 @@ class Presence:
         current item counts as activity too, a heartbeat on the same item does not.
         """
         key = self._key(session_id)
+        if not self.guard.available():
+            return
         try:
             old = self.client.hget(key, str(attempt_id))
             previous = json.loads(old) if old else {}
@@ -63,14 +68,20 @@ class Presence:
             pipe.hset(key, str(attempt_id), json.dumps({"t": now.timestamp(), "i": current_item, "a": active_at}))
             pipe.expire(key, _TTL)
             pipe.execute()
-        except (redis.RedisError, OSError, ValueError, TypeError) as exc:
+        except (redis.RedisError, OSError) as exc:
+            self.guard.failed(exc)
+            log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
+        except (ValueError, TypeError) as exc:
             log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
 
     def read(self, session_id: int) -> dict[int, Seen]:
         """Everything known for a session ({} when Redis is unavailable)."""
+        if not self.guard.available():
+            return {}
         try:
             raw = self.client.hgetall(self._key(session_id))
         except (redis.RedisError, OSError) as exc:
+            self.guard.failed(exc)
             log.warning("presence unavailable for session %s: %s", session_id, exc)
             return {}
         out: dict[int, Seen] = {}

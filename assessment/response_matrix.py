@@ -102,8 +102,8 @@ def load_response_matrix(session: Session, window: TestWindow) -> ResponseMatrix
     # position of each column on each form (0 = not on the form)
     form_index = {f: k for k, f in enumerate(form_ids)}
     position = np.zeros((len(form_ids), J), dtype=np.int64)
-    for r in layout:
-        position[form_index[r.form_id], pks[r.pk]] = r.position
+    for lr in layout:
+        position[form_index[lr.form_id], pks[lr.pk]] = lr.position
     pos = position[np.array([form_index[f] for f in form_of], dtype=np.int64)] if n else np.zeros((0, J), np.int64)
 
     scores = np.full((n, J), np.nan)
@@ -131,12 +131,12 @@ def load_response_matrix(session: Session, window: TestWindow) -> ResponseMatrix
     # imported scores carry their own coding: an empty cell was not presented
     status[imported[:, None] & ~answered] = NOT_PRESENTED
     scores[status == OMITTED] = 0.0
-    keep = answered.any(axis=1)
+    keep: NDArray[np.bool_] = np.asarray(answered.any(axis=1), dtype=bool)
     # a student with two finished attempts in the window (a class sat twice) counts once: the latest
     latest: dict[int, int] = {}
-    for i, r in enumerate(rows):
+    for i, row in enumerate(rows):
         if keep[i]:
-            latest[r.student_id] = i
+            latest[row.student_id] = i
     keep &= np.isin(np.arange(n), list(latest.values()))
     return ResponseMatrix(
         attempt_ids=np.array([r.id for r in rows], dtype=np.int64)[keep],

@@ -110,7 +110,7 @@ def import_responses(
 
     keys = [r[0].strip() for r in rows[1:] if r]
     students = {s.source_id: s for s in session.scalars(select(Student).where(Student.source_id.in_(keys)))}
-    grades = dict(session.execute(select(SchoolClass.id, SchoolClass.grade)).tuples().all())
+    grades = dict(session.execute(select(SchoolClass.id, SchoolClass.grade)).all())
     prior: dict[int, list[Attempt]] = {}
     if students:
         for attempt in session.scalars(

@@ -17,7 +17,7 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from scoring import ItemParameters
@@ -25,6 +25,7 @@ from scoring import ItemParameters
 from . import audit
 from .aggregation import AggregateRow, Units, aggregate, between_school_share, grade_gap
 from .attempts import sweep_expired
+from .bulk import copy_rows
 from .census_scoring import DIMENSIONS, score_students
 from .errors import InvalidInput, NotFound
 from .models import (
@@ -189,10 +190,10 @@ def compute_results(
 
 def _units(session: Session, matrix: ResponseMatrix, keep: np.ndarray) -> Units:
     classes = dict(session.execute(select(SchoolClass.id, SchoolClass.source_id)
-                                   .where(SchoolClass.id.in_(set(matrix.class_ids.tolist())))).tuples().all())
+                                   .where(SchoolClass.id.in_(set(matrix.class_ids.tolist())))).all())
     schools = session.execute(select(School.id, School.source_id, School.tags)
                               .where(School.id.in_(set(matrix.school_ids.tolist())))).all()
-    districts = dict(session.execute(select(District.id, District.source_id)).tuples().all())
+    districts = dict(session.execute(select(District.id, District.source_id)).all())
     return Units(class_ids=matrix.class_ids[keep], school_ids=matrix.school_ids[keep],
                  district_ids=matrix.district_ids[keep], grades=matrix.grades[keep], genders=matrix.genders[keep],
                  class_keys=classes, school_keys={s.id: s.source_id for s in schools}, district_keys=districts,
@@ -255,8 +256,7 @@ def _store_students(session: Session, run_id: int, matrix: ResponseMatrix, res: 
          "n_not_reached": int(n_not_reached[i])}
         for k, i in enumerate(keep)
     ]
-    for s in range(0, len(values), 5000):
-        session.execute(insert(StudentScore), values[s:s + 5000])
+    copy_rows(session, StudentScore, values)
 
 
 def _store_aggregates(session: Session, run_id: int, rows: Sequence[AggregateRow]) -> None:
@@ -265,8 +265,7 @@ def _store_aggregates(session: Session, run_id: int, rows: Sequence[AggregateRow
                "suppressed": r.suppressed, "suppression": r.suppression, "n": r.n, "mean": r.mean, "se": r.se,
                "sd": r.sd, "sd_se": r.sd_se, "ci_low": r.ci_low, "ci_high": r.ci_high, "percents": r.percents,
                "dimensions": r.dimensions} for r in rows]
-    for s in range(0, len(values), 5000):
-        session.execute(insert(ResultAggregate), values[s:s + 5000])
+    copy_rows(session, ResultAggregate, values)
 
 
 def _make_current(session: Session, run: ScoreRun) -> None:

@@ -24,7 +24,7 @@ from .census_scoring import DIMENSIONS
 from .errors import InvalidInput
 from .models import District, ResultAggregate, School, SchoolClass, ScoreRun, Student, StudentScore
 
-__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "result_table", "write_table"]
+__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "compare_runs", "result_table", "write_table"]
 
 LEVELS = ("student", "class", "school", "district", "city")
 BREAKDOWNS = ("none", "gender", "tags")
@@ -38,8 +38,10 @@ class ResultTable:
     rows: list[list[Any]]
 
 
-def _aggregate_query(run: ScoreRun, level: str, scope: Scope, breakdown: str) -> Any:
+def _aggregate_query(run: ScoreRun, level: str, scope: Scope, breakdown: str, school_id: int | None) -> Any:
     q = select(ResultAggregate).where(ResultAggregate.run_id == run.id, ResultAggregate.level == level)
+    if school_id is not None and level in ("school", "class"):
+        q = q.where(ResultAggregate.school_id == school_id)
     if breakdown == "none":
         q = q.where(ResultAggregate.subgroup == "all")
     elif breakdown == "gender":
@@ -58,10 +60,10 @@ def _aggregate_query(run: ScoreRun, level: str, scope: Scope, breakdown: str) ->
 
 
 def _names(session: Session) -> tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, int]]:
-    districts = dict(session.execute(select(District.id, District.source_id)).tuples().all())
+    districts = dict(session.execute(select(District.id, District.source_id)).all())
     schools = {s.id: (s.source_id, s.district_id) for s in session.execute(
         select(School.id, School.source_id, School.district_id)).all()}
-    classes = dict(session.execute(select(SchoolClass.id, SchoolClass.source_id)).tuples().all())
+    classes = dict(session.execute(select(SchoolClass.id, SchoolClass.source_id)).all())
     return (districts, {k: v[0] for k, v in schools.items()}, classes, {k: v[1] for k, v in schools.items()})
 
 
@@ -74,8 +76,9 @@ def result_table(
     secret_key: str,
     breakdown: str = "none",
     level_codes: Sequence[str] = (),
+    school_id: int | None = None,
 ) -> ResultTable:
-    """The rows of `level` that `scope` may read, ready to write as CSV/XLSX or show."""
+    """The rows of `level` that `scope` may read (of one school when `school_id`), for CSV/XLSX or a page."""
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     if breakdown not in BREAKDOWNS:
@@ -88,14 +91,14 @@ def result_table(
         return pseudonym(secret_key, kind, key) if anon and kind in ("student", "class", "school") else key
 
     if level == "student":
-        return _student_table(session, run, scope, name, districts, schools, classes)
+        return _student_table(session, run, scope, name, districts, schools, classes, school_id)
     columns = [c for c in ("class", "school", "district") if LEVELS.index(c) >= LEVELS.index(level)]
     if level == "city":
         columns = ["city"]
     columns += ["grade", "subgroup", "n", "mean", "sd", "se", "ci_low", "ci_high", "sd_se", "suppressed"]
     columns += [f"pct_{c}" for c in codes] + [f"pct_{c}_se" for c in codes] + list(DIMENSIONS)
     rows = []
-    for agg in session.scalars(_aggregate_query(run, level, scope, breakdown)):
+    for agg in session.scalars(_aggregate_query(run, level, scope, breakdown, school_id)):
         ids: list[Any] = []
         if level == "city":
             ids = ["city"]
@@ -115,9 +118,11 @@ def result_table(
 
 
 def _student_table(session: Session, run: ScoreRun, scope: Scope, name: Any, districts: dict[int, str],
-                   schools: dict[int, str], classes: dict[int, str]) -> ResultTable:
+                   schools: dict[int, str], classes: dict[int, str], school_id: int | None) -> ResultTable:
     q = (select(StudentScore, Student.source_id).join(Student, StudentScore.student_id == Student.id)
          .where(StudentScore.run_id == run.id))
+    if school_id is not None:
+        q = q.where(StudentScore.school_id == school_id)
     if not scope.sees_all:
         if scope.role == "school_admin":
             q = q.where(StudentScore.school_id == scope.school_id)
@@ -180,3 +185,51 @@ def audit_export(session: Session, actor: str, run: ScoreRun, level: str, scope:
     """Every results export is audited: who took which rows of which run."""
     audit.record(session, actor, "results.export", target[:128], run_id=run.id, level=level, role=scope.role,
                  school_id=scope.school_id, rows=rows)
+
+
+def compare_runs(
+    session: Session,
+    earlier: ScoreRun,
+    later: ScoreRun,
+    level: str,
+    scope: Scope,
+    *,
+    secret_key: str,
+) -> ResultTable:
+    """Change in the mean between two runs on one scale (e.g. year over year), per unit and grade.
+
+    The SE of a change is ``sqrt(se_1^2 + se_2^2)`` (independent cohorts; the
+    linking error of the anchor items is not included). A unit suppressed in
+    either run has no change.
+    """
+    if level == "student":
+        raise InvalidInput("compare works on groups: class, school, district or city")
+    scale_a = earlier.settings["reporting"]["scale"]
+    scale_b = later.settings["reporting"]["scale"]
+    if (scale_a["base_year"], scale_a["base_grade"], scale_a["mean"], scale_a["sd"]) != (
+            scale_b["base_year"], scale_b["base_grade"], scale_b["mean"], scale_b["sd"]):
+        raise InvalidInput(f"runs {earlier.id} and {later.id} are reported on different scales; recompute one of them "
+                           "with the same reporting configuration")
+    a = result_table(session, earlier, level, scope, secret_key=secret_key)
+    b = result_table(session, later, level, scope, secret_key=secret_key)
+    keys = [c for c in a.columns if c in ("class", "school", "district", "city")] + ["grade", "subgroup"]
+
+    def index(t: ResultTable) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(r[t.columns.index(k)] for k in keys): dict(zip(t.columns, r, strict=True)) for r in t.rows}
+
+    ia, ib = index(a), index(b)
+    rows = []
+    for key in sorted(set(ia) | set(ib), key=lambda k: tuple(str(v) for v in k)):
+        ra, rb = ia.get(key), ib.get(key)
+        hidden = not ra or not rb or ra["suppressed"] or rb["suppressed"]
+        if hidden:
+            rows.append([*key, None, None, None, None, None, None, None, None, True])
+            continue
+        assert ra is not None and rb is not None
+        diff = rb["mean"] - ra["mean"]
+        se = (ra["se"] ** 2 + rb["se"] ** 2) ** 0.5
+        rows.append([*key, ra["mean"], ra["se"], rb["mean"], rb["se"], round(diff, 4), round(se, 4),
+                     round(diff - 1.96 * se, 4), round(diff + 1.96 * se, 4), False])
+    columns = (*keys, "mean_earlier", "se_earlier", "mean_later", "se_later", "change", "change_se", "ci_low",
+               "ci_high", "suppressed")
+    return ResultTable(columns, rows)

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from item_bank.grid import MapLayout, parse_map, shortest_path
+from item_bank.presentation import matching_reveals_key, ordering_reveals_key, straight_across_pairs
 
 #: An image placeholder in a text, {{img:NAME}} (validation.PLACEHOLDER checks the same syntax).
 _IMAGE_REF = re.compile(r"\{\{img:([A-Za-z0-9_-]{1,64})\}\}")
@@ -51,6 +52,9 @@ DIMENSIONS = ("D1", "D2", "D3", "D4")
 GRADES = (5, 8)
 STATUSES = ("draft", "pilot", "operational", "retired")
 LANGUAGES = ("zh-TW", "en")
+
+#: Per-student shuffles drawn before falling back to a fixed non-leaking order.
+_SHUFFLE_DRAWS = 20
 
 Cell = tuple[int, int]
 #: single_choice: an option id; multiple_response/ordering: option ids; matching: (left, right) pairs.
@@ -315,13 +319,18 @@ class Item:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Item:
-        """Build and validate an item from its dict form; raise ItemBankError listing every problem."""
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str | None = None, *, check_presentation: bool = True
+    ) -> Item:
+        """Build and validate an item from its dict form; raise ItemBankError listing every problem.
+
+        `check_presentation=False` is for stored content (see :func:`item_bank.validation.collect_item`).
+        """
         from item_bank.validation import (
             build_item,  # validation builds Items: import late
         )
 
-        return build_item(data, file=source or "<dict>")
+        return build_item(data, file=source or "<dict>", check_presentation=check_presentation)
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content a student sees and is scored on (not metadata)."""
@@ -334,7 +343,10 @@ class Item:
     def display_order(self, seed: int | str | None = None) -> dict[str, tuple[str, ...]]:
         """Option ids per list as shown: stored order, or a deterministic per-seed shuffle.
 
-        Ordering items are never shown in key order (a shuffle that lands on the key is rotated).
+        A shuffle never gives the key away (item_bank.presentation): an ordering item is never
+        shown within one swap of its key, and a matching item never with half or more of its left
+        items beside their keyed right item; such a draw is drawn again (a few times, then the
+        authored order, which validation has checked, or the key rotated by one for ordering).
         """
         lists: dict[str, tuple[str, ...]] = {}
         if self.type in ("single_choice", "multiple_response", "ordering"):
@@ -345,14 +357,26 @@ class Item:
         if seed is None:
             return lists
         rng = random.Random(f"{seed}|{self.id}|{self.version}")
-        shuffled: dict[str, tuple[str, ...]] = {}
-        for name, ids in lists.items():
-            order = list(ids)
-            rng.shuffle(order)
-            if self.type == "ordering" and tuple(order) == self.key_ids:
-                order = order[1:] + order[:1]
-            shuffled[name] = tuple(order)
-        return shuffled
+        for _ in range(_SHUFFLE_DRAWS):
+            shuffled: dict[str, tuple[str, ...]] = {}
+            for name, ids in lists.items():
+                order = list(ids)
+                rng.shuffle(order)
+                shuffled[name] = tuple(order)
+            if not self._reveals_key(shuffled):
+                return shuffled
+        if self.type == "ordering":
+            key = self.key_ids
+            return {"options": key[1:] + key[:1]}  # every option one place off: never leaks (3+ options)
+        return lists
+
+    def _reveals_key(self, shown: Mapping[str, tuple[str, ...]]) -> bool:
+        if self.type == "ordering" and self.key_ids:
+            return ordering_reveals_key(shown["options"], self.key_ids)
+        if self.type == "matching" and self.key_pairs:
+            across = straight_across_pairs(shown["left"], shown["right"], self.key_pairs)
+            return matching_reveals_key(across, len(shown["left"]))
+        return False
 
     def student_view(self, lang: str = "zh-TW", seed: int | str | None = None) -> dict[str, Any]:
         """The dict sent to a student's browser: text in `lang` (zh-TW fallback), never key data.

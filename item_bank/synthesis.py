@@ -29,9 +29,8 @@ def _candidates(item: Item, k: int, rng: random.Random) -> list[dict[str, Any]]:
         if k == top:
             return [{"choices": key}]
         others = [o for o in item.option_ids if o not in key]
-        out = [{"choices": key[:-1]}] if len(key) > 1 else []
-        out += [{"choices": [*key, o]} for o in others] + [{"choices": [o]} for o in others]
-        return out
+        fewer: list[dict[str, Any]] = [{"choices": key[:-1]}] if len(key) > 1 else []
+        return fewer + [{"choices": [*key, o]} for o in others] + [{"choices": [o]} for o in others]
     if t == "ordering":
         key = list(item.key_ids)
         if k == top:
@@ -69,12 +68,12 @@ def _candidates(item: Item, k: int, rng: random.Random) -> list[dict[str, Any]]:
         answer = item.answer
         assert answer is not None
         if answer.kind == "numeric":
-            value = float(answer.value)
-            right = str(int(value)) if value == int(value) else str(value)
-            wrong = str(int(value + answer.tolerance + 1 + rng.randrange(5)))
+            value = float(answer.value or 0)
+            good_text = str(int(value)) if value == int(value) else str(value)
+            bad_text = str(int(value + float(answer.tolerance or 0) + 1 + rng.randrange(5)))
         else:
-            right, wrong = answer.accepted[0], "不知道"
-        return [{"text": right if k == top else wrong}]
+            good_text, bad_text = answer.accepted[0], "不知道"
+        return [{"text": good_text if k == top else bad_text}]
     if t == "grid_path":
         assert item.grid is not None
         from .grid import parse_map, shortest_path
@@ -84,12 +83,8 @@ def _candidates(item: Item, k: int, rng: random.Random) -> list[dict[str, Any]]:
             return [{"moves": path}]
         if k == 1 and top == 2 and path:
             return [{"moves": path[0] + _REVERSE[path[0]] + path}]
-        out = []
-        for letter in MOVES:
-            outcome = simulate(item.grid, letter)
-            if outcome.crashed or not outcome.reached_goal:
-                out.append({"moves": letter})
-        return out
+        return [{"moves": letter} for letter in MOVES
+                if simulate(item.grid, letter).crashed or not simulate(item.grid, letter).reached_goal]
     raise ValueError(f"unknown item type {t!r}")
 
 

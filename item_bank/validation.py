@@ -30,6 +30,12 @@ from item_bank.model import (
     ShortAnswerKey,
     Text,
 )
+from item_bank.presentation import (
+    matching_reveals_key,
+    ordering_reveals_key,
+    same_number_pairs,
+    straight_across_pairs,
+)
 from item_bank.sanitizer import clean_html, clean_svg
 
 __all__ = [
@@ -567,9 +573,18 @@ def _texts_of(item_fields: Mapping[str, Any]) -> Iterable[tuple[str, Text]]:
 
 
 def collect_item(
-    data: Any, file: str = "<dict>", extra_images: Mapping[str, str] | None = None
+    data: Any,
+    file: str = "<dict>",
+    extra_images: Mapping[str, str] | None = None,
+    *,
+    check_presentation: bool = True,
 ) -> tuple[Item | None, list[ItemValidationError]]:
-    """Validate one item mapping; return the item (None if invalid) and every error found."""
+    """Validate one item mapping; return the item (None if invalid) and every error found.
+
+    `check_presentation=False` skips the rule that the presented order must not give the key
+    away: only for content already stored (it was checked when imported, and a frozen form
+    that holds it must stay deliverable after the rule changes).
+    """
     col = _Collector(str(file))
     if not isinstance(data, Mapping):
         col.add(None, f"an item file must hold one mapping (an item), found {_describe(data)}")
@@ -684,6 +699,9 @@ def collect_item(
     elif item_type == "grid_path":
         fields["grid"] = _parse_grid(col, data.get("grid"))
 
+    if key is not None and check_presentation and status != "retired":
+        _check_presentation(col, item_type, fields, key)
+
     irt = None
     if data.get("irt") is not None:
         irt = _parse_irt(col, data.get("irt"), max_score)
@@ -728,11 +746,46 @@ def collect_item(
     return item, []
 
 
+def _check_presentation(col: _Collector, item_type: str, fields: Mapping[str, Any], key: Any) -> None:
+    """The presented order must not give the key away (docs/item-format.md); retired versions are exempt."""
+    if item_type == "ordering":
+        shown = tuple(o.id for o in fields["options"])
+        if shown != tuple(key) and ordering_reveals_key(shown, key):
+            col.add(
+                "options",
+                "the options are listed one swap away from the key order, so students would nearly see "
+                "the answer; list them so that at least three are out of their keyed place",
+            )
+    elif item_type == "matching":
+        left = tuple(o.id for o in fields["left"])
+        right = tuple(o.id for o in fields["right"])
+        across = straight_across_pairs(left, right, key)
+        if matching_reveals_key(across, len(left)):
+            col.add(
+                "right",
+                f"{across} of the {len(left)} left items are keyed to the right item in the same position, "
+                "so matching straight across would score; reorder the right-hand list so that fewer than "
+                "half are (and renumber the ids in the new order)",
+            )
+            return
+        numbered = same_number_pairs(key)
+        if matching_reveals_key(numbered, len(left)):
+            col.add(
+                "key",
+                f"{numbered} of the {len(left)} left items are keyed to the right item with the same number "
+                "(L1 → R1), and ids are sent with the options; renumber the right ids in display order",
+            )
+
+
 def build_item(
-    data: Any, file: str = "<dict>", extra_images: Mapping[str, str] | None = None
+    data: Any,
+    file: str = "<dict>",
+    extra_images: Mapping[str, str] | None = None,
+    *,
+    check_presentation: bool = True,
 ) -> Item:
     """Validate one item mapping and return the sanitised Item; raise ItemBankError with every error."""
-    item, errors = collect_item(data, file, extra_images)
+    item, errors = collect_item(data, file, extra_images, check_presentation=check_presentation)
     if errors:
         raise ItemBankError(errors)
     assert item is not None

@@ -214,9 +214,9 @@ def _em(
     n_v = np.bincount(vidx, minlength=V).astype(np.float64)
     df_v = np.maximum(n_v - np.bincount(cell_v, minlength=V), 1.0)
     shrink = 1.0 - 1.0 / sizes[cidx]  # posterior-variance weight of the unbiased estimator
-    mu = np.zeros(C)
-    gamma = np.zeros(P)
-    sd = np.ones(V)
+    mu: F64 = np.zeros(C)
+    gamma: F64 = np.zeros(P)
+    sd: F64 = np.ones(V)
     grid = _EM_GRID
     converged = False
     it = 0
@@ -234,13 +234,13 @@ def _em(
             v[b] = np.maximum(post @ grid**2 / tot - e[b] ** 2, 0.0)
         if P:
             r_within = e - _cell_mean(e, cidx, sizes)[cidx]
-            new_gamma = np.linalg.lstsq(zz, z_within.T @ r_within, rcond=None)[0]
+            new_gamma = np.asarray(np.linalg.lstsq(zz, z_within.T @ r_within, rcond=None)[0], dtype=np.float64)
         else:
             new_gamma = gamma
-        new_mu = np.clip(_cell_mean(e - z @ new_gamma, cidx, sizes), -_CELL_BOUND, _CELL_BOUND)
+        new_mu = np.clip(_cell_mean(e - z @ new_gamma, cidx, sizes), -_CELL_BOUND, _CELL_BOUND).astype(np.float64)
         resid = e - new_mu[cidx] - z @ new_gamma
         ss = np.bincount(vidx, weights=resid**2 + v * shrink, minlength=V)
-        new_sd = np.maximum(np.sqrt(ss / df_v), 0.05)
+        new_sd = np.maximum(np.sqrt(ss / df_v), 0.05).astype(np.float64)
         free = np.abs(new_mu) < _CELL_BOUND
         change = max(
             float(np.max(np.abs(new_mu - mu)[free], initial=0.0)),
@@ -317,7 +317,7 @@ def conditioned_plausible_values(
     m, s = model.prior_mean, model.prior_sd
     lo = min(-4.5, float(np.min(m - 6.0 * s)))
     hi = max(4.5, float(np.max(m + 6.0 * s)))
-    grid = lo + grid_step * np.arange(int(np.ceil((hi - lo) / grid_step)) + 1)
+    grid: F64 = (lo + grid_step * np.arange(int(np.ceil((hi - lo) / grid_step)) + 1)).astype(np.float64)
     n = x.shape[0]
     values = np.empty((n, n_draws))
     post_mean = np.empty(n)

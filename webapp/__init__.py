@@ -7,14 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from assessment.config import Settings
 
-from . import errors, extensions, i18n, security
+from . import errors, extensions, i18n, inputs, security
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "load_settings"]
 
 # test_config keys that map onto Settings fields
 _SETTING_KEYS = {
@@ -25,6 +26,7 @@ _SETTING_KEYS = {
     "CTCENSUS_ENV": "env",
     "MIN_CELL_SIZE": "min_cell_size",
     "LOGIN_RATE_PER_MINUTE": "login_rate_per_minute",
+    "PROXY_COUNT": "proxy_count",
 }
 
 
@@ -38,6 +40,28 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=0, max=MAX_ID)
 
 
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from the environment and `overrides`; SECRET_KEY may also come from the instance's config.py.
+
+    Precedence for the key: an override or the SECRET_KEY variable, then
+    `SECRET_KEY` in `<instance>/config.py`, then (outside production) the
+    instance's own random key. The result is the one key the app signs with.
+    """
+    values = dict(overrides or {})
+    if not values.get("secret_key") and not os.environ.get("SECRET_KEY"):
+        file_config = Config(str(_instance_path(values)))
+        file_config.from_pyfile("config.py", silent=True)
+        if file_config.get("SECRET_KEY"):
+            values["secret_key"] = str(file_config["SECRET_KEY"])
+    return Settings.from_env(**values)
+
+
+def _instance_path(values: Mapping[str, Any]) -> Path:
+    if values.get("instance_path"):
+        return Path(values["instance_path"])
+    return Path(os.environ.get("CTCENSUS_INSTANCE") or Path.cwd() / "instance").resolve()
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment, overridden by `test_config`."""
     test_config = dict(test_config or {})
@@ -46,11 +70,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         if key in test_config:
             value = test_config.pop(key)
             overrides[field] = Path(value) if field == "instance_path" else value
-    settings = Settings.from_env(**overrides)
+    settings = load_settings(overrides)
 
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -61,19 +84,27 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(test_config)
+    # One key signs both the session cookies and the students' ticket tokens (settings.secret_key).
+    app.config["SECRET_KEY"] = settings.secret_key
+    if settings.proxy_count:
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     prefix = app.config.get("REDIS_PREFIX") or os.environ.get("CTCENSUS_REDIS_PREFIX", "ctc:")
     extensions.init_app(app, settings, redis_prefix=prefix)
     i18n.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
+    app.after_request(security.set_security_headers)
 
-    from .views import api, auth, main, player, proctor
+    from .views import api, auth, main, player, proctor, results
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(proctor.bp)
+    app.register_blueprint(results.bp)
     return app

@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 
+from assessment.accounts import ROLES
+from assessment.config import Settings, UnsafeConfigError
 from item_bank import content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
-from webapp.commands.results_cli import demo_census_command, responses_group, results_group
+from webapp.commands.results_cli import demo_census_command, responses_group, results_group, run_demo_census
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
@@ -205,17 +207,45 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "bureau", "school_admin", "proctor", "researcher"]))
-@click.option("--school", help="school source id (school_admin and proctor)")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--school", help="school source id (school_admin, proctor, teacher)")
+@click.option("--class", "classes", multiple=True, help="class source id a teacher teaches (repeatable)")
 @click.password_option()
 @pass_ctx
-def users_create(ctx: Context, username: str, role: str, school: str | None, password: str) -> None:
+def users_create(ctx: Context, username: str, role: str, school: str | None, classes: tuple[str, ...],
+                 password: str) -> None:
     """Create a staff user (password asked twice, stored as a scrypt hash)."""
     from assessment.accounts import create_user
 
     with ctx.transaction() as session:
-        create_user(session, username, password, role, school_source_id=school, actor=cli_actor())
+        create_user(session, username, password, role, school_source_id=school, class_source_ids=classes,
+                    actor=cli_actor())
     click.echo(f"created {role} {username}")
+
+
+@users.command("signout-all")
+@click.argument("username")
+@pass_ctx
+def users_signout_all(ctx: Context, username: str) -> None:
+    """End every login session of USERNAME on every device (audited); the user signs in again."""
+    from assessment.accounts import find_user, sign_out_everywhere
+
+    with ctx.transaction() as session:
+        sign_out_everywhere(session, find_user(session, username), actor=cli_actor())
+    click.echo(f"signed out {username} everywhere")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.password_option()
+@pass_ctx
+def users_set_password(ctx: Context, username: str, password: str) -> None:
+    """Set USERNAME's password (asked twice); ends every session of the user (audited)."""
+    from assessment.accounts import change_password, find_user
+
+    with ctx.transaction() as session:
+        change_password(session, find_user(session, username), password, actor=cli_actor())
+    click.echo(f"password of {username} changed; every session of {username} ended")
 
 
 # --- delivery: windows, forms, classes, sessions ------------------------------------
@@ -303,7 +333,8 @@ def forms_group() -> None:
 @click.option("--per-dimension", type=int, help="items per CT dimension, anchors included (default 5 / 6)")
 @click.option("--anchors", type=int, help="anchor items (default 8, capped to the bank)")
 @click.option("--minutes", type=int, help="time limit (default 35 / 40)")
-@click.option("--shuffle-options", is_flag=True, help="shuffle option order per student")
+@click.option("--shuffle-options/--no-shuffle", default=True, show_default=True,
+              help="shuffle option order per student; --no-shuffle only for printed forms (one fixed order)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def forms_build(ctx: Context, grade: str, code: str | None, booklets: int, seed: int, per_dimension: int | None,
@@ -456,9 +487,9 @@ def roster_import(ctx: Context, path: str) -> None:
 
 # --- demo and server ---------------------------------------------------------------
 
-def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
-    """Schema, then whatever part of the demo is missing; returns the lines to print."""
-    from assessment.demo import DEMO_ACCOUNTS, seed_demo
+def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000", *, census: bool = True) -> list[str]:
+    """Schema, then whatever part of the demo is missing (the simulated census too); returns the lines to print."""
+    from assessment.demo import DEMO_ACCOUNTS, DEMO_WINDOW, seed_demo
     from assessment.migrate import upgrade
 
     upgrade(ctx.engine)
@@ -486,6 +517,10 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
                 lines.append(f"  seat {seat:>2}  {row.name:<6} {row.ticket_display}")
             lines.append(f"proctor (log in as 'proctor'): printable tickets at {url}/proctor/sessions/{ts.id}/tickets, "
                          f"live class view at {url}/proctor/sessions/{ts.id}")
+    if census:
+        lines += run_demo_census(ctx, DEMO_WINDOW)
+        lines.append(f"results (log in as 'bureau', 'principal' or 'teacher'): {url}/results; "
+                     f"`ctcensus results export --window {DEMO_WINDOW} --level school --out schools.csv`")
     return lines
 
 
@@ -497,6 +532,8 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000") -> list[str]:
 @pass_ctx
 def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
+    if not no_serve:
+        _check_bind(ctx, host)
     for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
         click.echo(line)
     if not no_serve:
@@ -513,8 +550,47 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     _serve(ctx, host, port, workers)
 
 
+def network_refusal(settings: Settings, host: str) -> str | None:
+    """Why the server must not listen on `host` with these settings, or None when it may.
+
+    Without a configured SECRET_KEY (the instance's generated key, or the
+    published development key) the server answers on the loopback interface only.
+    """
+    if _loopback(host) or not (settings.secret_key_generated or settings.weak_secret_key):
+        return None
+    return (f"refusing to serve on {host} without a configured SECRET_KEY (the development key is for "
+            "127.0.0.1 only); set SECRET_KEY (python -c 'import secrets; print(secrets.token_hex(32))') "
+            "or use --host 127.0.0.1")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_bind(ctx: Context, host: str) -> None:
+    from webapp import load_settings
+
+    try:
+        settings = load_settings({"instance_path": ctx.settings.instance_path})
+    except UnsafeConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    reason = network_refusal(settings, host)
+    if reason:
+        raise click.ClickException(reason)
+
+
 def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     from assessment.hotstate import embedded_redis_url
+
+    _check_bind(ctx, host)
 
     env = dict(os.environ)
     env.setdefault("CTCENSUS_INSTANCE", str(ctx.settings.instance_path))

@@ -41,5 +41,11 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description or exc.name
         if _wants_json():
-            return json_error(status, exc.name.lower().replace(" ", "_"), message)
-        return render_template("error.html", status=status, message=message), status
+            response = json_error(status, exc.name.lower().replace(" ", "_"), message)
+        else:
+            response = app.make_response((render_template("error.html", status=status, message=message), status))
+        # keep what the exception says beyond its body, e.g. Allow on a 405 (RFC 9110)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response

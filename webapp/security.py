@@ -1,4 +1,4 @@
-"""CSRF tokens for HTML forms, staff login sessions and role checks."""
+"""CSRF tokens for HTML forms, staff login sessions and role checks, safe redirects, security headers."""
 from __future__ import annotations
 
 import functools
@@ -6,14 +6,17 @@ import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Response, abort, g, redirect, request, session, url_for
 
+from assessment import accounts
 from assessment.models import User
 
 from .extensions import db_session
 
-__all__ = ["check_csrf", "csrf_token", "current_user", "login_user", "logout_user", "role_required"]
+__all__ = ["check_csrf", "csrf_token", "current_user", "login_user", "logout_user", "role_required",
+           "safe_next", "set_security_headers"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,23 +39,43 @@ def check_csrf() -> None:
 
 
 def login_user(user: User) -> None:
-    """Start a fresh staff session (a new session id prevents fixation)."""
+    """Start a fresh staff session (a new session id prevents fixation), bound to the user's session version."""
     session.clear()
     session["uid"] = user.id
+    session["sv"] = user.session_version
     session["_csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
 
 
 def logout_user() -> None:
+    """End this session and, by bumping the user's session version, every copy of its cookie.
+
+    The cookie is signed but stored by the client, so clearing it here cannot
+    recall a copy; the version check in `current_user` refuses every cookie
+    issued before the logout (on every device of this user).
+    """
+    user = current_user()
+    if user is not None:
+        db = db_session()
+        accounts.end_sessions(db, user)
+        db.commit()
     session.clear()
+    g.pop("user", None)
 
 
 def current_user() -> User | None:
-    """The logged-in staff user, if any (looked up once per request)."""
+    """The logged-in staff user, if any (looked up once per request).
+
+    A cookie whose session version is not the user's current one (logged out,
+    password changed, signed out everywhere) is no login, and is cleared.
+    """
     if "user" not in g:
         uid = session.get("uid")
-        user = db_session().get(User, uid) if uid else None
-        g.user = user if user is not None and user.active else None
+        user = db_session().get(User, uid) if isinstance(uid, int) else None
+        if user is not None and (not user.active or session.get("sv") != user.session_version):
+            user = None
+            session.clear()
+        g.user = user
     return g.user  # type: ignore[no-any-return]
 
 
@@ -72,3 +95,42 @@ def role_required(*roles: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorate
+
+
+def safe_next(target: str | None) -> str | None:
+    r"""`target` if it is a path on this site as a browser would read it, else None.
+
+    Browsers drop tabs and newlines anywhere in a URL, strip leading spaces and
+    control characters, and read a backslash as a slash, so `/\t/evil.example`
+    and `/\evil.example` are the authority `evil.example`. Refused: any control
+    character, space prefix or backslash, anything not starting with a single
+    "/", and anything with a scheme or authority after parsing.
+    """
+    if not target or len(target) > 2048:
+        return None
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+# Applied to every response; a page that sets its own (stricter) CSP keeps it, with frame-ancestors added.
+_DEFAULT_CSP = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+
+
+def set_security_headers(response: Response) -> Response:
+    """Anti-framing, no MIME sniffing and a referrer policy on every response (an `after_request` hook)."""
+    headers = response.headers
+    headers["X-Frame-Options"] = "DENY"
+    csp = headers.get("Content-Security-Policy")
+    if not csp:
+        headers["Content-Security-Policy"] = _DEFAULT_CSP
+    elif "frame-ancestors" not in csp:
+        headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers.setdefault("Referrer-Policy", "same-origin")
+    return response

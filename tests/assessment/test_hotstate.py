@@ -95,3 +95,38 @@ def test_the_embedded_redis_server_stops_with_its_process(tmp_path, how) -> None
         time.sleep(0.05)
     assert not _running(pid), f"redis-server {pid} outlived its process"
     assert "Traceback" not in result.stderr
+
+
+def test_local_counters_are_bounded_and_windowed() -> None:
+    """The in-process fallback keeps at most max_keys keys (expired first, then the oldest)."""
+    from assessment.hotstate import LocalCounters
+
+    local = LocalCounters(max_keys=100)
+    for i in range(1000):
+        local.incr(f"k{i}", 60)
+    assert len(local) == 100 and local.get("k999")[0] == 1 and local.get("k0") == (0, 0)
+    assert local.incr("k999", 60)[0] == 2
+    local.decr("k999")
+    local.decr("k999")
+    local.decr("k999")
+    assert local.get("k999")[0] == 0
+
+
+def test_limiter_falls_back_to_local_counts_when_redis_is_gone(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A Redis that refuses connections: limits still hold (in process), with one warning, no exception."""
+    import logging
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    limiter = RateLimiter(connect_redis(f"redis://127.0.0.1:{port}/0", tmp_path), "t:")
+    with caplog.at_level(logging.WARNING):
+        assert limiter.hit("k", 2) == 1
+        assert limiter.hit("k", 2) == 2
+        with pytest.raises(RateLimited):
+            limiter.hit("k", 2)
+        limiter.release("k")
+        assert limiter.count("k")[0] == 2
+    warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once per outage, not once per call

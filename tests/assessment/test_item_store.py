@@ -127,3 +127,32 @@ def test_a_version_used_by_a_form_is_fixed_even_if_stored_as_draft(db: Session, 
         import_items(db, load_bank(write_bank(tmp_path / "b", **{"t-lamp-choice.yaml": edited})), actor="t")
     db.rollback()
     assert _stored(db).content["key"] == "B"
+
+
+def test_a_database_holding_the_leaky_version_1_stays_consistent(db: Session) -> None:
+    """Issue 8.1: importing the fixed bank retires version 1 (still deliverable, no new sessions) and adds v2."""
+    import yaml
+
+    from assessment.forms import build_forms, default_blueprint, form_items, operational_forms, update_form
+    from item_bank import build_item, content_dir
+
+    old_file = content_dir() / "retired" / "d1-data-kinds.v1.yaml"
+    data = yaml.safe_load(old_file.read_text(encoding="utf-8")) | {"status": "operational"}
+    leaky_v1 = build_item(data, check_presentation=False)  # as stored before the fix
+    bank = load_bank(content_dir())
+    import_items(db, [i for i in bank if i.id != "d1-data-kinds"] + [leaky_v1], actor="test", source="old bank")
+    form = build_forms(db, default_blueprint(db, 8, seed=1))[0]
+    update_form(db, form.id, item_ids=["d1-data-kinds", "d1-catch-log-column"])
+    db.commit()
+    assert form in operational_forms(db, 8)
+
+    report = import_items(db, bank, actor="test", source="fixed bank")
+    db.commit()
+    assert report.added == 1 and report.metadata_updated == 1  # v2 new; v1 relabelled retired
+    versions = {r.version: r.status for r in db.scalars(select(ItemRecord).where(ItemRecord.item_id == "d1-data-kinds"))}
+    assert versions == {1: "retired", 2: "operational"}
+    assert form not in operational_forms(db, 8)  # no new session on a form that shows the leaky order
+    assert [i.version for _, _, i in form_items(db, form) if i.id == "d1-data-kinds"] == [1]  # still deliverable
+    assert next(r for r in list_items(db, grade=8) if r.item_id == "d1-data-kinds").version == 2
+    params = [p for p in parameter_set_items(db, "provisional-2026") if p.item.item_id == "d1-data-kinds"]
+    assert sorted(p.item.version for p in params) == [1, 2] and params[0].a == params[1].a

@@ -199,3 +199,85 @@ def test_a_new_student_cannot_take_the_seat_of_one_already_stored(db, tmp_path) 
         f.write(left + "\n")
     report = import_oneroster(db, pkg)
     assert (report.created["students"], report.skipped_deleted) == (1, 1)
+
+
+def _package_with(tmp_path, old: str, new: str, file: str = "users.csv"):  # type: ignore[no-untyped-def]
+    pkg = tmp_path / "pkg"
+    shutil.copytree(FIXTURE, pkg)
+    text = (pkg / file).read_text(encoding="utf-8")
+    assert old in text
+    (pkg / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return pkg
+
+
+def _line_of(pkg, file: str, needle: str) -> int:  # type: ignore[no-untyped-def]
+    lines = (pkg / file).read_text(encoding="utf-8").split("\n")
+    return next(i for i, line in enumerate(lines, start=1) if needle in line)
+
+
+@pytest.mark.parametrize(("file", "old", "new", "field", "char"), [
+    ("users.csv", ",小明,王,", ",小\x00明,王,", "givenName", "U+0000 (NULL)"),
+    ("users.csv", ",S002,", ",S0\x0702,", "identifier", "U+0007"),
+    ("orgs.csv", ",中正區,", ",中正\x1b區,", "name", "U+001B"),
+    ("classes.csv", "cl-hp-501,active", "cl-hp-\x00501,active", "sourcedId", "U+0000 (NULL)"),
+])
+def test_control_characters_are_named_by_file_line_and_field(db, tmp_path, file, old, new, field, char) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8.7: PostgreSQL cannot store NUL; the import used to end in a traceback."""
+    pkg = _package_with(tmp_path, old, new, file)
+    line = _line_of(pkg, file, new.split(",")[1] if file != "classes.csv" else "cl-hp-")
+    with pytest.raises(RosterImportError) as info:
+        import_oneroster(db, pkg)
+    text = str(info.value)
+    assert f"{file} line {line}: " in text and f"field {field} holds the control character {char}" in text
+    assert "\x00" not in text and "\x1b" not in text  # the message itself is printable
+    db.rollback()
+    assert db.query(Student).count() == 0 and db.query(District).count() == 0
+
+
+@pytest.mark.parametrize(("name", "char"), [
+    ("\u202e明小", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("小\u2066明", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+    ("小明\u200f", "U+200F (RIGHT-TO-LEFT MARK)"),
+    ("小\u061c明", "U+061C (ARABIC LETTER MARK)"),
+    ("小\u200b明", "U+200B (ZERO WIDTH SPACE)"),
+    ("小\u200d明", "U+200D (ZERO WIDTH JOINER)"),
+    ("小\u2060明", "U+2060 (WORD JOINER)"),
+    ("小\ufeff明", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+])
+def test_bidi_and_zero_width_characters_in_names_are_refused(db, tmp_path, name, char) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8.10: a name with U+202E showed reversed in the live view; such names are refused, not stripped."""
+    pkg = _package_with(tmp_path, ",小明,王,", f",{name},王,")
+    with pytest.raises(RosterImportError) as info:
+        import_oneroster(db, pkg)
+    text = str(info.value)
+    assert f"users.csv line 2: u-s-001: field givenName holds the invisible character {char}" in text
+    db.rollback()
+    assert db.query(Student).count() == 0
+
+
+def test_names_are_stored_in_nfc(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8.10: a decomposed name (e + U+0301) is stored composed, so equal names compare equal."""
+    pkg = _package_with(tmp_path, ",小明,王,", ",Ame\u0301lie,Tsai,")
+    classes = (pkg / "classes.csv").read_text(encoding="utf-8").replace("五年1班", "Cafe\u0301 5-1", 1)
+    (pkg / "classes.csv").write_text(classes, encoding="utf-8")
+    import_oneroster(db, pkg)
+    db.commit()
+    student = db.query(Student).filter_by(source_id="u-s-001").one()
+    assert student.given_name == "Am\u00e9lie" and student.school_class.name == "Caf\u00e9 5-1"
+
+
+def test_school_tags_come_from_metadata_tags_and_bad_tags_are_named(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkg = tmp_path / "pkg"
+    shutil.copytree(FIXTURE, pkg)
+    lines = (pkg / "orgs.csv").read_text(encoding="utf-8").splitlines()
+    lines[0] += ",metadata.tags"
+    lines[1:] = [ln + (",technology-centre;remote" if "or-es-hp" in ln.split(",")[0] else ",") for ln in lines[1:]]
+    (pkg / "orgs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_oneroster(db, pkg)
+    db.commit()
+    schools = {s.source_id: s for s in db.query(School)}
+    assert schools["or-es-hp"].tags == ["remote", "technology-centre"] and schools["or-jh-zb"].tags == []
+    (pkg / "orgs.csv").write_text((pkg / "orgs.csv").read_text(encoding="utf-8").replace("remote", "Remote School"),
+                                  encoding="utf-8")
+    with pytest.raises(RosterImportError, match=r"orgs.csv line \d+: or-es-hp: metadata.tags: 'Remote School'"):
+        import_oneroster(db, pkg)

@@ -180,7 +180,7 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     boxes.nth(0).check()
     boxes.nth(2).focus()
     page.keyboard.press("Space")  # keyboard operable
-    expected[FORM_ITEMS["multiple_response"]] = {"choices": picked}
+    expected[FORM_ITEMS["multiple_response"]] = {"choices": sorted(picked)}  # stored in the item's option order
     wait_saved(page)
     shot(page, "11-multiple-response")
     no_horizontal_scroll(page, "multiple-response")
@@ -276,7 +276,8 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
         const item = cfg.items.find(i => i.type === 'matching');
         return item.left.map(l => l.id);
     }""")
-    expected[FORM_ITEMS["matching"]] = {"pairs": [[lid, rid] for lid, rid in zip(left_ids, pairs)]}
+    # the server stores pairs in the item's own left order (L1, L2, ...), whatever order they were shown in
+    expected[FORM_ITEMS["matching"]] = {"pairs": sorted([[lid, rid] for lid, rid in zip(left_ids, pairs)])}
 
     # the overview shows answered, flagged and still-unsent items
     page.get_by_role("button", name="題目總覽").click()

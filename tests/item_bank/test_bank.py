@@ -66,3 +66,40 @@ def test_bank_covers_the_census_design(bank) -> None:
     assert per_grade[5] >= 20 and per_grade[8] >= 24
     assert all(i.rationale is not None for i in current)
     assert all(i.irt is not None for i in current)
+
+
+def _straight_across(item: Item, left: tuple[str, ...], right: tuple[str, ...]) -> dict:
+    """The guess of a student who matches each left item to the right item beside it."""
+    return {"pairs": [[lid, rid] for lid, rid in zip(left, right, strict=False)]}
+
+
+def test_no_item_gives_its_key_away_by_its_presented_order(bank) -> None:
+    """Issue 8.1: answering "straight across" (or leaving an ordering as shown) must score 0."""
+    for item in (i for i in bank if i.status != "retired"):
+        if item.type == "matching":
+            assert score_response(item, _straight_across(item, item.left_ids, item.right_ids)) == 0, item.id
+        if item.type == "ordering":
+            assert score_response(item, {"order": list(item.option_ids)}) == 0, item.id
+
+
+def test_shuffled_delivery_never_hands_out_a_leaky_order(bank) -> None:
+    """Per-student shuffles: an ordering item is never shown within one swap of its key."""
+    for item in (i for i in bank if i.status != "retired" and i.type == "ordering"):
+        for seed in range(200):
+            shown = item.display_order(seed)["options"]
+            assert score_response(item, {"order": list(shown)}) == 0, (item.id, seed)
+
+
+def test_leaky_published_versions_are_kept_as_retired(bank) -> None:
+    """The fixed matching items are new versions; the published version 1 stays in the bank, retired."""
+    by_ref = {(i.id, i.version): i for i in bank}
+    for item_id in ("d1-app-parts-ipo", "d1-data-kinds", "d1-weather-columns", "d2-function-machines",
+                    "d2-sequence-rules", "d3-loop-output-match", "d4-symptom-cause"):
+        old, new = by_ref[(item_id, 1)], by_ref[(item_id, 2)]
+        assert old.status == "retired" and new.status in ("operational", "pilot"), item_id
+        assert new.irt == old.irt  # provisional judgements carried over until a calibration
+        # the same meaning: every left text still goes with the same right text
+        old_texts, new_texts = ({o.id: o.text for o in i.right} for i in (old, new))
+        assert {(lid, old_texts[rid]) for lid, rid in old.key_pairs} == \
+            {(lid, new_texts[rid]) for lid, rid in new.key_pairs}, item_id
+        assert sorted(map(str, old_texts.values())) == sorted(map(str, new_texts.values()))

@@ -215,6 +215,31 @@ CASES: dict[str, tuple[str, Mutation, str, str]] = {
         "options",
         "listed in the key order",
     ),
+    "ordering displayed one adjacent swap from the key": (
+        "fx-morning",
+        _set("key", ["UP", "EAT", "GO", "BRUSH"]),
+        "options",
+        "one swap away from the key",
+    ),
+    "ordering displayed one distant swap from the key": (
+        "fx-morning",
+        _set("key", ["BRUSH", "UP", "GO", "EAT"]),
+        "options",
+        "one swap away from the key",
+    ),
+    "matching keyed straight across": (
+        "fx-match-signs",
+        _set("key", [["L1", "R1"], ["L2", "R2"], ["L3", "R4"]]),
+        "right",
+        "2 of the 3 left items are keyed to the right item in the same position",
+    ),
+    "matching keyed straight across by id": (
+        "fx-match-signs",
+        lambda d: (d.__setitem__("right", [d["right"][1], d["right"][0], *d["right"][2:]]),
+                   d.__setitem__("key", [["L1", "R1"], ["L2", "R2"], ["L3", "R4"]])),
+        "key",
+        "2 of the 3 left items are keyed to the right item with the same number",
+    ),
     "single key not a string": ("fx-beaver-lunch", _set("key", ["B"]), "key", "one option id"),
     "multiple key empty": ("fx-tags", _set("key", []), "key", "at least one"),
     "matching left id matched twice": (
@@ -482,3 +507,21 @@ def test_version_limits(raw_item) -> None:
     data["version"] = 2**31
     with pytest.raises(ItemBankError, match="field version: must be a positive integer \\(at most 2147483647\\)"):
         build_item(data)
+
+
+def test_retired_versions_may_keep_a_leaky_presentation(raw_item) -> None:
+    """A retired version never goes on a new form; its published content stays readable (and scorable)."""
+    data = raw_item("fx-match-signs")
+    data["key"] = [["L1", "R1"], ["L2", "R2"], ["L3", "R3"]]
+    with pytest.raises(ItemBankError, match="same position"):
+        build_item(data)
+    data["status"] = "retired"
+    assert build_item(data).key_pairs == (("L1", "R1"), ("L2", "R2"), ("L3", "R3"))
+
+
+def test_stored_versions_are_read_without_the_presentation_rule(raw_item) -> None:
+    """Content stored before the rule existed (a frozen form's item) must stay deliverable."""
+    data = raw_item("fx-match-signs")
+    data["key"] = [["L1", "R1"], ["L2", "R2"], ["L3", "R3"]]
+    item = build_item(data, check_presentation=False)
+    assert item.key_pairs[0] == ("L1", "R1")

@@ -103,7 +103,7 @@ def test_parallel_password_guesses_cannot_pass_the_limit(app) -> None:  # type: 
 
     def guess(i: int) -> None:
         barrier.wait()
-        response = clients[i].post("/login", data={"username": f"user{i}", "password": "wrong-password",
+        response = clients[i].post("/login", data={"username": "user", "password": "wrong-password",
                                                    "csrf_token": tokens[i]})
         statuses.append(response.status_code)
 
@@ -123,3 +123,76 @@ def test_successful_staff_logins_give_the_ip_slot_back(app, client) -> None:  # 
         client.post("/logout", data={"csrf_token": _csrf(client.get("/login").data)})
     statuses = [_login(client, "someone", "bad-password").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
+
+
+def _app_without_key(app_config, instance) -> object:  # type: ignore[no-untyped-def]
+    config = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    config["INSTANCE_PATH"] = instance
+    return create_app(config)
+
+
+def test_development_app_never_signs_with_the_published_key(app_config, clean_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8 item 6: a cookie forged with the published development key is no login."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from assessment.config import DEV_SECRET_KEY
+
+    application = _app_without_key(app_config, tmp_path)
+    try:
+        assert application.secret_key != DEV_SECRET_KEY
+        assert application.secret_key == application.extensions["ctcensus"].settings.secret_key
+        _make_user(application, "boss", "admin-password", "admin")
+        forger = create_app({**app_config, "SECRET_KEY": DEV_SECRET_KEY, "INSTANCE_PATH": tmp_path / "other"})
+        serializer = SecureCookieSessionInterface().get_signing_serializer(forger)
+        forged = serializer.dumps({"uid": 1, "sv": 0})
+        client = application.test_client()
+        client.set_cookie("session", forged)
+        assert client.get("/items").status_code == 302
+        forger.extensions["ctcensus"].engine.dispose()
+    finally:
+        application.extensions["ctcensus"].engine.dispose()
+
+
+def test_cookies_and_student_tokens_use_one_secret_key(app_config, clean_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SECRET_KEY in the instance's config.py signs both the cookies and the ticket tokens."""
+    from assessment.tickets import issue_token, read_token
+
+    (tmp_path / "config.py").write_text('SECRET_KEY = "from-instance-config-0123456789"\n')
+    application = _app_without_key(app_config, tmp_path)
+    try:
+        settings = application.extensions["ctcensus"].settings
+        assert application.secret_key == settings.secret_key == "from-instance-config-0123456789"
+        assert read_token(application.secret_key, issue_token(settings.secret_key, 7, 1)).attempt_id == 7
+    finally:
+        application.extensions["ctcensus"].engine.dispose()
+
+
+def _login_from(app, address: str, username: str, password: str) -> int:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return _login(client, username, password).status_code
+
+
+def test_a_password_guesser_locks_out_neither_the_user_elsewhere_nor_other_users(app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8 item 4: 20 wrong passwords for one user from one address."""
+    _make_user(app, "res", "research-pass")
+    _make_user(app, "other", "other-password")
+    app.extensions["ctcensus"].settings = app.extensions["ctcensus"].settings.with_(login_rate_per_minute=3)
+    attacker = "198.51.100.66"
+    statuses = [_login_from(app, attacker, "res", f"guess-{i}") for i in range(20)]
+    assert statuses[:3] == [401] * 3 and set(statuses[3:]) == {429}
+    assert _login_from(app, attacker, "res", "research-pass") == 429  # the guesser stays refused
+    assert _login_from(app, "192.0.2.10", "res", "research-pass") == 302  # the user, from their own desk
+    assert _login_from(app, attacker, "other", "other-password") == 302  # a colleague behind the same NAT
+
+
+def test_a_distributed_guesser_meets_the_per_username_limit(app) -> None:  # type: ignore[no-untyped-def]
+    """Failures from many addresses add up per username; addresses without failures still sign in."""
+    _make_user(app)
+    app.extensions["ctcensus"].settings = app.extensions["ctcensus"].settings.with_(login_rate_per_minute=2)
+    # per (username, address) 2 failures; per username 5 x 2 = 10 failures across addresses
+    statuses = [_login_from(app, f"203.0.113.{n}", "res", f"guess-{n}-{i}") for n in range(1, 7) for i in range(2)]
+    assert statuses == [401] * 11 + [429]  # the 12th: a pair that failed, its username over 10 failures
+    assert _login_from(app, "203.0.113.1", "res", "another-guess") == 429
+    assert _login_from(app, "203.0.113.1", "res", "research-pass") == 429
+    assert _login_from(app, "192.0.2.10", "res", "research-pass") == 302

@@ -197,3 +197,24 @@ def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: P
                 if _alive(pid):
                     os.kill(pid, signal.SIGKILL)
             serve.wait()
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_serve_refuses_a_network_address_with_the_development_key(run_cli, command) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8 item 6: only loopback without a configured SECRET_KEY (nothing is started)."""
+    result = run_cli(command, "--host", "0.0.0.0", "--port", "5999")
+    assert result.exit_code == 1 and "SECRET_KEY" in result.output and "127.0.0.1" in result.output
+
+
+def test_serve_check_accepts_loopback_or_a_real_key(tmp_path: Path) -> None:
+    from assessment.config import DEV_SECRET_KEY, Settings
+    from webapp.cli import network_refusal
+
+    dev = Settings.from_env({"CTCENSUS_INSTANCE": str(tmp_path)})
+    assert network_refusal(dev, "127.0.0.1") is None and network_refusal(dev, "localhost") is None
+    assert network_refusal(dev, "::1") is None
+    assert network_refusal(dev, "0.0.0.0") and network_refusal(dev, "192.168.1.20")
+    published = Settings.from_env({"CTCENSUS_INSTANCE": str(tmp_path), "SECRET_KEY": DEV_SECRET_KEY})
+    assert network_refusal(published, "0.0.0.0")
+    real = Settings.from_env({"CTCENSUS_INSTANCE": str(tmp_path), "SECRET_KEY": "r" * 40})
+    assert network_refusal(real, "0.0.0.0") is None

@@ -168,3 +168,25 @@ def run_demo_census(ctx: Context, window: str, seed: int = 113) -> list[str]:
     data = compute(ctx, window, None)
     lines.append(f"results: run {data['run']}, {data['students_scored']} students scored")
     return lines
+
+
+@results_group.command("compare")
+@click.option("--earlier", "earlier", required=True, help="window code of the earlier year, e.g. 113")
+@click.option("--later", "later", required=True, help="window code of the later year, e.g. 114")
+@click.option("--level", type=click.Choice(["class", "school", "district", "city"]), default="city", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True)
+@pass_ctx
+def results_compare(ctx: Context, earlier: str, later: str, level: str, fmt: str, out: str) -> None:
+    """Year over year: the change of each unit's mean between two windows' current runs, with its SE."""
+    from assessment.access import Scope
+    from assessment.results import current_run
+    from assessment.results_export import audit_export, compare_runs, write_table
+
+    with ctx.transaction() as session:
+        run_a, run_b = current_run(session, earlier), current_run(session, later)
+        table = compare_runs(session, run_a, run_b, level, Scope.everything(), secret_key=ctx.settings.secret_key)
+        write_table(table, fmt, Path(out))
+        audit_export(session, cli_actor(), run_b, f"compare-{level}", Scope.everything(), out, len(table.rows))
+    click.echo(f"wrote {len(table.rows)} {level} rows comparing window {earlier} (run {run_a.id}) with {later} "
+               f"(run {run_b.id}) to {out}")

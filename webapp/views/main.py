@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from assessment import item_store
+from assessment.hotstate import redis_available
 from assessment.migrate import current_revision, head_revision
 
 from ..extensions import db_session, services
@@ -23,7 +24,7 @@ def healthz():  # type: ignore[no-untyped-def]
     svc = services()
     revision = current_revision(svc.engine)
     head = head_revision(svc.engine)
-    redis_ok = bool(svc.redis.ping())
+    redis_ok = redis_available(svc.redis)  # False, not an exception, when Redis is dead or hung
     ok = revision == head and redis_ok
     body = {"status": "ok" if ok else "degraded", "schema": revision, "schema_head": head, "redis": redis_ok}
     return jsonify(body), 200 if ok else 503
