@@ -128,7 +128,10 @@ def simulate(n_students: int, seed: int) -> dict[str, Any]:
              + rng.normal(0.0, 0.9, n))
 
     # items: the starter bank's provisional parameters; per grade 13 anchors + 15 of its own, two booklets
-    bank = [it for it in load_bank(content_dir()) if it.irt is not None]
+    # the operational and pilot items (retired versions share their item's id)
+    bank = [it for it in load_bank(content_dir()) if it.irt is not None and it.status != "retired"]
+    if len({it.id for it in bank}) != len(bank):
+        raise SystemExit("the starter bank holds two current versions of one item id; pick one per id here")
     anchors = [it for it in bank if set(it.grades) == {5, 8}]
     own = {g: [it for it in bank if tuple(it.grades) == (g,)] for g in (5, 8)}
     pools = {}
