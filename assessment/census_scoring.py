@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from scoring import ItemParameters, estimate_ability
+from scoring import AbilityEstimates, ItemParameters, estimate_ability
 from scoring.conditioning import PopulationModel, conditioned_plausible_values
 
 from .reporting_config import ReportingConfig
@@ -65,6 +66,40 @@ def dimension_profile(scores: F64, item_max: NDArray[np.int64], dims: tuple[str,
     return out
 
 
+_MAX_FORMS = 32
+
+
+def _estimate_by_form(
+    x: F64, params: ItemParameters, method: Literal["eap", "wle"], prior_mean: F64 | None = None,
+    prior_sd: F64 | None = None,
+) -> AbilityEstimates:
+    """`estimate_ability` per pattern of presented items (a booklet), on those items only.
+
+    The same estimates, without computing every student's likelihood over the items of
+    the other grade's and the other booklet's forms (half the window's columns).
+    Arbitrary patterns (e.g. imported scores with gaps) are scored in one call.
+    """
+    n = x.shape[0]
+    mu = np.zeros(n) if prior_mean is None else prior_mean
+    sd = np.ones(n) if prior_sd is None else prior_sd
+    missing = np.isnan(x)
+    patterns, which = np.unique(np.packbits(missing, axis=1), axis=0, return_inverse=True)
+    if patterns.shape[0] > _MAX_FORMS:
+        return estimate_ability(x, params, method, prior_mean=mu, prior_sd=sd)
+    which = which.ravel()
+    theta, se = np.empty(n), np.empty(n)
+    n_responses, extreme = np.empty(n, dtype=np.int64), np.empty(n, dtype=bool)
+    for p in range(patterns.shape[0]):
+        rows = np.flatnonzero(which == p)
+        cols = np.flatnonzero(~missing[rows[0]])
+        if cols.size == 0:
+            cols = np.arange(x.shape[1])
+        est = estimate_ability(x[np.ix_(rows, cols)], params.take(cols), method, prior_mean=mu[rows],
+                               prior_sd=sd[rows])
+        theta[rows], se[rows], n_responses[rows], extreme[rows] = est.theta, est.se, est.n_responses, est.extreme
+    return AbilityEstimates(theta=theta, se=se, method=method, n_responses=n_responses, extreme=extreme)
+
+
 def base_from_plausible_values(pvs: F64, members: NDArray[np.bool_]) -> tuple[float, float]:
     """The base cohort's theta mean and SD: averages over plausible values of their mean and SD."""
     v = pvs[members]
@@ -108,8 +143,8 @@ def score_students(
         mean, sd = pv.model.marginal(grades == g)
         prior_mean[grades == g] = mean
         prior_sd[grades == g] = sd
-    eap = estimate_ability(x, params, "eap", prior_mean=prior_mean, prior_sd=prior_sd)
-    wle = estimate_ability(x, params, "wle")
+    eap = _estimate_by_form(x, params, "eap", prior_mean=prior_mean, prior_sd=prior_sd)
+    wle = _estimate_by_form(x, params, "wle")
 
     if base is None:
         if not base_is_this_window:

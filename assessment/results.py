@@ -232,29 +232,32 @@ def _summary(matrix: ResponseMatrix, res: Any, rows: Sequence[AggregateRow], col
 
 def _store_students(session: Session, run_id: int, matrix: ResponseMatrix, res: Any, config: ReportingConfig) -> None:
     keep = np.flatnonzero(res.keep)
-    status = matrix.status
+    status = matrix.status[keep]
     codes = config.level_codes
-    n_presented = (status != 3).sum(axis=1)
-    n_answered = (status == 0).sum(axis=1)
-    n_omitted = (status == 1).sum(axis=1)
-    n_not_reached = (status == 2).sum(axis=1)
 
-    def r4(x: float) -> float:
-        return round(float(x), 4)
+    # whole columns become Python objects first: indexing numpy arrays per row cost more than the rest together
+    def rounded(x: np.ndarray, digits: int) -> list[float]:
+        return [round(v, digits) for v in np.asarray(x, dtype=np.float64).tolist()]
 
+    attempt, student, klass, school, district, grade, gender = (
+        a[keep].tolist() for a in (matrix.attempt_ids, matrix.student_ids, matrix.class_ids, matrix.school_ids,
+                                   matrix.district_ids, matrix.grades, matrix.genders))
+    eap, eap_se, wle, wle_se = (rounded(x, 4) for x in (res.eap, res.eap_se, res.wle, res.wle_se))
+    scale, scale_se = rounded(res.scale, 2), rounded(res.scale_se, 2)
+    level = [codes[i] for i in res.level_index.tolist()]
+    dims, pvs = res.dimensions.tolist(), res.pvs.tolist()
+    n_presented, n_answered, n_omitted, n_not_reached = (
+        m.sum(axis=1).tolist() for m in (status != 3, status == 0, status == 1, status == 2))
     values = [
-        {"run_id": run_id, "attempt_id": int(matrix.attempt_ids[i]), "student_id": int(matrix.student_ids[i]),
-         "class_id": int(matrix.class_ids[i]), "school_id": int(matrix.school_ids[i]),
-         "district_id": int(matrix.district_ids[i]), "grade": int(matrix.grades[i]), "gender": str(matrix.genders[i]),
-         "eap": r4(res.eap[k]), "eap_se": r4(res.eap_se[k]), "wle": r4(res.wle[k]), "wle_se": r4(res.wle_se[k]),
-         "scale_score": round(float(res.scale[k]), 2), "scale_se": round(float(res.scale_se[k]), 2),
-         "level": codes[int(res.level_index[k])],
-         "dimensions": {d: (None if np.isnan(res.dimensions[k, j]) else round(float(res.dimensions[k, j]), 1))
-                        for j, d in enumerate(DIMENSIONS)},
-         "pvs": [r4(v) for v in res.pvs[k]],
-         "n_presented": int(n_presented[i]), "n_answered": int(n_answered[i]), "n_omitted": int(n_omitted[i]),
-         "n_not_reached": int(n_not_reached[i])}
-        for k, i in enumerate(keep)
+        {"run_id": run_id, "attempt_id": attempt[k], "student_id": student[k], "class_id": klass[k],
+         "school_id": school[k], "district_id": district[k], "grade": grade[k], "gender": gender[k],
+         "eap": eap[k], "eap_se": eap_se[k], "wle": wle[k], "wle_se": wle_se[k],
+         "scale_score": scale[k], "scale_se": scale_se[k], "level": level[k],
+         "dimensions": {d: (None if v != v else round(v, 1)) for d, v in zip(DIMENSIONS, dims[k], strict=True)},
+         "pvs": [round(v, 4) for v in pvs[k]],
+         "n_presented": n_presented[k], "n_answered": n_answered[k], "n_omitted": n_omitted[k],
+         "n_not_reached": n_not_reached[k]}
+        for k in range(keep.size)
     ]
     copy_rows(session, StudentScore, values)
 
