@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._blas import blas_threads
 from .errors import ConvergenceWarning, ScoringInputError
 from .models import ItemParameters
-from .plausible import _CHUNK, _check_responses_for, _group_codes, _log_likelihood_grid, _sample_histogram
+from .plausible import _CHUNK, _check_responses_for, _group_codes, _log_likelihood_grid, _posterior_draws
 
 __all__ = ["ConditionedPlausibleValues", "PopulationModel", "conditioned_plausible_values", "fit_population_model"]
 
@@ -318,20 +318,11 @@ def conditioned_plausible_values(
     lo = min(-4.5, float(np.min(m - 6.0 * s)))
     hi = max(4.5, float(np.max(m + 6.0 * s)))
     grid: F64 = (lo + grid_step * np.arange(int(np.ceil((hi - lo) / grid_step)) + 1)).astype(np.float64)
-    n = x.shape[0]
-    values = np.empty((n, n_draws))
-    post_mean = np.empty(n)
-    post_sd = np.empty(n)
+
+    def log_prior(rows: slice) -> F64:
+        zq = (grid[None, :] - m[rows, None]) / s[rows, None]
+        return -0.5 * zq * zq
+
     with blas_threads():
-        for a in range(0, n, _CHUNK):
-            b = slice(a, min(a + _CHUNK, n))
-            zq = (grid[None, :] - m[b, None]) / s[b, None]
-            lp = _log_likelihood_grid(x[b], params, grid) - 0.5 * zq * zq
-            lp -= lp.max(axis=1, keepdims=True)
-            post = np.exp(lp)
-            post /= post.sum(axis=1, keepdims=True)
-            m1 = post @ grid
-            post_mean[b] = m1
-            post_sd[b] = np.sqrt(np.maximum(post @ grid**2 - m1**2, 0.0))
-            values[b] = _sample_histogram(post, grid, grid_step, gen.random((post.shape[0], n_draws)))
+        values, post_mean, post_sd = _posterior_draws(x, params, grid, grid_step, log_prior, n_draws, gen)
     return ConditionedPlausibleValues(values=values, posterior_mean=post_mean, posterior_sd=post_sd, model=model)

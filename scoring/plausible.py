@@ -55,7 +55,7 @@ Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -452,19 +452,8 @@ def plausible_values(
     grid = (lo + grid_step * np.arange(n_nodes)).astype(np.float64)
     log_prior = _log_prior(grid, mu, sd)  # (G, Q)
 
-    values = np.empty((n, n_draws))
-    post_mean = np.empty(n)
-    post_sd = np.empty(n)
-    for s in range(0, n, _CHUNK):
-        blk = slice(s, min(s + _CHUNK, n))
-        lp = _log_likelihood_grid(x[blk], params, grid) + log_prior[gidx[blk]]
-        lp -= lp.max(axis=1, keepdims=True)
-        post = np.exp(lp)
-        post /= post.sum(axis=1, keepdims=True)
-        m1 = post @ grid
-        post_mean[blk] = m1
-        post_sd[blk] = np.sqrt(np.maximum(post @ grid**2 - m1**2, 0.0))
-        values[blk] = _sample_histogram(post, grid, grid_step, gen.random((post.shape[0], n_draws)))
+    values, post_mean, post_sd = _posterior_draws(x, params, grid, grid_step, lambda blk: log_prior[gidx[blk]],
+                                                  n_draws, gen)
     return PlausibleValues(
         values=values,
         posterior_mean=post_mean,
@@ -476,6 +465,38 @@ def plausible_values(
         estimated=estimated,
         n_iter=n_iter,
     )
+
+
+
+def _posterior_draws(
+    x: NDArray[np.float64],
+    params: ItemParameters,
+    grid: NDArray[np.float64],
+    step: float,
+    log_prior: Callable[[slice], NDArray[np.float64]],
+    n_draws: int,
+    gen: np.random.Generator,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Draws, posterior mean and SD of every person on `grid`, in chunks of persons.
+
+    ``log_prior(rows)`` gives the (chunk, Q) log prior of a slice of persons, so
+    one common, per-group or per-person prior all use the same loop.
+    """
+    n = x.shape[0]
+    values = np.empty((n, n_draws))
+    post_mean = np.empty(n)
+    post_sd = np.empty(n)
+    for s in range(0, n, _CHUNK):
+        blk = slice(s, min(s + _CHUNK, n))
+        lp = _log_likelihood_grid(x[blk], params, grid) + log_prior(blk)
+        lp -= lp.max(axis=1, keepdims=True)
+        post = np.exp(lp)
+        post /= post.sum(axis=1, keepdims=True)
+        m1 = post @ grid
+        post_mean[blk] = m1
+        post_sd[blk] = np.sqrt(np.maximum(post @ grid**2 - m1**2, 0.0))
+        values[blk] = _sample_histogram(post, grid, step, gen.random((post.shape[0], n_draws)))
+    return values, post_mean, post_sd
 
 
 def _sample_histogram(
