@@ -35,6 +35,7 @@ __all__ = [
     "ItemRecord",
     "ParameterSet",
     "ResultAggregate",
+    "ResultItemStat",
     "School",
     "SchoolClass",
     "ScoreRun",
@@ -417,3 +418,31 @@ class ResultAggregate(Base):
     ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
     percents: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # level code: [pct, se]
     dimensions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # D1..D4: mean percent
+
+
+class ResultItemStat(Base):
+    """Percent of the maximum score on one item for a unit (class, school, district, city) x grade of one run.
+
+    Suppressed with the unit's aggregate row (or when fewer students than the minimum saw the item); a
+    suppressed row stores no statistic.
+    """
+
+    __tablename__ = "result_item_stats"
+    __table_args__ = (
+        UniqueConstraint("run_id", "level", "unit", "grade", "item_id"),
+        Index("ix_result_item_stats_run_level_unit", "run_id", "level", "unit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16))  # class | school | district | city
+    unit: Mapped[str] = mapped_column(String(64))  # roster sourcedId, or "city"
+    district_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    school_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(64))
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)  # students the item was presented to
+    pct: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean score as percent of the item's maximum
+    omitted_pct: Mapped[float | None] = mapped_column(Float, nullable=True)  # omitted or not reached, percent
