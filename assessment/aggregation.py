@@ -10,7 +10,7 @@ suppression (`suppression.py`); suppressed rows carry no statistic.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from scoring import combine_rubin, group_statistics
 from .census_scoring import DIMENSIONS
 from .suppression import suppress
 
-__all__ = ["AggregateRow", "Units", "aggregate", "between_school_share", "grade_gap"]
+__all__ = ["AggregateRow", "Units", "aggregate", "between_school_share", "grade_gap", "score_distribution"]
 
 F64 = NDArray[np.float64]
 
@@ -244,3 +244,34 @@ def between_school_share(pv_scale: F64, school_ids: NDArray[np.int64]) -> dict[s
     r = combine_rubin(q, np.zeros_like(q))
     return {"estimate": round(float(r.estimate), 4), "se_imputation": round(float(r.se), 4), "schools": S,
             "students": N}
+
+
+def score_distribution(
+    pv_scale: F64,
+    units: Units,
+    edges: Sequence[float],
+    suppressed_units: Collection[tuple[str, str, int]] = (),
+) -> dict[str, Any]:
+    """Percent of students per score bin, city and district by grade, from plausible values.
+
+    Plausible values, not point estimates: their spread is the population's,
+    where WLE or EAP scores would widen or shrink it. Scores beyond the outer
+    edges fall into the end bins; suppressed districts get no histogram.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    B = e.size - 1
+    idx = np.clip(np.searchsorted(e, pv_scale, side="right") - 1, 0, B - 1)
+
+    def percents(members: NDArray[np.bool_]) -> list[float]:
+        counts = np.bincount(idx[members].ravel(), minlength=B)
+        return [round(float(x), 3) for x in 100.0 * counts / max(int(counts.sum()), 1)]
+
+    out: dict[str, Any] = {"edges": [float(x) for x in e], "city": {}, "district": {}}
+    for grade in np.unique(units.grades).tolist():
+        in_grade = units.grades == grade
+        out["city"][str(grade)] = percents(in_grade)
+        for d in np.unique(units.district_ids[in_grade]).tolist():
+            key = units.district_keys[d]
+            if ("district", key, grade) not in suppressed_units:
+                out["district"].setdefault(key, {})[str(grade)] = percents(in_grade & (units.district_ids == d))
+    return out

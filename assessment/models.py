@@ -441,7 +441,8 @@ class ResultItemStat(Base):
     school_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     grade: Mapped[int] = mapped_column(Integer)
-    item_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))  # as in the run's summary (id, or id-vN when versions mix)
+    item_pk: Mapped[int] = mapped_column(Integer)  # the item version (items.pk)
     suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
     n: Mapped[int | None] = mapped_column(Integer, nullable=True)  # students the item was presented to
     pct: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean score as percent of the item's maximum

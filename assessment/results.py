@@ -23,16 +23,18 @@ from sqlalchemy.orm import Session
 from scoring import ItemParameters
 
 from . import audit
-from .aggregation import AggregateRow, Units, aggregate, between_school_share, grade_gap
+from .aggregation import AggregateRow, Units, aggregate, between_school_share, grade_gap, score_distribution
 from .attempts import sweep_expired
 from .bulk import copy_rows
 from .census_scoring import DIMENSIONS, score_students
 from .errors import InvalidInput, NotFound
+from .item_statistics import item_statistics
 from .models import (
     District,
     ItemParameterRecord,
     ParameterSet,
     ResultAggregate,
+    ResultItemStat,
     School,
     SchoolClass,
     ScoreRun,
@@ -159,7 +161,9 @@ def compute_results(
     settings = {"reporting": config.to_dict(), "min_cell_size": min_cell_size, "parameter_set": pset.name,
                 "conditioning": "grade x school cells, gender covariate, residual SD per grade",
                 "reported_theta": "wle", "group_statistics": "plausible values, Rubin's rules, SRS variance",
-                "base": list(base) if base else "this window"}
+                "base": list(base) if base else "this window",
+                # what a run stores: a run made before a new output was added is recomputed, not reused
+                "outputs": ["students", "aggregates", "item statistics", "distributions"]}
     version = software_version()
     fp = _fingerprint(matrix, params, settings | {"version": version})
     existing = session.scalar(select(ScoreRun).where(ScoreRun.window_id == window.id, ScoreRun.fingerprint == fp))
@@ -173,7 +177,12 @@ def compute_results(
     keep = res.keep
     units = _units(session, matrix, keep)
     rows = aggregate(units, res.pv_scale, res.dimensions, config.cuts, config.level_codes, min_cell_size)
+    hidden = {(r.level, r.unit, r.grade) for r in rows if r.suppressed and r.subgroup == "all"}
     summary = _summary(matrix, res, rows, columns, units, config)
+    summary["distribution"] = score_distribution(res.pv_scale, units, _bin_edges(config), hidden)
+    scores = matrix.for_scoring(config.not_reached)[keep]
+    item_rows = item_statistics(units, scores, matrix.status[keep], matrix.item_ids, matrix.item_pks.tolist(),
+                                matrix.item_max, suppressed_units=hidden, min_n=min_cell_size)
 
     progress("storing")
     run = ScoreRun(window_id=window.id, parameter_set_id=pset.id, current=False, fingerprint=fp, settings=settings,
@@ -182,10 +191,16 @@ def compute_results(
     session.flush()
     _store_students(session, run.id, matrix, res, config)
     _store_aggregates(session, run.id, rows)
+    copy_rows(session, ResultItemStat, [r | {"run_id": run.id} for r in item_rows])
     _make_current(session, run)
     audit.record(session, actor, "results.compute", window.code, run_id=run.id, parameter_set=pset.name,
                  students=int(keep.sum()))
     return RunOutcome(run, False)
+
+
+def _bin_edges(config: ReportingConfig) -> list[float]:
+    """Histogram bins of a quarter SD from 3.5 SDs below to 3.5 SDs above the scale's mean (150..850 by 25)."""
+    return [config.mean + config.sd * (k / 4 - 3.5) for k in range(29)]
 
 
 def _units(session: Session, matrix: ResponseMatrix, keep: np.ndarray) -> Units:

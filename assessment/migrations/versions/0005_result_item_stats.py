@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("class_id", sa.Integer(), nullable=True),
         sa.Column("grade", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("item_pk", sa.Integer(), nullable=False),
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=True),
         sa.Column("pct", sa.Float(), nullable=True),
