@@ -357,11 +357,25 @@ def test_level_bar_segments_fill_the_bar() -> None:
     assert "40%" in labels and "97%" in labels and "3%" not in labels  # only segments >= 8% are labelled
 
 
+def test_trend_orders_years_and_keeps_gaps() -> None:
+    series = [TrendSeries("a", [TrendPoint("113", 500, 490, 510), TrendPoint("114", 505)]),
+              TrendSeries("b", [TrendPoint("112", 495), TrendPoint("113", None), TrendPoint("114", 499)])]
+    root = parse(trend(series, title="t", y_label="y"))
+    assert [el.text for el in root.iter(f"{SVG}text") if el.attrib.get("class") == "chart-category"] == \
+        ["112", "113", "114"]
+    b = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "chart-series"][1]
+    assert not b.findall(f"{SVG}path[@class='chart-line']")  # 113 is None: no line joins b's points
+    chosen = trend(series, title="t", y_label="y", categories=["114", "113", "112"])
+    assert "b: 114 499, 113 no data, 112 495" in desc_of(chosen)
+    with pytest.raises(ChartDataError, match="not in categories"):
+        trend(series, title="t", y_label="y", categories=["113"])
+
+
 def test_series_differ_by_dash_and_marker_for_grey_print() -> None:
     series = [TrendSeries(f"s{i}", [TrendPoint("113", i), TrendPoint("114", i + 1)]) for i in range(4)]
     root = parse(trend(series, title="t", y_label="y"))
     groups = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "chart-series"]
-    dashes = [find(g, f"{SVG}path").attrib.get("stroke-dasharray", "") for g in groups]
+    dashes = [find(g, f"{SVG}path[@class='chart-line']").attrib.get("stroke-dasharray", "") for g in groups]
     shapes = [(g[-1].tag, g[-1].attrib.get("d", "")[:1]) for g in groups]
     assert len(set(dashes)) == 4 and len({tag for tag, _ in shapes}) >= 2
     colours = {find(g, f"{SVG}path").attrib["stroke"] for g in groups}

@@ -200,11 +200,16 @@ def funnel(points: Sequence[FunnelPoint], *, centre: float, sd: float, title: st
     return s.document(cid, "funnel", title=title, desc=desc, height=bottom + 46, body=body, defs=[clip])
 
 
-def trend(series: Sequence[TrendSeries], *, title: str, y_label: str, no_data_text: str = "No data",
-          decimals: int = 0, wording: Wording = WORDING, chart_id: str | None = None) -> Markup:
-    """Year-over-year means with 95% error bars, one line per series; missing points leave gaps."""
-    cid = s.make_id("trend", (series, title, y_label, no_data_text, decimals, wording), chart_id)
-    categories: list[str] = []
+def trend(series: Sequence[TrendSeries], *, title: str, y_label: str, categories: Sequence[str] | None = None,
+          no_data_text: str = "No data", decimals: int = 0, wording: Wording = WORDING,
+          chart_id: str | None = None) -> Markup:
+    """Year-over-year means with 95% error bars, one line per series; missing points leave gaps.
+
+    The x axis shows `categories` if given, else every x of the series: in numeric order when all are whole
+    numbers (academic years), else in order of first appearance.
+    """
+    cid = s.make_id("trend", (series, title, y_label, categories, no_data_text, decimals, wording), chart_id)
+    seen: list[str] = []
     table: list[dict[str, Triple]] = []
     for i, ts in enumerate(series):
         row: dict[str, Triple] = {}
@@ -212,9 +217,13 @@ def trend(series: Sequence[TrendSeries], *, title: str, y_label: str, no_data_te
             if p.x in row:
                 raise ChartDataError(f"trend: series[{i}] ({ts.label!r}) has two points for x={p.x!r}")
             row[p.x] = _checked_interval(p.mean, p.low, p.high, f"trend: series[{i}].points[{j}]")
-            if p.x not in categories:
-                categories.append(p.x)
+            if p.x not in seen:
+                seen.append(p.x)
         table.append(row)
+    if categories is None:
+        categories = sorted(seen, key=int) if all(x.strip().isdigit() for x in seen) else seen
+    elif set(seen) - set(categories):
+        raise ChartDataError(f"trend: points have x values not in categories: {sorted(set(seen) - set(categories))!r}")
     values = [v for row in table for triple in row.values() if triple[0] is not None for v in triple if v is not None]
     if not values:
         return s.no_data(cid, "trend", title, no_data_text)
@@ -255,7 +264,7 @@ def trend(series: Sequence[TrendSeries], *, title: str, y_label: str, no_data_te
             parts.append(s.marker(shape, px, y(mean), 4.5, fill=colour, stroke="#ffffff", stroke_width=1,
                                   tooltip=tip))
         lines = [s.el("path", d=s.polyline(run), fill="none", stroke=colour, stroke_width=2,
-                      stroke_dasharray=dash or None) for run in runs if len(run) > 1]
+                      stroke_dasharray=dash or None, class_="chart-line") for run in runs if len(run) > 1]
         body.append(s.el("g", *lines, *parts, class_="chart-series"))
         phrases.append(f"{ts.label}: " + ", ".join(
             f"{cat} {_interval_text(wording, *row.get(cat, (None, None, None)), decimals)}" for cat in categories))

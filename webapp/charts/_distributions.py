@@ -31,8 +31,7 @@ def histogram(series: Sequence[HistSeries], *, edges: Sequence[float], cuts: Seq
         if any(v is not None and v < 0 for v in row):
             raise ChartDataError(f"histogram: series[{i}] ({series[i].label!r}) has a negative percent: {row!r}")
 
-    items = [s.LegendItem(hs.label, s.swatch_line(*s.series_style(i)[:2], s.series_style(i)[2],
-                                                  marker_fill="#ffffff"))
+    items = [s.LegendItem(hs.label, s.swatch_line(*s.series_style(i), marker_fill="#ffffff"))
              for i, hs in enumerate(series)]
     key, key_height = s.legend(items, 4, s.TITLE_HEIGHT)
     cut_values = sorted((c for c in cuts if s.finite(c.value, "histogram: cuts") is not None), key=lambda c: c.value)
@@ -117,8 +116,11 @@ def level_bars(rows: Sequence[LevelRow], *, levels: Sequence[tuple[str, str]], t
         raise ChartDataError(f"level_bars: levels must be non-empty with unique codes, got {list(levels)!r}")
     names = dict(levels)
     colours = s.level_colours(len(codes))
-    key, key_height = s.legend([s.LegendItem(name, s.swatch_rect(colour, s.MUTED))
-                                for (_, name), colour in zip(levels, colours)], 4, s.TITLE_HEIGHT)
+    # the lowest level is striped: in grey print its colour is close to the highest level's
+    lowest = s.hatch(f"{cid}-lowest", background=colours[0], line=s.tint(colours[0], 0.45))
+    fills = [f"url(#{cid}-lowest)", *colours[1:]] if len(codes) > 1 else list(colours)
+    key, key_height = s.legend([s.LegendItem(name, s.swatch_rect(fill, s.MUTED))
+                                for (_, name), fill in zip(levels, fills)], 4, s.TITLE_HEIGHT)
     left = s.label_margin(r.label for r in rows)
     right = s.WIDTH - 16
     top = s.TITLE_HEIGHT + key_height + 8
@@ -140,24 +142,26 @@ def level_bars(rows: Sequence[LevelRow], *, levels: Sequence[tuple[str, str]], t
             phrases.append(f"{row.label}: {suppressed_text}")
         else:
             total, done = sum(shares), 0.0
-            for (code, colour, share) in zip(codes, colours, shares):
+            for code, colour, fill, share in zip(codes, colours, fills, shares):
                 x0, done = x(100 * done / total), done + share
                 width = x(100 * done / total) - x0
                 if width <= 0:
                     continue
                 tip = f"{row.label}: {names[code]} {s.fmt(share)}%"
-                parts.append(s.el("rect", s.el("title", tip), x=x0, y=y0, width=width, height=bar, fill=colour,
+                parts.append(s.el("rect", s.el("title", tip), x=x0, y=y0, width=width, height=bar, fill=fill,
                                   stroke="#ffffff", stroke_width=0.75, class_="chart-segment"))
                 if share / total >= 0.08:
+                    text_colour = s.ink_on(colour)
                     parts.append(s.el("text", f"{s.fmt(share)}%", x=x0 + width / 2, y=y0 + bar / 2 + 4,
-                                      text_anchor="middle", fill=s.ink_on(colour)))
+                                      text_anchor="middle", fill=text_colour, stroke=colour, stroke_width=3,
+                                      paint_order="stroke", stroke_linejoin="round"))
             phrases.append(f"{row.label}: " + ", ".join(f"{names[c]} {s.fmt(v)}%" for c, v in zip(codes, shares)))
         parts.append(s.el("rect", x=left, y=y0, width=right - left, height=bar, fill="none",
                           stroke=s.INK if row.highlight else s.MUTED, stroke_width=2 if row.highlight else 0.5,
                           class_="chart-bar-outline"))
         body.append(s.el("g", *parts, class_="chart-row chart-row-highlight" if row.highlight else "chart-row"))
     return s.document(cid, "level-bars", title=title, desc="; ".join(phrases), height=bottom + 24, body=body,
-                      defs=[s.hatch(f"{cid}-hatch")])
+                      defs=[s.hatch(f"{cid}-hatch"), lowest])
 
 
 def score_band(score: float, low: float, high: float, *, bands: Sequence[Band], title: str, axis_min: float,

@@ -295,7 +295,7 @@ def no_data(cid: str, kind: str, title: str, text: str) -> Markup:
 
 
 def hatch(pattern_id: str, background: str = "#eceff2", line: str = "#9aa4ae") -> Markup:
-    """A diagonal-stripe pattern (suppressed bars)."""
+    """A diagonal-stripe pattern (suppressed bars, the lowest level)."""
     return el("pattern", el("rect", width=6, height=6, fill=background),
               el("line", x1=0, y1=0, x2=0, y2=6, stroke=line, stroke_width=2),
               id=pattern_id, patternUnits="userSpaceOnUse", width=6, height=6, patternTransform="rotate(45)")
@@ -316,12 +316,14 @@ class LegendItem:
 
 
 def swatch_rect(fill: str, stroke: str = "none", fill_opacity: float | None = None) -> Callable[[float, float], Markup]:
+    """A filled box (bars, levels)."""
     return lambda x, y: el("rect", x=x, y=y - 6, width=22, height=12, fill=fill, stroke=stroke,
                            fill_opacity=fill_opacity)
 
 
 def swatch_line(stroke: str, dash: str = "", shape: str | None = None, *, marker_fill: str | None = None,
                 width: float = 2) -> Callable[[float, float], Markup]:
+    """A line sample with its dash pattern, and the series marker on it."""
     def draw(x: float, y: float) -> Markup:
         line = el("line", x1=x, y1=y, x2=x + 22, y2=y, stroke=stroke, stroke_width=width,
                   stroke_dasharray=dash or None)
@@ -332,6 +334,7 @@ def swatch_line(stroke: str, dash: str = "", shape: str | None = None, *, marker
 
 
 def swatch_marker(shape: str, fill: str, stroke: str, r: float = 4.5) -> Callable[[float, float], Markup]:
+    """A lone marker (points)."""
     return lambda x, y: marker(shape, x + 11, y, r, fill=fill, stroke=stroke)
 
 
