@@ -215,6 +215,8 @@ EDGE_CASES: dict[str, Callable[[], Markup]] = {
     "histogram_nan_and_single_bin": lambda: histogram([HistSeries("a", [math.nan, 40, None, 60]),
                                                        HistSeries("b", [0, 0, 0, 0])],
                                                       edges=[0, 1, 2, 3, 4], title="t", x_label="x", y_label="y"),
+    "histogram_one_series_empty": lambda: histogram([HistSeries("a", [None, None]), HistSeries("b", [50, 50])],
+                                                    edges=[0, 1, 2], title="t", x_label="x", y_label="y"),
     "histogram_one_bin": lambda: histogram([HistSeries("a", [100])], edges=[0, 10], cuts=[Cut(50, "c"), Cut(99, "d")],
                                            title="t", x_label="x", y_label="y"),
     "level_bars_all_suppressed": lambda: level_bars([LevelRow("a", None, suppressed=True),
@@ -286,6 +288,8 @@ def test_bad_input_names_the_argument() -> None:
         grouped_bars(["a"], [BarSeries("s", [1, 2])], title="t")
     with pytest.raises(ChartDataError, match="axis_min"):
         score_band(1, 0, 2, bands=[], title="t", axis_min=5, axis_max=5, marker_label="m")
+    with pytest.raises(ChartDataError, match=r"rows\[0\]\.mean: 1e\+300 is too large"):
+        intervals([IntervalRow("a", 1e300, None, None)], title="t", x_label="x")
     with pytest.raises(ChartDataError, match=r"values\[0\]: expected a number"):
         grouped_bars(["a"], [BarSeries("s", ["12"])], title="t")  # type: ignore[list-item]
 
@@ -380,3 +384,33 @@ def test_series_differ_by_dash_and_marker_for_grey_print() -> None:
     assert len(set(dashes)) == 4 and len({tag for tag, _ in shapes}) >= 2
     colours = {find(g, f"{SVG}path").attrib["stroke"] for g in groups}
     assert colours <= {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
+
+
+numbers = st.one_of(st.none(), st.floats(-1e6, 1e6), st.floats(-1e12, 1e12), st.just(math.nan), st.just(math.inf))
+
+
+@given(labels=st.lists(st.text(max_size=30), min_size=0, max_size=6), data=st.data())
+def test_any_labels_and_numbers_give_valid_svg(labels: list[str], data: st.DataObject) -> None:
+    vals = [data.draw(numbers) for _ in labels]
+    pairs = [sorted(v for v in (data.draw(numbers), data.draw(numbers)) if v is not None and math.isfinite(v))
+             for _ in labels]
+    lows = [p[0] if len(p) == 2 else None for p in pairs]
+    highs = [p[1] if len(p) == 2 else None for p in pairs]
+    rows = [IntervalRow(t, v, lo, hi, suppressed=data.draw(st.booleans())) for t, v, lo, hi in zip(labels, vals, lows, highs)]
+    charts = [
+        intervals(rows, title=labels[0] if labels else "", x_label="x"),
+        funnel([FunnelPoint(t, data.draw(st.integers(0, 5000)), v) for t, v in zip(labels, vals)], centre=500,
+               sd=data.draw(st.floats(0, 1e3)), title="t", x_label="x", y_label="y", centre_label="c"),
+        level_bars([LevelRow(t, {"L1": abs(v) if v is not None and math.isfinite(v) else None, "L3": 10})
+                    for t, v in zip(labels, vals)], levels=LEVELS, title="t"),
+        trend([TrendSeries(t, [TrendPoint(str(i), v, lo, hi)]) for i, (t, v, lo, hi) in enumerate(zip(labels, vals, lows, highs))],
+              title="t", y_label="y"),
+        dumbbell([DumbbellRow(t, v, lo) for t, v, lo in zip(labels, vals, lows)], title="t", value_label="v",
+                 reference_label="r"),
+        grouped_bars(labels, [BarSeries("s", vals)], title="t"),
+    ]
+    for chart in charts:
+        root = parse(chart)
+        assert "<script" not in str(chart)
+        assert all(math.isfinite(float(v)) for el in root.iter() if el is not root
+                   for k, v in el.attrib.items() if k in ("x", "y", "cx", "cy", "width", "height"))

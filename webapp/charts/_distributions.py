@@ -61,6 +61,8 @@ def histogram(series: Sequence[HistSeries], *, edges: Sequence[float], cuts: Seq
             tip = f"{hs.label}: {s.fmt_auto(xs[j])}–{s.fmt_auto(xs[j + 1])}: {s.fmt(v)}%"
             dots.append(s.marker(shape, x((xs[j] + xs[j + 1]) / 2), y(v), 3.2, fill="#ffffff", stroke=colour,
                                  tooltip=tip))
+        if not outline:
+            continue
         d = " ".join(outline)
         body.append(s.el("g", s.el("path", d=d + " Z", fill=colour, fill_opacity=0.07, stroke="none"),
                          s.el("path", d=d, fill="none", stroke=colour, stroke_width=2, stroke_dasharray=dash or None,
@@ -82,7 +84,11 @@ def histogram(series: Sequence[HistSeries], *, edges: Sequence[float], cuts: Seq
 
     peaks = []
     for hs, row in zip(series, values):
-        best = max((j for j, v in enumerate(row) if v is not None), key=lambda j: row[j] or 0.0)
+        known = [j for j, v in enumerate(row) if v is not None]
+        if not known:
+            peaks.append(f"{hs.label}: {wording.missing}")
+            continue
+        best = max(known, key=lambda j: row[j] or 0.0)
         peaks.append(f"{hs.label}: " + wording.peak.format(low=s.fmt_auto(xs[best]), high=s.fmt_auto(xs[best + 1]),
                                                            percent=f"{s.fmt(row[best] or 0.0)}%"))
     desc = "; ".join(peaks)

@@ -18,6 +18,7 @@ TITLE_FONT = 14.0
 EM_PER_UNIT = 0.55  # advance of a narrow glyph in em; a wide (CJK) glyph counts as two units
 LABEL_CAP = 40  # row labels longer than this many units (~20 CJK characters) are cut with an ellipsis
 TITLE_HEIGHT = 30.0
+LARGEST = 1e12  # no score, count or percent comes near; beyond it, float spacing would garble the ticks
 INK = "#1f2328"
 MUTED = "#57606a"
 GRID = "#d8dee4"
@@ -81,7 +82,11 @@ def finite(value: object, where: str) -> float | None:
     if isinstance(value, str | bytes | bool) or not hasattr(value, "__float__"):
         raise ChartDataError(f"{where}: expected a number or None, got {value!r}")
     number = float(value)  # also numpy scalars and Decimal
-    return number if math.isfinite(number) else None
+    if not math.isfinite(number):
+        return None
+    if abs(number) > LARGEST:
+        raise ChartDataError(f"{where}: {number!r} is too large to chart (the limit is ±{LARGEST:g})")
+    return number
 
 
 def fmt(value: float, decimals: int = 0) -> str:
@@ -110,6 +115,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         raise ChartDataError(f"nice_ticks: lo and hi must be finite numbers, got lo={lo!r}, hi={hi!r}")
     if lo > hi:
         raise ChartDataError(f"nice_ticks: lo must not exceed hi, got lo={lo!r} > hi={hi!r}")
+    if max(abs(lo), abs(hi)) > 1000 * LARGEST:  # room for padding around charted values
+        raise ChartDataError(f"nice_ticks: lo and hi must lie within ±{1000 * LARGEST:g}, got lo={lo!r}, hi={hi!r}")
     if n < 2:
         raise ChartDataError(f"nice_ticks: n must be at least 2 intervals, got n={n!r}")
     magnitude = max(abs(lo), abs(hi))
