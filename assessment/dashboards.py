@@ -102,14 +102,21 @@ class StudentRow:
     dimensions: dict[str, float | None]
     strength: str | None  # a dimension well above the student's others, if any
     weakness: str | None
+    floor: float = float("-inf")  # the lowest and highest score a page reports (the scale's mean -/+ 4 SD)
+    ceiling: float = float("inf")
+
+    @property
+    def score(self) -> float:
+        """The scale score as reported: all-wrong and all-right patterns sit at the floor or the ceiling."""
+        return round(min(max(self.scale_score, self.floor), self.ceiling), 1)
 
     @property
     def low(self) -> float:
-        return round(self.scale_score - Z95 * self.scale_se, 1)
+        return round(max(self.scale_score - Z95 * self.scale_se, self.floor), 1)
 
     @property
     def high(self) -> float:
-        return round(self.scale_score + Z95 * self.scale_se, 1)
+        return round(min(self.scale_score + Z95 * self.scale_se, self.ceiling), 1)
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ class Page:
             out["students"] = ResultTable(
                 ("student", "seat", "name", "grade", "scale_score", "scale_se", "band_low", "band_high", "level",
                  *DIMENSIONS, "strength", "weakness"),
-                [[s.key, s.seat, s.name, s.grade, s.scale_score, s.scale_se, s.low, s.high, s.level,
+                [[s.key, s.seat, s.name, s.grade, s.score, s.scale_se, s.low, s.high, s.level,
                   *[s.dimensions.get(d) for d in DIMENSIONS], s.strength, s.weakness] for s in self.students])
         if self.trend:
             out["trend"] = ResultTable(("window", "year", "grade", "n", "mean", "ci_low", "ci_high"),
@@ -388,6 +395,8 @@ def _profile(known: dict[str, float]) -> tuple[str | None, str | None]:
 
 
 def _student_rows(session: Session, run: ScoreRun, lang: str, *conditions: Any) -> list[StudentRow]:
+    scale = run.settings["reporting"]["scale"]
+    floor, ceiling = (float(scale["mean"]) + k * 4 * float(scale["sd"]) for k in (-1, 1))
     q = (select(StudentScore, Student.source_id, Student.family_name, Student.given_name, Student.seat_number)
          .join(Student, StudentScore.student_id == Student.id)
          .where(StudentScore.run_id == run.id, *conditions)
@@ -399,7 +408,7 @@ def _student_rows(session: Session, run: ScoreRun, lang: str, *conditions: Any) 
         name = f"{given} {family}" if lang == "en" and family.isascii() else f"{family}{given}"
         out.append(StudentRow(key=key, name=name, seat=seat, grade=s.grade, scale_score=s.scale_score,
                               scale_se=s.scale_se, level=s.level, dimensions=dims, strength=strength,
-                              weakness=weakness))
+                              weakness=weakness, floor=floor, ceiling=ceiling))
     return out
 
 

@@ -56,7 +56,7 @@ def build_city(instance: Path) -> object:
     from webapp.commands.common import Context
 
     ctx = Context()
-    prepare_demo(ctx)
+    prepare_demo(ctx, census=False)  # the census is simulated below, in one transaction
     with ctx.transaction() as session:
         report = simulate_census(session, WINDOW, seed=113, actor="bench")
     print(f"city: {report.sessions} class sessions, {report.students} students sat the test "

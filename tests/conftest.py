@@ -162,3 +162,22 @@ def run_cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, list(args), env=cli_env, obj=Context(), input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def census(db, tmp_path):  # type: ignore[no-untyped-def]
+    """A scored simulated census (window 113) with one login per results role (web and browser tests)."""
+    from assessment.accounts import create_user
+    from assessment.reporting_config import load_reporting_config
+    from assessment.results import compute_results
+    from tests.assessment.test_results import _simulated_census
+
+    _simulated_census(db, tmp_path)
+    compute_results(db, "113", load_reporting_config(), min_cell_size=10)
+    create_user(db, "bureau1", "bureau-pass", "bureau")
+    create_user(db, "boss-b", "school-pass", "school_admin", school_source_id="es-b")
+    create_user(db, "teach-a", "teacher-pass", "teacher", school_source_id="es-a",
+                class_source_ids=["es-a-c1"])
+    create_user(db, "proc", "proctor-pass", "proctor", school_source_id="es-a")
+    create_user(db, "res", "research-pass", "researcher")
+    db.commit()

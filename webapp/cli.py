@@ -17,7 +17,13 @@ from assessment.accounts import ROLES
 from assessment.config import Settings, UnsafeConfigError
 from item_bank import content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
-from webapp.commands.results_cli import demo_census_command, responses_group, results_group, run_demo_census
+from webapp.commands.results_cli import (
+    demo_census_command,
+    demo_result_urls,
+    responses_group,
+    results_group,
+    run_demo_census,
+)
 from webapp.commands.scoring_cli import calibrate_command, score_command
 
 __all__ = ["cli", "main"]
@@ -519,8 +525,9 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000", *, census: bo
                          f"live class view at {url}/proctor/sessions/{ts.id}")
     if census:
         lines += run_demo_census(ctx, DEMO_WINDOW)
-        lines.append(f"results (log in as 'bureau', 'principal' or 'teacher'): {url}/results; "
-                     f"`ctcensus results export --window {DEMO_WINDOW} --level school --out schools.csv`")
+        lines += demo_result_urls(ctx, url)
+        lines.append(f"exports: {url}/results, or `ctcensus results export --window {DEMO_WINDOW} --level school "
+                     f"--out schools.csv`")
     return lines
 
 

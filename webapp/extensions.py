@@ -1,7 +1,7 @@
 """The app's connections (database, Redis, rate limiter), created once per app."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app, g
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assessment.config import Settings
 from assessment.db import make_engine, make_session_factory
 from assessment.hotstate import RateLimiter, connect_redis
+from assessment.reporting_config import ReportingConfig, load_reporting_config
 
 __all__ = ["Services", "db_session", "init_app", "services"]
 
@@ -23,6 +24,13 @@ class Services:
     redis: redis.Redis
     limiter: RateLimiter
     redis_prefix: str
+    _reporting: ReportingConfig | None = field(default=None, repr=False)
+
+    def reporting_config(self) -> ReportingConfig:
+        """The reporting scale, levels and dimension names (read once per app)."""
+        if self._reporting is None:
+            self._reporting = load_reporting_config(self.settings.instance_path)
+        return self._reporting
 
 
 def init_app(app: Flask, settings: Settings, redis_prefix: str = "ctc:") -> Services:

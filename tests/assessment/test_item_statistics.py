@@ -9,7 +9,7 @@ from assessment.aggregation import Units, score_distribution
 from assessment.item_statistics import item_statistics
 from assessment.response_matrix import ANSWERED, NOT_PRESENTED, NOT_REACHED, OMITTED
 
-A, O, R, P = ANSWERED, OMITTED, NOT_REACHED, NOT_PRESENTED
+A, OM, R, P = ANSWERED, OMITTED, NOT_REACHED, NOT_PRESENTED
 
 
 def _units(classes: list[int], schools: list[int], grades: list[int]) -> Units:
@@ -25,7 +25,7 @@ def test_percent_of_maximum_counts_presented_students_and_omissions_as_zero() ->
     # item 0 (max 1): c1 answers 1, 0, omitted; c2 answers 1, not presented
     # item 1 (max 2): c1 2, 1, not reached; c2 2, 2
     scores = np.array([[1, 2], [0, 1], [0, 0], [1, 2], [np.nan, 2]], dtype=float)
-    status = np.array([[A, A], [A, A], [O, R], [A, A], [P, A]], dtype=np.int8)
+    status = np.array([[A, A], [A, A], [OM, R], [A, A], [P, A]], dtype=np.int8)
     rows = item_statistics(units, scores, status, ["i0", "i1"], [10, 11], np.array([1, 2]), suppressed_units=(),
                            min_n=1)
     got = {(r["level"], r["unit"], r["item_id"]): r for r in rows}

@@ -5,27 +5,9 @@ import csv
 import io
 import re
 
-import pytest
 from sqlalchemy import select
 
-from assessment.accounts import create_user
-from assessment.models import AuditEntry, SchoolClass
-from assessment.reporting_config import load_reporting_config
-from assessment.results import compute_results
-from tests.assessment.test_results import _simulated_census
-
-
-@pytest.fixture
-def census(db, tmp_path):  # type: ignore[no-untyped-def]
-    _simulated_census(db, tmp_path)
-    compute_results(db, "113", load_reporting_config(), min_cell_size=10)
-    create_user(db, "bureau1", "bureau-pass", "bureau")
-    create_user(db, "boss-b", "school-pass", "school_admin", school_source_id="es-b")
-    create_user(db, "teach-a", "teacher-pass", "teacher", school_source_id="es-a",
-                class_source_ids=[db.scalar(select(SchoolClass.source_id).where(SchoolClass.source_id == "es-a-c1"))])
-    create_user(db, "proc", "proctor-pass", "proctor", school_source_id="es-a")
-    create_user(db, "res", "research-pass", "researcher")
-    db.commit()
+from assessment.models import AuditEntry
 
 
 def _login(client, username, password):  # type: ignore[no-untyped-def]

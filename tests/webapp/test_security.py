@@ -50,7 +50,7 @@ def test_login_never_redirects_off_site(app, client, target) -> None:  # type: i
     _make_user(app)
     response = _login(client, next_=target)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/home", repr(response.headers["Location"])
+    assert response.headers["Location"] == "/results", repr(response.headers["Location"])  # a researcher's landing
 
 
 @pytest.mark.parametrize("target", ["/items", "/items?grade=5&dimension=D3", "/proctor/sessions/1#live"])

@@ -170,6 +170,33 @@ def run_demo_census(ctx: Context, window: str, seed: int = 113) -> list[str]:
     return lines
 
 
+def demo_result_urls(ctx: Context, url: str) -> list[str]:
+    """The dashboards of the demo's bureau, principal and teacher logins, with their passwords."""
+    from sqlalchemy import select
+
+    from assessment.demo import DEMO_ACCOUNTS, DEMO_WINDOW
+    from assessment.models import SchoolClass, User, UserClass
+
+    base = f"{url}/results/{DEMO_WINDOW}"
+    lines = ["results dashboards (after the simulated census):"]
+    with ctx.transaction() as session:
+        for username, role, page in (("bureau", "bureau", "city"), ("principal", "school_admin", "school"),
+                                      ("teacher", "teacher", "class")):
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                continue
+            if page == "city":
+                target = f"{base}/city"
+            elif page == "school":
+                target = f"{base}/school/{DEMO_ACCOUNTS[username][2]}"
+            else:
+                klass = session.scalar(select(SchoolClass.source_id).join(UserClass, UserClass.class_id == SchoolClass.id)
+                                       .where(UserClass.user_id == user.id).limit(1))
+                target = f"{base}/class/{klass}"
+            lines.append(f"  {role:<12} {target}  (log in as {username} / {DEMO_ACCOUNTS[username][1]})")
+    return lines
+
+
 @results_group.command("compare")
 @click.option("--earlier", "earlier", required=True, help="window code of the earlier year, e.g. 113")
 @click.option("--later", "later", required=True, help="window code of the later year, e.g. 114")

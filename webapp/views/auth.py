@@ -43,7 +43,9 @@ def login():  # type: ignore[no-untyped-def]
     audit.record(session, user.username, "auth.login", ip=request.remote_addr or "")
     session.commit()
     login_user(user)
-    return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+    # readers of results land on their dashboards; everyone else on the home page with their tools
+    landing = "results.index" if user.role in ("bureau", "researcher", "school_admin", "teacher") else "main.home"
+    return redirect(safe_next(request.args.get("next")) or url_for(landing))
 
 
 @bp.post("/logout")
