@@ -5,13 +5,15 @@ missed against the city. Percent of maximum is classical (no IRT), over the
 students the item was presented to; omitted and not-reached answers count as
 0 (the scoring rule) and their share is reported beside it. A unit's rows are
 suppressed with its aggregate row (`aggregation.py`, complementary
-suppression included) and an item seen by fewer students than the minimum is
-suppressed on its own; a suppressed row stores no statistic.
+suppression included); an item seen by fewer students than the minimum in a
+unit (booklet designs) is suppressed there, and so is the complement that
+would reveal it by subtraction (`suppression.py`, per item and grade); a
+suppressed row stores no statistic.
 """
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +21,7 @@ from scipy import sparse
 
 from .aggregation import Units
 from .response_matrix import NOT_PRESENTED, NOT_REACHED, OMITTED
+from .suppression import suppress
 
 __all__ = ["item_statistics"]
 
@@ -57,26 +60,26 @@ def item_statistics(
     keys: dict[str, Any] = {"class": units.class_keys, "school": units.school_keys, "district": units.district_keys,
                             "city": {0: "city"}}
     blocked = set(suppressed_units)
-    rows: list[dict[str, Any]] = []
+    tables = []
     for level in LEVELS:
         pairs = np.stack([ids[level], units.grades], axis=1)
         groups, inv = np.unique(pairs, axis=0, return_inverse=True)
         inv = inv.reshape(-1)
         members = sparse.csr_matrix((np.ones(n), (inv, np.arange(n))), shape=(len(groups), n))
         count = np.asarray(members @ presented)
-        total = np.asarray(members @ got)
-        omitted = np.asarray(members @ missed)
         with np.errstate(invalid="ignore", divide="ignore"):
-            pct = 100.0 * total / (count * maxima[None, :])
-            omitted_pct = 100.0 * omitted / count
-        for g, (unit_id, grade) in enumerate(groups.tolist()):
-            key = keys[level][unit_id]
-            hidden = (level, key, grade) in blocked
+            pct = 100.0 * np.asarray(members @ got) / (count * maxima[None, :])
+            omitted_pct = 100.0 * np.asarray(members @ missed) / count
+        tables.append((level, [(keys[level][u], grade, u) for u, grade in groups.tolist()], count, pct, omitted_pct))
+    hidden = _hidden_cells(tables, class_school, school_district, keys, blocked, min_n)
+    rows: list[dict[str, Any]] = []
+    for level, cells, count, pct, omitted_pct in tables:
+        for g, (key, grade, unit_id) in enumerate(cells):
             school = class_school.get(unit_id) if level == "class" else unit_id if level == "school" else None
             district = (school_district.get(school) if school is not None
                         else unit_id if level == "district" else None)
             for j in np.flatnonzero(count[g] > 0).tolist():
-                small = hidden or count[g, j] < min_n
+                small = (level, key, grade, j) in hidden
                 rows.append({
                     "level": level, "unit": key, "grade": grade, "item_id": item_ids[j], "item_pk": int(item_pks[j]),
                     "district_id": district, "school_id": school, "class_id": unit_id if level == "class" else None,
@@ -86,3 +89,41 @@ def item_statistics(
                     "omitted_pct": None if small else round(float(omitted_pct[g, j]), 2),
                 })
     return rows
+
+
+def _hidden_cells(
+    tables: list[Any],
+    class_school: dict[int, int],
+    school_district: dict[int, int],
+    keys: dict[str, Any],
+    blocked: set[tuple[str, str, int]],
+    min_n: int,
+) -> set[tuple[str, str, int, int]]:
+    """(level, unit, grade, item) cells to hide: the unit's aggregate row is hidden, or the item's own count is
+    small, plus the complements that would reveal either by subtraction (classes add up to their school, schools
+    to their district, districts to the city, per item and grade)."""
+    parent_of: dict[str, Any] = {
+        "class": lambda u: ("school", keys["school"][class_school[u]]),
+        "school": lambda u: ("district", keys["district"][school_district[u]]),
+        "district": lambda u: ("city", "city"),
+    }
+    hidden: set[tuple[str, str, int, int]] = set()
+    n_items = tables[0][2].shape[1]
+    for j in range(n_items):
+        sizes: dict[tuple[str, str, int], int] = {}
+        children: dict[tuple[str, str, int], list[tuple[str, str, int]]] = {}
+        for level, cells, count, _pct, _omit in tables:
+            for g, (key, grade, unit_id) in enumerate(cells):
+                c = int(count[g, j])
+                if c == 0:
+                    continue
+                cell = (level, key, grade)
+                sizes[cell] = 0 if cell in blocked else c  # a unit hidden in the aggregates stays hidden here
+                if level in parent_of:
+                    parent = (*parent_of[level](unit_id), grade)
+                    children.setdefault(parent, []).append(cell)
+        relations = [(parent, kids) for parent, kids in children.items() if parent in sizes]
+        for found in suppress(sizes, relations, min_n):  # type: ignore[arg-type]
+            lv, unit, gr = cast(tuple[str, str, int], found)
+            hidden.add((lv, unit, gr, j))
+    return hidden

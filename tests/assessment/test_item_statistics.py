@@ -51,7 +51,23 @@ def test_rows_of_suppressed_units_and_rarely_seen_items_store_nothing() -> None:
     hidden = got[("class", "c2", "i0")]
     assert hidden["suppressed"] and hidden["n"] is None and hidden["pct"] is None and hidden["omitted_pct"] is None
     assert got[("class", "c1", "i1")]["suppressed"]  # one student saw it: under the minimum of 3
-    assert not got[("class", "c1", "i0")]["suppressed"] and got[("class", "c1", "i0")]["pct"] == 100.0
+    # c1 = school - c2 would give c2's hidden value away: c1 is hidden too, the school stays
+    assert got[("class", "c1", "i0")]["suppressed"]
+    assert not got[("school", "s1", "i0")]["suppressed"] and got[("school", "s1", "i0")]["pct"] == 100.0
+
+
+def test_an_item_few_students_of_a_class_saw_hides_its_complement_not_the_class() -> None:
+    # booklets: class 2 has 15 students but only 8 saw item i1; class 1's i1 would reveal it by subtraction
+    units = _units([1] * 12 + [2] * 15, [1] * 27, [5] * 27)
+    scores = np.ones((27, 2))
+    status = np.zeros((27, 2), dtype=np.int8)
+    status[12 + 8:, 1] = P
+    scores[12 + 8:, 1] = np.nan
+    rows = item_statistics(units, scores, status, ["i0", "i1"], [1, 2], np.array([1, 1]), suppressed_units=(),
+                           min_n=10)
+    got = {(r["level"], r["unit"], r["item_id"]): r["suppressed"] for r in rows}
+    assert got[("class", "c2", "i1")] and got[("class", "c1", "i1")]
+    assert not got[("class", "c1", "i0")] and not got[("class", "c2", "i0")] and not got[("school", "s1", "i1")]
 
 
 @settings(max_examples=40, deadline=None)
