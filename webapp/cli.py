@@ -81,10 +81,25 @@ def _load(path: str, dimension: str | None = None, grades: str | None = None) ->
 
     default_grades = tuple(int(g) for g in grades.split(",")) if grades else GRADES
     try:
-        return load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
-                         default_grades=default_grades)
+        loaded = load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
+                           default_grades=default_grades)
     except (ItemBankError, ItemValidationError) as exc:
         raise click.ClickException(str(exc)) from None
+    if not loaded:
+        raise click.ClickException(_nothing_to_load(Path(path)))
+    return loaded
+
+
+def _nothing_to_load(path: Path) -> str:
+    """Why a folder gave no items, and what it should hold (finding nothing is an error, not "0 items")."""
+    expected = ("expected item files (*.yaml, walked recursively) or a QTI content package "
+                "(imsmanifest.xml with its item .xml files, or a .zip of them)")
+    xml = [p for p in path.rglob("*") if p.suffix.lower() == ".xml" and p.is_file()] if path.is_dir() else []
+    if xml:
+        return (f"{path}: found no items to load: it holds {len(xml)} .xml file(s) but no imsmanifest.xml; "
+                f"{expected}. Add the package's imsmanifest.xml, or name one item file "
+                f"(e.g. ctcensus items import {xml[0]}).")
+    return f"{path}: found no items to load; {expected}."
 
 
 def _foreign_qti_options(command: Any) -> Any:

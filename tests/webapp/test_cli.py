@@ -68,6 +68,28 @@ def test_items_import_foreign_qti_with_dimension_and_grades(run_cli) -> None:  #
     assert bad.exit_code == 2 and "--dimension" in bad.output
 
 
+@pytest.mark.parametrize("command", ["import", "validate"])
+def test_items_import_of_a_folder_with_nothing_to_import_is_an_error(run_cli, tmp_path: Path, command) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.5: QTI item files without imsmanifest.xml (or an empty folder) are not "0 items imported"."""
+    import shutil
+
+    from tests.item_bank.helpers import FIXTURES
+
+    pkg = tmp_path / "no-manifest"
+    shutil.copytree(FIXTURES / "qti21", pkg)
+    (pkg / "imsmanifest.xml").unlink()
+    n_xml = len(list(pkg.rglob("*.xml")))
+    result = run_cli("items", command, "--dimension", "D2", str(pkg))
+    assert result.exit_code == 1, result.output
+    assert str(pkg) in result.output and "imsmanifest.xml" in result.output and f"{n_xml} .xml" in result.output
+    assert "imported 0" not in result.output and "0 items valid" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("items", command, str(empty))
+    assert result.exit_code == 1 and str(empty) in result.output and ".yaml" in result.output, result.output
+    assert json.loads(run_cli("items", "list", "--json").output) == []
+
+
 _HDR = "version: 1\ndimension: D3\ngrades: [5]\nstatus: draft\ntitle: {zh-TW: t}\n"
 
 
