@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import sys
 from importlib.metadata import packages_distributions
@@ -64,3 +65,50 @@ def test_every_imported_distribution_is_declared() -> None:
             if not dists & allowed:
                 missing.append(f"{where} imports {module} (distribution {', '.join(sorted(dists))})")
     assert not missing, "declare in setup.cfg install_requires:\n" + "\n".join(missing)
+
+
+# What a non-editable install must carry besides the modules: (folder, file name patterns) under the repository.
+DATA = (
+    ("assessment", ("reporting.yaml",)),
+    ("assessment/migrations", ("*.py", "*.mako", "*.ini")),
+    ("item_bank/content", ("*.yaml", "*.svg")),
+    ("webapp", ("openapi.json", "gunicorn_conf.py")),
+    ("webapp/templates", ("*",)),
+    ("webapp/static", ("*",)),
+    ("webapp/translations", ("*.json",)),
+)
+
+
+def test_the_build_is_clean_and_carries_every_data_file(tmp_path: Path) -> None:
+    """Issue 12.9: data folders (migrations, templates, item content) were not declared packages.
+
+    setuptools warned about each of them at every install ("Package 'assessment.migrations' is
+    absent from the `packages` configuration"), and assessment/reporting.yaml, the default
+    reporting configuration, was missing from the wheel. This runs setuptools' build_py (what
+    `pip wheel .` and `pip install -e .` run) on a copy of the sources.
+    """
+    import shutil
+    import subprocess
+
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PACKAGES:
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    lib = tmp_path / "lib"
+    # (without PYTHONDONTWRITEBYTECODE, which only adds "byte-compiling is disabled" to the output)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "build_py",
+                             "--build-lib", str(lib)], cwd=src, env=env, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    warned = [line.strip() for line in output.splitlines() if re.search(r"warning|deprecat", line, re.IGNORECASE)]
+    assert not warned, "\n".join(warned)
+    wanted = sorted({path.relative_to(REPO) for folder, patterns in DATA for pattern in patterns
+                     for path in (REPO / folder).rglob(pattern)
+                     if path.is_file() and "__pycache__" not in path.parts
+                     and (pattern != "*.py" or folder != "assessment")})
+    assert len(wanted) > 100  # templates, static files, translations, migrations, item content
+    missing = [str(rel) for rel in wanted if not (lib / rel).is_file()]
+    assert not missing, "not in the build: " + ", ".join(missing)
