@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy import insert as insert_stmt
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -125,7 +125,7 @@ def save_answer(
         deadline = effective_deadline(attempt, test_session, now)
         late = deadline is not None and now >= deadline
     if late:
-        stamp = _late_stamp(session, attempt, answered_at, now)
+        stamp = _late_stamp(attempt, answered_at, now)
     else:
         lower = attempt.started_at or now
         stamp = min(max(answered_at or now, lower), now)
@@ -143,25 +143,27 @@ def save_answer(
     if getattr(result, "rowcount", 1) == 0:  # pragma: no cover - only without the row lock: a newer seq won the race
         newer = session.scalar(select(Answer.seq).where(Answer.attempt_id == attempt.id, Answer.item_pk == record.pk))
         return Ack(record.item_id, int(newer or seq), False)
+    if not late:
+        # Kept on the (locked) attempt row, not read back from answers.saved_at: a late re-save of an
+        # item rewrites its saved_at, which would move the late rule's lower bound back to the start.
+        attempt.last_contact_at = max(now, attempt.last_contact_at or now)
     return Ack(record.item_id, seq, True)
 
 
-def _late_stamp(session: Session, attempt: Attempt, claim: datetime | None, now: datetime) -> datetime:
+def _late_stamp(attempt: Attempt, claim: datetime | None, now: datetime) -> datetime:
     """Accept an answer delivered after the deadline only if made before it during an outage.
 
     It must arrive within LATE_GRACE of the deadline, and the client's claim
-    must lie between the attempt's last answer the server saved before the
-    deadline (the client was in contact then, so anything older would have
-    been delivered) and the deadline itself.
+    must lie between the attempt's last contact (`last_contact_at`: the start,
+    then the last answer the server stored before the deadline; the client was
+    online then, so anything older would have been delivered) and the deadline.
     """
     deadline = attempt.deadline_at
     assert deadline is not None
     if now > deadline + LATE_GRACE or claim is None:
         raise Conflict("time is up; answers made after the deadline are not accepted", code="time_up")
-    last_saved = session.scalar(
-        select(func.max(Answer.saved_at)).where(Answer.attempt_id == attempt.id, Answer.saved_at <= deadline)
-    )
-    lower = max(last_saved or attempt.started_at or deadline, attempt.started_at or deadline)
+    started = attempt.started_at or deadline
+    lower = max(attempt.last_contact_at or started, started)
     if not lower <= claim <= deadline:
         raise Conflict("time is up; answers made after the deadline are not accepted", code="time_up")
     return claim

@@ -100,6 +100,7 @@ def start_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
         raise Conflict("this test session is closed; ask your teacher", code="session_closed")
     attempt.status = "in_progress"
     attempt.started_at = now
+    attempt.last_contact_at = now
     attempt.deadline_at = now + timedelta(minutes=test_session.time_limit_minutes, seconds=attempt.extra_seconds)
     return attempt
 

@@ -298,6 +298,8 @@ class Attempt(Base):
     # not_started | in_progress | submitted | expired
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the late-delivery rule's lower bound: the start, then every answer stored before the deadline
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     extra_seconds: Mapped[int] = mapped_column(Integer, default=0)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)

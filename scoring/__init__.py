@@ -16,7 +16,7 @@ from .csvio import (
 )
 from .ctt import CTTItemStats, DistractorTable, ctt_item_stats, distractor_counts
 from .dif import MantelHaenszelDIF, dif_mantel_haenszel
-from .errors import ConvergenceWarning, ScoringInputError
+from .errors import ConditioningWarning, ConvergenceWarning, ScoringInputError
 from .fit import ItemFit, item_fit, summed_score_distribution
 from .linking import LinkingResult, link, transform_parameters, transform_theta
 from .models import (
@@ -49,6 +49,7 @@ __all__ = [
     "AbilityEstimates",
     "CTTItemStats",
     "Calibration",
+    "ConditioningWarning",
     "ConvergenceWarning",
     "DistractorTable",
     "GroupStatistics",

@@ -983,7 +983,10 @@ def calibrate(
     bounds : (float, float)
     prior_c : (float, float)
         Beta(alpha, beta) prior on 3PL lower asymptotes (MAP in the M-step);
-        the default Beta(5, 17) has mode 0.2 and mean 0.23.
+        the default Beta(5, 17) has mode 0.2 and mean 0.23. Both shapes must
+        be >= 1; (1, 1) is flat, and with a shape of 1 an estimate may end at
+        that edge (a ConvergenceWarning names the item). Free c start at the
+        prior's mode (its mean when a shape is 1) kept inside [0.05, 0.35].
     se : bool or {"louis", "xpd"}
         Standard errors: True = "louis" (full observed information), "xpd"
         (cross-product of scores), False = none.
@@ -1021,8 +1024,7 @@ def calibrate(
         raise ScoringInputError(f"max_iter: expected a positive integer; found {max_iter!r}")
     if not tol > 0:
         raise ScoringInputError(f"tol: expected a positive number; found {tol!r}")
-    if len(prior_c) != 2 or min(prior_c) < 1:
-        raise ScoringInputError(f"prior_c: expected Beta (alpha, beta) with both >= 1; found {prior_c!r}")
+    prior_c = _check_prior_c(prior_c)
     theta = quadrature_grid(n_quad, bounds)
     se_method: str | None = ("louis" if se is True else None if se is False else str(se))
     if se_method not in (None, "louis", "xpd"):
@@ -1168,7 +1170,7 @@ def calibrate(
     common_a = bool(((marr == "1pl") & free).any()) and not rasch
     prob = _Problem(
         J=J, K=K, Kmax=Kmax, model=tuple(models), free=free, families=families, common_a=common_a,
-        theta=theta, G=G, mu_free=mu_free, sd_free=sd_free, prior_c=(float(prior_c[0]), float(prior_c[1])),
+        theta=theta, G=G, mu_free=mu_free, sd_free=sd_free, prior_c=prior_c,
         Z=Z, w=cnt, gidx=g_u.astype(np.intp), ycol_item=ycol_item, ycol_cat=ycol_cat,
         has_missing=has_missing, dich=dich, grm=marr == "grm", gpcm=marr == "gpcm",
     )
@@ -1276,6 +1278,8 @@ _A_CAP, _D_CAP, _C_EDGE = 49.5, 99.0, 1e-6
 def _warn_at_bounds(prob: _Problem, st: _State, names: tuple[str, ...]) -> None:
     """ConvergenceWarning naming every free item whose estimate ran into an internal bound."""
     hits: list[str] = []
+    allowed: list[str] = []  # c at an edge where the prior's density is finite (a shape of 1)
+    al, be = prob.prior_c
     for j in np.flatnonzero(prob.free):
         k = int(prob.K[j])
         if abs(st.a[j]) >= _A_CAP:
@@ -1284,7 +1288,17 @@ def _warn_at_bounds(prob: _Problem, st: _State, names: tuple[str, ...]) -> None:
         if np.any(np.abs(dd) >= _D_CAP):
             hits.append(f"{names[j]!r} d = {dd[np.argmax(np.abs(dd))]:.6g}")
         if prob.model[j] == "3pl" and not (_C_EDGE < st.c[j] < 1 - _C_EDGE):
-            hits.append(f"{names[j]!r} c = {st.c[j]:.3g}")
+            edge_allowed = al == 1 if st.c[j] <= _C_EDGE else be == 1
+            (allowed if edge_allowed else hits).append(f"{names[j]!r} c = {st.c[j]:.3g}")
+    if allowed:
+        warnings.warn(
+            f"calibrate: lower asymptote at the edge of (0, 1) for item {'; item '.join(allowed)}: prior_c = "
+            f"({al:g}, {be:g}) has a shape of 1, so its density allows that edge and the data put c there (at 0: "
+            "the item shows no guessing). The estimate is usable but its SE is not (a bound, not an interior "
+            "maximum): fit such an item as 2pl, or use shapes > 1 to keep c inside (0, 1).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     if hits:
         warnings.warn(
             f"calibrate: estimate at the bound of the parameter space for item {'; item '.join(hits)} "
@@ -1314,8 +1328,35 @@ def _parse_model(m: str, name: str) -> str:
     return ml
 
 
+def _check_prior_c(prior_c: Any) -> tuple[float, float]:
+    """The Beta(alpha, beta) shapes of the 3PL lower-asymptote prior, both finite and >= 1."""
+    try:
+        shapes = tuple(float(v) for v in prior_c)
+    except (TypeError, ValueError):
+        shapes = ()
+    if len(shapes) != 2 or not all(np.isfinite(shapes)) or min(shapes) < 1:
+        raise ScoringInputError(
+            "prior_c: expected the shapes (alpha, beta) of the Beta prior on the 3PL lower asymptotes, two finite "
+            "numbers >= 1, e.g. (5, 17) (mode 0.2) or (1, 1) (flat); shapes below 1 put unbounded density at "
+            f"c = 0 or c = 1, where no MAP estimate exists; found {prior_c!r}"
+        )
+    return shapes[0], shapes[1]
+
+
+def _start_c(prior_c: tuple[float, float]) -> float:
+    """Start value of a free lower asymptote: the prior's mode, else its mean, kept inside [0.05, 0.35].
+
+    Not the mode alone: with a shape of 1 it is 0 or 1 (or undefined for the flat prior), where
+    the log prior and its gradient are not finite and the M-step would never move c.
+    """
+    al, be = prior_c
+    centre = (al - 1) / (al + be - 2) if al > 1 and be > 1 else al / (al + be)
+    return float(min(max(centre, 0.05), 0.35))
+
+
 def _start_values(prob: _Problem, counts: NDArray[np.int64], fixed_spec: dict[int, dict[str, Any]]) -> _State:
     J, Kmax = prob.J, prob.Kmax
+    c_start = _start_c(prob.prior_c)
     a = np.ones(J)
     d = np.full((J, max(Kmax - 1, 1)), np.nan)
     c = np.zeros(J)
@@ -1338,7 +1379,7 @@ def _start_values(prob: _Problem, counts: NDArray[np.int64], fixed_spec: dict[in
         if m in ("1pl", "2pl", "3pl"):
             p = cnt[1] / cnt.sum()
             if m == "3pl":
-                c[j] = (prob.prior_c[0] - 1) / (prob.prior_c[0] + prob.prior_c[1] - 2)
+                c[j] = c_start
                 p = min(max((p - c[j]) / (1 - c[j]), 0.05), 0.95)
             d[j, 0] = float(logit(p)) * shrink
         elif m == "grm":

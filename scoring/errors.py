@@ -7,7 +7,7 @@ the source.
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "ScoringInputError"]
+__all__ = ["ConditioningWarning", "ConvergenceWarning", "ScoringInputError"]
 
 
 class ScoringInputError(ValueError):
@@ -16,3 +16,12 @@ class ScoringInputError(ValueError):
 
 class ConvergenceWarning(UserWarning):
     """An iterative estimation stopped before meeting its convergence criterion."""
+
+
+class ConditioningWarning(UserWarning):
+    """Plausible values drawn without conditioning on the groups that will be compared.
+
+    Under one common prior every person's draws shrink towards the common
+    mean, so group means and gaps computed from them are biased towards it and
+    their intervals under-cover (Mislevy, 1991).
+    """

@@ -15,7 +15,9 @@ dummies). Means/SDs given in ``group_means``/``group_sds`` are used as they
 are; otherwise they are estimated by marginal maximum likelihood (EM on a
 61-point grid, Bock & Aitkin 1981; Mislevy 1984) with the item parameters
 fixed. Conditioning on the groups that will be compared keeps group
-differences unbiased; PVs drawn under one common prior would shrink them.
+differences unbiased; PVs drawn under one common prior would shrink them, so
+``groups`` must be given and ``groups=None`` issues a ConditioningWarning
+(many groups, schools or covariates: :mod:`scoring.conditioning`).
 
 Sampling
 --------
@@ -64,7 +66,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._blas import blas_threads
 from .ctt import _as_response_matrix
-from .errors import ConvergenceWarning, ScoringInputError
+from .errors import ConditioningWarning, ConvergenceWarning, ScoringInputError
 from .models import ItemParameters, log_category_probabilities
 from .scale import proficiency_levels
 
@@ -367,7 +369,7 @@ def plausible_values(
     params: ItemParameters,
     n_draws: int = 5,
     *,
-    groups: ArrayLike | None = None,
+    groups: ArrayLike | None,
     group_means: Mapping[Any, float] | Sequence[float] | ArrayLike | None = None,
     group_sds: Mapping[Any, float] | Sequence[float] | ArrayLike | None = None,
     rng: np.random.Generator | int | None = None,
@@ -385,9 +387,16 @@ def plausible_values(
         Item parameters (held fixed).
     n_draws : int, default 5
         Plausible values per person (5 or 10 is customary).
-    groups : array_like, shape (n_persons,), optional
+    groups : array_like, shape (n_persons,), or None
         Group of every person (e.g. grade, school type, gender): the
-        conditioning variable of the population model.
+        conditioning variable of the population model. Required: give the
+        groups whose statistics will be compared (for schools, covariates
+        or many cells use
+        :func:`scoring.conditioning.conditioned_plausible_values`).
+        ``None`` draws everyone under one common prior, which is right only
+        for statistics of the whole population; it issues a
+        :class:`ConditioningWarning`, because group means and gaps computed
+        from such values are biased towards the common mean.
     group_means, group_sds : mapping or sequence, optional
         Each group's theta mean and SD (a mapping label -> value, or values
         in sorted-label order; a scalar without groups), e.g. from a
@@ -404,6 +413,11 @@ def plausible_values(
     Returns
     -------
     PlausibleValues
+
+    Warns
+    -----
+    ConditioningWarning
+        With ``groups=None``.
     """
     x = _check_responses_for(params, responses)
     n = x.shape[0]
@@ -425,6 +439,17 @@ def plausible_values(
     sd_in = _per_group(group_sds, labels, "group_sds")
     if (mu_in is None) != (sd_in is None):
         raise ScoringInputError("group_means and group_sds: give both or neither")
+    if groups is None:
+        warnings.warn(
+            "plausible_values: groups=None draws every person under one common prior, so group statistics "
+            "computed from these values (school, class, grade or gender means, gaps, level percentages) are "
+            "biased towards the common mean and their intervals are too narrow (a 0.5 gap comes out near 0.44). "
+            "Pass groups= with the groups you will compare, or use "
+            "scoring.conditioning.conditioned_plausible_values(cells=..., covariates=...); keep groups=None "
+            "only for statistics of the whole population.",
+            ConditioningWarning,
+            stacklevel=2,
+        )
 
     n_iter = 0
     if mu_in is None or sd_in is None:

@@ -87,10 +87,25 @@ def _load(path: str, dimension: str | None = None, grades: str | None = None) ->
 
     default_grades = tuple(int(g) for g in grades.split(",")) if grades else GRADES
     try:
-        return load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
-                         default_grades=default_grades)
+        loaded = load_bank(Path(path), default_dimension=dimension.upper() if dimension else None,
+                           default_grades=default_grades)
     except (ItemBankError, ItemValidationError) as exc:
         raise click.ClickException(str(exc)) from None
+    if not loaded:
+        raise click.ClickException(_nothing_to_load(Path(path)))
+    return loaded
+
+
+def _nothing_to_load(path: Path) -> str:
+    """Why a folder gave no items, and what it should hold (finding nothing is an error, not "0 items")."""
+    expected = ("expected item files (*.yaml, walked recursively) or a QTI content package "
+                "(imsmanifest.xml with its item .xml files, or a .zip of them)")
+    xml = [p for p in path.rglob("*") if p.suffix.lower() == ".xml" and p.is_file()] if path.is_dir() else []
+    if xml:
+        return (f"{path}: found no items to load: it holds {len(xml)} .xml file(s) but no imsmanifest.xml; "
+                f"{expected}. Add the package's imsmanifest.xml, or name one item file "
+                f"(e.g. ctcensus items import {xml[0]}).")
+    return f"{path}: found no items to load; {expected}."
 
 
 def _foreign_qti_options(command: Any) -> Any:
@@ -541,6 +556,7 @@ def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> No
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
     if not no_serve:
         _check_bind(ctx, host)
+        _check_port(host, port)
     for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
         click.echo(line)
     if not no_serve:
@@ -594,10 +610,56 @@ def _check_bind(ctx: Context, host: str) -> None:
         raise click.ClickException(reason)
 
 
+def _socket_host(host: str, *, connect: bool = False) -> str:
+    """`host` as the socket calls take it; to connect to a wildcard address, its loopback."""
+    name = host.strip("[]")
+    if connect and name in ("", "0.0.0.0", "*"):
+        return "127.0.0.1"
+    if connect and name == "::":
+        return "::1"
+    return name
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse at once, naming the port, when `host:port` cannot be bound (gunicorn would retry, then fail)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(_socket_host(host), port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another ctcensus or web server?); stop that program "
+                f"or choose another port with --port") from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((_socket_host(host, connect=True), port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Run gunicorn until it stops; say "running" only once the port accepts connections.
+
+    Exits with gunicorn's status when it fails (status 1 when it ends without
+    ever listening), so scripts and service managers see the failure.
+    """
+    import time
+
     from assessment.hotstate import embedded_redis_url
 
     _check_bind(ctx, host)
+    _check_port(host, port)
 
     env = dict(os.environ)
     env.setdefault("CTCENSUS_INSTANCE", str(ctx.settings.instance_path))
@@ -607,17 +669,37 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     conf = Path(__file__).resolve().parent / "gunicorn_conf.py"
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-b", f"{host}:{port}", "-w", str(workers),
            "webapp:create_app()"]
-    click.echo(f"ctcensus is running at http://{host}:{port}/  (Ctrl+C to stop)")
     server = subprocess.Popen(cmd, env=env)
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        server.terminate()
+
     # A stop by SIGTERM (kill, systemd, a container runtime) ends gunicorn gracefully and then
     # this process normally, so the embedded redis-server it owns is shut down at exit too.
-    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    signal.signal(signal.SIGTERM, stop)
+    listening = False
     while True:
         try:
-            server.wait()
-            return
+            if listening:
+                status = server.wait()
+                break
+            status = server.poll()
+            if status is not None:
+                break
+            if _accepts_connections(host, port):
+                listening = True
+                click.echo(f"ctcensus is running at http://{host}:{port}/  (Ctrl+C to stop)")
+            else:
+                time.sleep(0.1)
         except KeyboardInterrupt:
-            continue  # Ctrl+C reached gunicorn too (same process group): wait for it to finish
+            stopping = True  # Ctrl+C reached gunicorn too (same process group): wait for it to finish
+    if status != 0 or not (listening or stopping):
+        click.echo(f"ctcensus: gunicorn exited with status {status} "
+                   f"{'' if listening else f'before listening on {host}:{port} '}(its messages are above)", err=True)
+        sys.exit(status or 1)
 
 
 cli.add_command(calibrate_command, "calibrate")

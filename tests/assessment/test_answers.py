@@ -131,7 +131,7 @@ def test_paused_session_refuses_new_saves_retryably(db, started) -> None:  # typ
 def _deadline_passed(db, attempt_id, seconds_ago):  # type: ignore[no-untyped-def]
     attempt = db.get(Attempt, attempt_id)
     now = utcnow()
-    attempt.started_at = now - timedelta(minutes=40)
+    attempt.started_at = attempt.last_contact_at = now - timedelta(minutes=40)
     attempt.deadline_at = now - timedelta(seconds=seconds_ago)
     db.commit()
     return attempt, now
@@ -153,8 +153,8 @@ def test_late_delivery_rule(db, started) -> None:  # type: ignore[no-untyped-def
     attempt, now = _deadline_passed(db, attempt.id, 30)
     deadline = attempt.deadline_at
     # the client was last in contact (an acknowledged save) 5 minutes before the deadline
-    db.add(Answer(attempt_id=attempt.id, item_pk=_pk(db, attempt, other.id), seq=1, response={"choice": other.key},
-                  score=1, answered_at=deadline - timedelta(minutes=5), saved_at=deadline - timedelta(minutes=5)))
+    save_answer(db, attempt.id, other.id, 1, {"choice": other.key}, answered_at=deadline - timedelta(minutes=5),
+                now=deadline - timedelta(minutes=5))
     expire_if_due(attempt, now)
     db.commit()
     assert attempt.status == "submitted" and attempt.submit_reason == "deadline"
@@ -178,6 +178,35 @@ def test_late_delivery_rule(db, started) -> None:  # type: ignore[no-untyped-def
     db.commit()
     with pytest.raises(Conflict):
         save_answer(db, attempt.id, item.id, 2, {"text": "31"}, answered_at=claim, now=now)
+
+
+def test_a_late_resave_does_not_move_the_last_contact_back(db, started) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: the last contact is kept on the attempt, not read back from answers.saved_at.
+
+    A late re-save of the item saved last before the deadline rewrote that row's saved_at;
+    the last contact then fell back to the start, and an answer claiming a time long before
+    the real last contact was accepted.
+    """
+    _, attempt, items = started
+    item, other = items["short_answer"], items["single_choice"]
+    attempt, now = _deadline_passed(db, attempt.id, 30)
+    deadline = attempt.deadline_at
+    # on time: the client's last contact, 5 minutes before the deadline
+    save_answer(db, attempt.id, other.id, 1, {"choice": other.key}, answered_at=deadline - timedelta(minutes=5),
+                now=deadline - timedelta(minutes=5))
+    db.commit()
+    assert db.get(Attempt, attempt.id).last_contact_at == deadline - timedelta(minutes=5)
+    # late, but fair: a change of that same item made during the outage
+    ack = save_answer(db, attempt.id, other.id, 2, {"choice": other.key},
+                      answered_at=deadline - timedelta(minutes=1), now=now)
+    db.commit()
+    assert ack.changed
+    assert db.get(Attempt, attempt.id).last_contact_at == deadline - timedelta(minutes=5)  # late saves do not move it
+    # an answer claiming a time before the last contact is still refused
+    with pytest.raises(Conflict) as exc:
+        save_answer(db, attempt.id, item.id, 1, {"text": "32"}, answered_at=deadline - timedelta(minutes=30),
+                    now=now + timedelta(seconds=1))
+    assert exc.value.code == "time_up"
 
 
 def test_a_closed_session_ends_late_delivery(db, started) -> None:  # type: ignore[no-untyped-def]

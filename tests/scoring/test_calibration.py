@@ -121,6 +121,58 @@ def test_3pl_se_includes_beta_prior_curvature() -> None:
     np.testing.assert_allclose(se, se_num, rtol=2e-3)
 
 
+@pytest.fixture(scope="module")
+def guessing_data() -> np.ndarray:
+    """15 3PL items with true c = 0.2, 3000 persons."""
+    from scoring import ItemParameters
+
+    from .conftest import simulate
+
+    rng = np.random.default_rng(12)
+    truth = ItemParameters("3pl", rng.uniform(1.0, 2.0, 15), rng.uniform(-1.5, 1.0, 15), c=np.full(15, 0.2))
+    return simulate(truth, rng.normal(size=3000), rng)
+
+
+def _fit_3pl(X: np.ndarray, prior_c: tuple[float, float]) -> Calibration:
+    """calibrate(..., "3pl", prior_c=...); a shape of 1 may leave an item's c at 0 with its own warning."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = calibrate(X, "3pl", prior_c=prior_c, se=False)
+    assert all(issubclass(w.category, ConvergenceWarning) and "lower asymptote at the edge" in str(w.message)
+               for w in caught), [str(w.message) for w in caught]
+    return res
+
+
+@pytest.mark.parametrize("prior_c", [(1.0, 1.0), (1.0, 4.0), (4.0, 1.0)])
+def test_3pl_prior_c_with_a_shape_of_one(guessing_data: np.ndarray, prior_c: tuple[float, float]) -> None:
+    """Issue 12.6: c started at the prior's mode, which is 0, 1 or undefined (flat) when a shape is 1.
+
+    (1, 1) raised ZeroDivisionError, (1, 4) left every c at exactly 0 with converged=True, (4, 1)
+    failed with "c must lie in [0, 1)".
+    """
+    res = _fit_3pl(guessing_data, prior_c)
+    al, be = prior_c
+    assert res.converged and np.all((res.c > 0) & (res.c < 1))
+    assert res.c.max() > 0.1 and np.median(res.c) > 0.05  # true c = 0.2: the guessing is found
+    penalised = res.loglik + float(np.sum((al - 1) * np.log(res.c) + (be - 1) * np.log1p(-res.c)))
+    if al == 1:
+        # the penalised likelihood the M-step maximises beats anything with every c = 0 (the 2PL fit is the
+        # best of those; the old start at 0 never left it). With alpha > 1 the prior rules c = 0 out anyway.
+        assert penalised >= calibrate(guessing_data, "2pl", se=False).loglik + 10
+    if prior_c == (1.0, 4.0):  # as with a prior barely off the edge, which never had the problem
+        near = calibrate(guessing_data, "3pl", prior_c=(1.0001, 4.0), se=False)
+        assert penalised >= near.loglik + float(np.sum(3 * np.log1p(-near.c))) - 0.5
+
+
+@pytest.mark.parametrize("prior_c", [(0.5, 2.0), (2.0, 0.0), (1.0, float("nan")), (1.0, 2.0, 3.0), ("a", 1), 5.0])
+def test_3pl_prior_c_shapes_are_validated(prior_c: object) -> None:
+    with pytest.raises(ScoringInputError, match=r"prior_c: expected the shapes \(alpha, beta\) of the Beta prior.*"
+                                                r"two finite numbers >= 1.*found"):
+        calibrate(_THREE, "3pl", prior_c=prior_c)  # type: ignore[arg-type]
+
+
 def test_persons_without_responses_are_ignored(lsat7: np.ndarray) -> None:
     X = np.vstack([lsat7, np.full((7, 5), np.nan)])
     r1 = calibrate(lsat7, se=False)

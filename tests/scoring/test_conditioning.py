@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import (
+    ConditioningWarning,
     ConvergenceWarning,
     ItemParameters,
     ScoringInputError,
@@ -68,9 +69,8 @@ def test_unconditioned_plausible_values_and_eap_shrink_the_gap_conditioned_ones_
     cond_gap = pv.values[grade == 8].mean() - pv.values[grade == 5].mean()
     eap = estimate_ability(x, params, "eap").theta
     eap_gap = eap[grade == 8].mean() - eap[grade == 5].mean()
-    with warnings.catch_warnings():  # an unconditioned call may warn that it shrinks group differences
-        warnings.simplefilter("ignore")
-        common = plausible_values(x, params, 5, rng=1).values
+    with pytest.warns(ConditioningWarning):  # one common prior: it says so
+        common = plausible_values(x, params, 5, groups=None, rng=1).values
     common_gap = common[grade == 8].mean() - common[grade == 5].mean()
     assert abs(cond_gap - true_gap) < 0.05
     assert eap_gap < true_gap - 0.1

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from scoring.errors import ScoringInputError
+from scoring.errors import ConditioningWarning, ScoringInputError
 from scoring.models import ItemParameters, category_probabilities
 from scoring.plausible import (
     _sample_histogram,
@@ -27,6 +27,12 @@ def _simulate(rng: np.random.Generator, theta: np.ndarray, params: ItemParameter
 
 def _params(rng: np.random.Generator, J: int = 20) -> ItemParameters:
     return ItemParameters(model="2pl", a=rng.uniform(0.8, 2.0, J), d=rng.normal(0, 1.0, J))
+
+
+def _common_prior_pvs(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """plausible_values with groups=None on purpose (whole-population statistics): it must warn."""
+    with pytest.warns(ConditioningWarning, match="conditioned_plausible_values"):
+        return plausible_values(*args, groups=None, **kwargs)
 
 
 # ---------------------------------------------------------------- Rubin
@@ -109,7 +115,7 @@ def test_pvs_reproduce_population_mean_and_sd_unlike_eap() -> None:
     params = _params(rng, 15)
     x = _simulate(rng, theta, params)
     x[rng.random(x.shape) < 0.2] = np.nan  # 20 % missing at random
-    pv = plausible_values(x, params, n_draws=5, rng=1)
+    pv = _common_prior_pvs(x, params, n_draws=5, rng=1)
     assert pv.values.shape == (n, 5)
     assert pv.estimated and pv.n_iter > 0
     # population model estimated by EM: within 0.05 of the truth (sampling SE ~0.02)
@@ -137,13 +143,46 @@ def test_group_conditioning_keeps_group_differences() -> None:
     np.testing.assert_allclose(pv.group_sds, [1.0, 1.1], atol=0.07)
     diff_cond = pv.values[grade == 8].mean() - pv.values[grade == 5].mean()
     assert diff_cond == pytest.approx(1.0, abs=0.07)
-    pooled = plausible_values(x, params, n_draws=5, rng=3)
+    pooled = _common_prior_pvs(x, params, n_draws=5, rng=3)
     diff_pooled = pooled.values[grade == 8].mean() - pooled.values[grade == 5].mean()
     assert diff_pooled < diff_cond - 0.05  # a common prior shrinks group differences
     # given (fixed) population parameters are used as they are
     fixed = plausible_values(x, params, 2, groups=grade, group_means={5: 0.0, 8: 1.0}, group_sds=[1.0, 1.1], rng=0)
     assert not fixed.estimated and fixed.n_iter == 0
     np.testing.assert_array_equal(fixed.group_means, [0.0, 1.0])
+
+
+def test_conditioning_is_explicit_and_a_common_prior_warns() -> None:
+    """Issue 12.7: without groups= every person was drawn under one common prior, silently.
+
+    A 0.5 grade gap came out 0.44 and its 95 % intervals covered 44 % of the time. `groups` is
+    now required; groups=None (one common prior, for whole-population statistics) warns loudly.
+    """
+    import warnings
+
+    rng = np.random.default_rng(21)
+    n = 2000
+    grade = np.repeat(np.array([5, 8]), n)
+    theta = np.where(grade == 5, rng.normal(0.0, 1.0, 2 * n), rng.normal(0.5, 1.0, 2 * n))
+    params = _params(rng, 10)
+    x = _simulate(rng, theta, params)
+    with pytest.raises(TypeError, match="groups"):
+        plausible_values(x, params, 5, rng=0)  # type: ignore[call-arg]
+    with pytest.warns(ConditioningWarning) as caught:
+        common = plausible_values(x, params, 5, groups=None, rng=0)
+    message = str(caught[0].message)
+    assert "biased towards the common mean" in message and "conditioned_plausible_values" in message
+    assert issubclass(ConditioningWarning, UserWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conditioned = plausible_values(x, params, 5, groups=grade, rng=0)
+    true_gap = theta[grade == 8].mean() - theta[grade == 5].mean()
+
+    def gap(values: np.ndarray) -> float:
+        return float(values[grade == 8].mean() - values[grade == 5].mean())
+
+    assert gap(conditioned.values) == pytest.approx(true_gap, abs=0.06)
+    assert gap(common.values) < true_gap - 0.04  # what the warning is about
 
 
 def test_pvs_polytomous_and_empty_rows() -> None:
@@ -157,7 +196,7 @@ def test_pvs_polytomous_and_empty_rows() -> None:
     theta = rng.normal(size=400)
     x = _simulate(rng, theta, params)
     x[:50] = np.nan  # persons who answered nothing: draws come from the prior
-    pv = plausible_values(x, params, n_draws=10, group_means=0.0, group_sds=1.0, rng=rng)
+    pv = _common_prior_pvs(x, params, n_draws=10, group_means=0.0, group_sds=1.0, rng=rng)
     empty = pv.values[:50].ravel()
     assert empty.mean() == pytest.approx(0.0, abs=0.15)
     assert empty.std() == pytest.approx(1.0, abs=0.1)
@@ -169,12 +208,12 @@ def test_pvs_reproducible_with_seed() -> None:
     rng = np.random.default_rng(10)
     params = _params(rng, 6)
     x = _simulate(rng, rng.normal(size=200), params)
-    a = plausible_values(x, params, 3, rng=5, group_means=0.0, group_sds=1.0)
-    b = plausible_values(x, params, 3, rng=5, group_means=0.0, group_sds=1.0)
+    a = _common_prior_pvs(x, params, 3, rng=5, group_means=0.0, group_sds=1.0)
+    b = _common_prior_pvs(x, params, 3, rng=5, group_means=0.0, group_sds=1.0)
     np.testing.assert_array_equal(a.values, b.values)
     # permuting persons permutes the posterior moments
     perm = rng.permutation(200)
-    c = plausible_values(x[perm], params, 3, rng=5, group_means=0.0, group_sds=1.0)
+    c = _common_prior_pvs(x[perm], params, 3, rng=5, group_means=0.0, group_sds=1.0)
     np.testing.assert_allclose(c.posterior_mean, a.posterior_mean[perm], atol=1e-12)
 
 
@@ -183,28 +222,28 @@ def test_pv_mapping_priors_without_groups_use_label_all() -> None:
     rng = np.random.default_rng(12)
     params = _params(rng, 6)
     x = _simulate(rng, rng.normal(size=120), params)
-    via_map = plausible_values(x, params, 3, group_means={"all": 0.3}, group_sds={"all": 1.1}, rng=4)
-    via_scalar = plausible_values(x, params, 3, group_means=0.3, group_sds=1.1, rng=4)
+    via_map = _common_prior_pvs(x, params, 3, group_means={"all": 0.3}, group_sds={"all": 1.1}, rng=4)
+    via_scalar = _common_prior_pvs(x, params, 3, group_means=0.3, group_sds=1.1, rng=4)
     assert via_map.group_labels == ("all",)
     np.testing.assert_array_equal(via_map.group_means, [0.3])
     np.testing.assert_array_equal(via_map.group_sds, [1.1])
     assert not via_map.estimated
     np.testing.assert_array_equal(via_map.values, via_scalar.values)
     with pytest.raises(ScoringInputError, match=r"group_means: no value for group\(s\) \['all'\]"):
-        plausible_values(x, params, 3, group_means={"grade5": 0.3}, group_sds={"all": 1.1})
+        plausible_values(x, params, 3, groups=None, group_means={"grade5": 0.3}, group_sds={"all": 1.1})
 
 
 def test_pv_bad_input() -> None:
     params = ItemParameters(model="2pl", a=[1.0, 1.0], d=[0.0, 0.0])
     x = np.array([[0, 1], [1, 1]], dtype=float)
     with pytest.raises(ScoringInputError, match="columns"):
-        plausible_values(x[:, :1], params)
+        plausible_values(x[:, :1], params, groups=None)
     with pytest.raises(ScoringInputError, match="row 0, column 1"):
-        plausible_values(np.array([[0, 2.0]]), params)
+        plausible_values(np.array([[0, 2.0]]), params, groups=None)
     with pytest.raises(ScoringInputError, match="n_draws"):
-        plausible_values(x, params, n_draws=0)
+        plausible_values(x, params, n_draws=0, groups=None)
     with pytest.raises(ScoringInputError, match="both or neither"):
-        plausible_values(x, params, group_means=0.0)
+        plausible_values(x, params, groups=None, group_means=0.0)
     with pytest.raises(ScoringInputError, match="groups"):
         plausible_values(x, params, groups=["a"])
     with pytest.raises(ScoringInputError, match="group_sds"):
@@ -257,7 +296,7 @@ def test_group_statistics_pv_vs_eap_end_to_end() -> None:
     theta = rng.normal(0, 1, 3000)
     params = _params(rng, 12)
     x = _simulate(rng, theta, params)
-    pv = plausible_values(x, params, 5, group_means=0.0, group_sds=1.0, rng=0)
+    pv = _common_prior_pvs(x, params, 5, group_means=0.0, group_sds=1.0, rng=0)
     gs = group_statistics(500 + 100 * pv.values, cuts=[400, 500, 600])
     assert gs.groups == ("all",)
     true_pct = 100 * np.array([(theta < -1).mean(), ((theta >= -1) & (theta < 0)).mean(), ((theta >= 0) & (theta < 1)).mean(), (theta >= 1).mean()])
@@ -318,7 +357,7 @@ def test_posterior_moments_agree_with_eap_scoring() -> None:
     )
     x = _simulate(rng, rng.normal(size=500), params)
     x[rng.random(x.shape) < 0.1] = np.nan
-    pv = plausible_values(x, params, 2, group_means=0.0, group_sds=1.0, rng=0)
+    pv = _common_prior_pvs(x, params, 2, group_means=0.0, group_sds=1.0, rng=0)
     eap = estimate_ability(x, params, method="eap")
     np.testing.assert_allclose(pv.posterior_mean, eap.theta, atol=1e-4)
     np.testing.assert_allclose(pv.posterior_sd, eap.se, atol=1e-4)

@@ -399,6 +399,33 @@ def test_ticket_login_is_rate_limited_per_ticket_and_per_ip(app, client, setup) 
     assert client.post("/api/v1/login", json={"ticket": attempts[1].ticket}).status_code == 200
 
 
+@pytest.mark.parametrize("body", ['{"seq": 1, "response": ', "[1, 2]", '{"seq": 1}', '{"seq": 1, "response": null, "x": 1}'])
+def test_requests_without_a_valid_token_get_401_before_the_body_is_judged(client, db, setup, body) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.4: authenticate first (as the staff pages do), then judge the body."""
+    _, attempts, items = setup
+    item_id = items["single_choice"].id
+    json_type = {"Content-Type": "application/json"}
+    for url, send in ((f"/api/v1/attempt/answers/{item_id}", client.put),
+                      (f"/api/v1/attempt/answers/{'x' * 200}", client.put),
+                      ("/api/v1/attempt/heartbeat", client.post)):
+        response = send(url, data=body, headers=json_type)
+        assert (response.status_code, response.get_json()["error"]) == (401, "no_token"), url
+        response = send(url, data=body, headers={**json_type, **_auth("forged.token")})
+        assert (response.status_code, response.get_json()["error"]) == (401, "bad_token"), url
+    # a revoked token (the proctor locked and unlocked the attempt) is no sign-in either
+    revoked = _login_and_start(client, attempts[0].ticket)["token"]
+    proctoring.lock_attempt(db, attempts[0].id, actor="proctor")
+    proctoring.unlock_attempt(db, attempts[0].id, actor="proctor")
+    db.commit()
+    for url, send in ((f"/api/v1/attempt/answers/{item_id}", client.put), ("/api/v1/attempt/heartbeat", client.post)):
+        response = send(url, data=body, headers={**json_type, **_auth(revoked)})
+        assert (response.status_code, response.get_json()["error"]) == (401, "token_revoked"), url
+        # signed in: now the body is judged
+        token = _login(client, attempts[0].ticket)["token"]
+        response = send(url, data=body, headers={**json_type, **_auth(token)})
+        assert (response.status_code, response.get_json()["error"]) == (400, "bad_json"), url
+
+
 def test_openapi_documents_every_route(app, client) -> None:  # type: ignore[no-untyped-def]
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")

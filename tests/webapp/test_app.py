@@ -196,3 +196,16 @@ def test_a_distributed_guesser_meets_the_per_username_limit(app) -> None:  # typ
     assert _login_from(app, "203.0.113.1", "res", "another-guess") == 429
     assert _login_from(app, "203.0.113.1", "res", "research-pass") == 429
     assert _login_from(app, "192.0.2.10", "res", "research-pass") == 302
+
+
+def test_json_responses_keep_insertion_order(app, client) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.3: JSON_SORT_KEYS does nothing since Flask 2.3; the JSON provider's sort_keys is what counts."""
+    import json
+
+    from webapp.views.api import OPENAPI_PATH
+
+    assert app.json.sort_keys is False
+    served = json.loads(client.get("/api/v1/openapi.json").get_data(as_text=True))
+    written = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    assert list(served) == list(written)  # "openapi", "info", "paths", ... as written, not alphabetical
+    assert list(served["paths"]) == list(written["paths"])

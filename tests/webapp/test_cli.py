@@ -68,6 +68,28 @@ def test_items_import_foreign_qti_with_dimension_and_grades(run_cli) -> None:  #
     assert bad.exit_code == 2 and "--dimension" in bad.output
 
 
+@pytest.mark.parametrize("command", ["import", "validate"])
+def test_items_import_of_a_folder_with_nothing_to_import_is_an_error(run_cli, tmp_path: Path, command) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.5: QTI item files without imsmanifest.xml (or an empty folder) are not "0 items imported"."""
+    import shutil
+
+    from tests.item_bank.helpers import FIXTURES
+
+    pkg = tmp_path / "no-manifest"
+    shutil.copytree(FIXTURES / "qti21", pkg)
+    (pkg / "imsmanifest.xml").unlink()
+    n_xml = len(list(pkg.rglob("*.xml")))
+    result = run_cli("items", command, "--dimension", "D2", str(pkg))
+    assert result.exit_code == 1, result.output
+    assert str(pkg) in result.output and "imsmanifest.xml" in result.output and f"{n_xml} .xml" in result.output
+    assert "imported 0" not in result.output and "0 items valid" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("items", command, str(empty))
+    assert result.exit_code == 1 and str(empty) in result.output and ".yaml" in result.output, result.output
+    assert json.loads(run_cli("items", "list", "--json").output) == []
+
+
 _HDR = "version: 1\ndimension: D3\ngrades: [5]\nstatus: draft\ntitle: {zh-TW: t}\n"
 
 
@@ -197,6 +219,73 @@ def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: P
                 if _alive(pid):
                     os.kill(pid, signal.SIGKILL)
             serve.wait()
+
+
+def _serve_env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(CTCENSUS_INSTANCE=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/app.db")
+    return env
+
+
+def test_serve_exits_non_zero_naming_the_port_when_it_is_taken(tmp_path: Path) -> None:
+    """Issue 12.2: a port in use is an error (exit status 1 and a message naming the port), never "running"."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "1"],
+                                env=_serve_env(tmp_path), capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert str(port) in result.stderr and "in use" in result.stderr, output
+    assert "running" not in output
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads processes from Linux /proc")
+def test_serve_says_running_only_once_the_port_accepts_connections(tmp_path: Path) -> None:
+    """Issue 12.2: "running" was printed before gunicorn had bound the port."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    before = set(_processes())
+    started: dict[int, str] = {}
+    serve = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "1"],
+                             env=_serve_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert serve.stdout is not None
+        line = serve.stdout.readline()  # blocks until the first line ("running") or the end
+        assert "running" in line, line
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # at once: no retry
+            pass
+        started = {pid: cmd for pid, cmd in _processes().items()
+                   if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 0
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:  # never leave a server behind, even when the test fails
+        started.update({pid: cmd for pid, cmd in _processes().items()
+                        if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)})
+        for pid in [serve.pid, *started]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.wait()
+        if serve.stdout is not None:
+            serve.stdout.close()
 
 
 @pytest.mark.parametrize("command", ["serve", "demo"])

@@ -170,12 +170,12 @@ def start():  # type: ignore[no-untyped-def]
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
+    current = _current_attempt()  # authenticate first: no token is 401 whatever the body
     current_item = json_object(required=False, fields=("current_item",)).get("current_item")
     if current_item == "":  # documented: "" means no item on screen, as null does
         current_item = None
     if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
         raise InvalidInput("current_item must be an item id or null", code="bad_item")
-    current = _current_attempt()
     if current_item is not None:
         attempt_service.check_form_item(db_session(), current, current_item)  # 422 unknown_item
     now = utcnow()
@@ -186,6 +186,10 @@ def heartbeat():  # type: ignore[no-untyped-def]
 @bp.put("/attempt/answers/<item_id>")
 def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
+    # Authenticate first (no token is 401 whatever the body), but receive the upload before the
+    # attempt row is locked, so a slow client never holds the lock.
+    request.get_data(cache=True)
+    current = _current_attempt(for_update=True)
     if len(item_id) > MAX_ITEM_ID:
         raise InvalidInput("item id too long", code="bad_item")
     body = json_object(fields=("seq", "response", "answered_at"))
@@ -193,7 +197,6 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
         raise InvalidInput("send {\"seq\": n, \"response\": {...}} (response null clears the answer)",
                            code="bad_json")
     answered_at = answer_service.parse_client_time(body.get("answered_at"))
-    current = _current_attempt(for_update=True)
     db = db_session()
     now = utcnow()
     ack = answer_service.save_answer(db, current.id, item_id, body.get("seq"), body.get("response"),
