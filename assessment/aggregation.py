@@ -256,7 +256,7 @@ def score_distribution(
 
     Plausible values, not point estimates: their spread is the population's,
     where WLE or EAP scores would widen or shrink it. Scores beyond the outer
-    edges fall into the end bins; suppressed districts get no histogram.
+    edges fall into the end bins; suppressed districts and city grades get no histogram.
     """
     e = np.asarray(edges, dtype=np.float64)
     B = e.size - 1
@@ -269,6 +269,8 @@ def score_distribution(
     out: dict[str, Any] = {"edges": [float(x) for x in e], "city": {}, "district": {}}
     for grade in np.unique(units.grades).tolist():
         in_grade = units.grades == grade
+        if ("city", "city", grade) in suppressed_units:
+            continue  # a grade too small to report (e.g. a pilot): its histogram would give its n away
         out["city"][str(grade)] = percents(in_grade)
         for d in np.unique(units.district_ids[in_grade]).tolist():
             key = units.district_keys[d]

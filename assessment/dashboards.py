@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .access import Scope, pseudonym
 from .census_scoring import DIMENSIONS
 from .errors import Forbidden, NotFound
+from .item_store import item_from_record
 from .models import (
     District,
     ItemRecord,
@@ -41,8 +42,12 @@ __all__ = ["Group", "ItemRow", "Page", "StudentRow", "TrendPoint", "city_page", 
            "school_page", "student_report"]
 
 Z95 = 1.959964
-# a dimension counts as a strength or a weakness only this far (percentage points) from the student's others
-PROFILE_GAP = 20.0
+# a dimension counts as a strength or a weakness only when it differs from the student's other dimensions by
+# more than chance would make: two-sided 5% with Bonferroni over four dimensions (z = 2.50), binomial SE of
+# the points the form offered (under pure noise, 4 x 5 points, about 4% of students get a mark) ...
+PROFILE_Z = 2.50
+# ... and rests on at least this many points
+PROFILE_MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class ItemRow:
     title: str
     dimension: str
     anchor: bool
-    stem: str | None  # sanitised HTML; None for anchor items, which stay secure for linking
+    view: dict[str, Any] | None  # the item as students see it (`Item.student_view`); None for secure anchors
     suppressed: bool
     n: int | None
     pct: float | None
@@ -105,18 +110,21 @@ class StudentRow:
     floor: float = float("-inf")  # the lowest and highest score a page reports (the scale's mean -/+ 4 SD)
     ceiling: float = float("inf")
 
+    def _clip(self, x: float) -> float:
+        return round(min(max(x, self.floor), self.ceiling), 1)
+
     @property
     def score(self) -> float:
         """The scale score as reported: all-wrong and all-right patterns sit at the floor or the ceiling."""
-        return round(min(max(self.scale_score, self.floor), self.ceiling), 1)
+        return self._clip(self.scale_score)
 
     @property
     def low(self) -> float:
-        return round(max(self.scale_score - Z95 * self.scale_se, self.floor), 1)
+        return self._clip(self.scale_score - Z95 * self.scale_se)
 
     @property
     def high(self) -> float:
-        return round(min(self.scale_score + Z95 * self.scale_se, self.ceiling), 1)
+        return self._clip(self.scale_score + Z95 * self.scale_se)
 
 
 @dataclass(frozen=True)
@@ -239,16 +247,24 @@ def _city(session: Session, run: ScoreRun) -> list[Group]:
     return _groups(session, run, {}, ResultAggregate.level == "city", ResultAggregate.subgroup == "all")
 
 
-def _trend(session: Session) -> list[TrendPoint]:
+def _trend(session: Session, run: ScoreRun) -> list[TrendPoint]:
+    """The city means of the windows up to this run's, each from its current run on the same reporting scale."""
+    scale = run.settings["reporting"]["scale"]
     rows = session.execute(
-        select(TestWindow.code, TestWindow.academic_year, ResultAggregate.grade, ResultAggregate.n,
+        select(TestWindow.code, TestWindow.academic_year, ScoreRun.settings, ResultAggregate.grade, ResultAggregate.n,
                ResultAggregate.mean, ResultAggregate.ci_low, ResultAggregate.ci_high)
         .join(ScoreRun, ScoreRun.window_id == TestWindow.id)
         .join(ResultAggregate, ResultAggregate.run_id == ScoreRun.id)
-        .where(ScoreRun.current.is_(True), ResultAggregate.level == "city", ResultAggregate.subgroup == "all")
+        .where(or_(ScoreRun.id == run.id, and_(ScoreRun.current.is_(True), ScoreRun.window_id != run.window_id)),
+               ResultAggregate.level == "city", ResultAggregate.subgroup == "all",
+               TestWindow.academic_year <= run.window.academic_year)
         .order_by(TestWindow.academic_year, TestWindow.code, ResultAggregate.grade))
     return [TrendPoint(window=r.code, year=r.academic_year, grade=r.grade, n=r.n, mean=r.mean, ci_low=r.ci_low,
-                       ci_high=r.ci_high) for r in rows]
+                       ci_high=r.ci_high) for r in rows if _same_scale(r.settings["reporting"]["scale"], scale)]
+
+
+def _same_scale(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("mean", "sd", "base_year", "base_grade"))
 
 
 def _pseudonymise(groups: list[Group], scope: Scope, secret_key: str) -> list[Group]:
@@ -263,7 +279,7 @@ def _pseudonymise(groups: list[Group], scope: Scope, secret_key: str) -> list[Gr
     return out
 
 
-def _items(session: Session, run: ScoreRun, level: str, unit: str, lang: str, *, include_stem: bool) -> list[ItemRow]:
+def _items(session: Session, run: ScoreRun, level: str, unit: str, lang: str, *, include_view: bool) -> list[ItemRow]:
     stats = session.execute(
         select(ResultItemStat).where(ResultItemStat.run_id == run.id,
                                      or_(and_(ResultItemStat.level == level, ResultItemStat.unit == unit),
@@ -272,13 +288,15 @@ def _items(session: Session, run: ScoreRun, level: str, unit: str, lang: str, *,
     mine = [s for s in stats if s.level == level]
     records = {r.pk: r for r in session.scalars(select(ItemRecord).where(ItemRecord.pk.in_({s.item_pk for s in mine})))}
     out = []
+    views: dict[int, dict[str, Any]] = {}
     for s in mine:
         record = records[s.item_pk]
-        content = record.content
-        title = _text(content.get("title"), lang)
-        stem = None if record.anchor or not include_stem else _text(content.get("stem"), lang)
+        title = _text(record.content.get("title"), lang)
+        if include_view and not record.anchor and s.item_pk not in views:
+            views[s.item_pk] = item_from_record(record).student_view(lang)
         out.append(ItemRow(item_id=s.item_id, item_pk=s.item_pk, grade=s.grade, title=title,
-                           dimension=record.dimension, anchor=record.anchor, stem=stem, suppressed=s.suppressed,
+                           dimension=record.dimension, anchor=record.anchor, view=views.get(s.item_pk),
+                           suppressed=s.suppressed,
                            n=s.n, pct=s.pct, city_pct=city.get((s.grade, s.item_id)), omitted_pct=s.omitted_pct))
     # what to reteach first: the items furthest below the city, then the lowest
     out.sort(key=lambda i: (i.grade, i.suppressed, i.difference if i.difference is not None else 0.0,
@@ -307,7 +325,7 @@ def city_page(session: Session, run: ScoreRun, scope: Scope, *, lang: str, secre
                                                      ResultAggregate.subgroup == "all"), scope, secret_key)
     page.sections["subgroups"] = _groups(session, run, {}, ResultAggregate.level == "city",
                                          ResultAggregate.subgroup != "all")
-    page.trend = _trend(session)
+    page.trend = _trend(session, run)
     dist = run.summary.get("distribution")
     if dist:
         page.distribution = {"edges": dist["edges"], "city": dist["city"]}
@@ -325,7 +343,7 @@ def district_page(session: Session, run: ScoreRun, scope: Scope, district_key: s
         raise Forbidden("district pages are for the bureau; open your school's or your classes' page instead")
     district = session.scalar(select(District).where(District.source_id == district_key))
     if district is None:
-        raise NotFound(f"no district {district_key!r}")
+        _missing(scope, f"no district {district_key!r}")
     page = _base(run, "district", district.source_id, _name(district, lang))
     names = _unit_names(session, lang, schools=School.district_id == district.id)
     page.sections["district"] = _groups(session, run, names, ResultAggregate.level == "district",
@@ -344,6 +362,14 @@ def district_page(session: Session, run: ScoreRun, scope: Scope, district_key: s
     return page
 
 
+def _missing(scope: Scope, message: str) -> NoReturn:
+    """NotFound for readers of everything; Forbidden for scoped readers, so ids outside their scope
+    answer the same whether they exist or not."""
+    if scope.sees_all:
+        raise NotFound(message)
+    raise Forbidden("you can only see results of your own school or classes")
+
+
 def _identifying(scope: Scope) -> None:
     if scope.pseudonymous:
         raise Forbidden("this page names schools, classes or students; researchers use the pseudonymous exports "
@@ -355,7 +381,7 @@ def school_page(session: Session, run: ScoreRun, scope: Scope, school_key: str, 
     _identifying(scope)
     school = session.scalar(select(School).where(School.source_id == school_key))
     if school is None:
-        raise NotFound(f"no school {school_key!r}")
+        _missing(scope, f"no school {school_key!r}")
     scope.check_school(school.id)
     page = _base(run, "school", school.source_id, _name(school, lang))
     district = session.get(District, school.district_id)
@@ -372,29 +398,50 @@ def school_page(session: Session, run: ScoreRun, scope: Scope, school_key: str, 
                                        ResultAggregate.school_id == school.id, ResultAggregate.subgroup == "all")
     page.sections["gender"] = _groups(session, run, names, ResultAggregate.level == "school",
                                       ResultAggregate.unit == school.source_id, ResultAggregate.subgroup != "all")
-    page.items = _items(session, run, "school", school.source_id, lang, include_stem=True)
+    page.items = _items(session, run, "school", school.source_id, lang, include_view=True)
     page.grades = sorted({g.grade for g in page.sections["school"] if g.level == "school"})
     page.sections["school"] = [g for g in page.sections["school"] if g.grade in page.grades]
     return page
 
 
-def _profile(known: dict[str, float]) -> tuple[str | None, str | None]:
-    """The dimension well above (and the one well below) the mean of the student's other dimensions, if any.
+def _profile(known: dict[str, float], points: dict[str, float]) -> tuple[str | None, str | None]:
+    """The dimension clearly above (and the one clearly below) the student's other dimensions, if any.
 
-    Dimension scores rest on a few items each, so only a gap of PROFILE_GAP points counts.
+    A dimension rests on a few items, so a difference counts only when it is larger than PROFILE_Z standard
+    errors of the difference of two proportions (the dimension's points against the others' points).
     """
-    if len(known) < 2:
+    usable = {d: v / 100.0 for d, v in known.items() if points.get(d, 0) >= PROFILE_MIN_POINTS}
+    if len(usable) < 2:
         return None, None
-    hi, lo = max(known, key=known.__getitem__), min(known, key=known.__getitem__)
+    z: dict[str, float] = {}
+    for d, p in usable.items():
+        m_d = points[d]
+        m_r = sum(points[k] for k in usable if k != d)
+        p_r = sum(usable[k] * points[k] for k in usable if k != d) / m_r
+        pooled = (p * m_d + p_r * m_r) / (m_d + m_r)
+        se = (pooled * (1 - pooled) * (1 / m_d + 1 / m_r)) ** 0.5
+        if se > 0:
+            z[d] = (p - p_r) / se
+    hi = max(z, key=z.__getitem__, default=None)
+    lo = min(z, key=z.__getitem__, default=None)
+    return (hi if hi is not None and z[hi] >= PROFILE_Z else None,
+            lo if lo is not None and z[lo] <= -PROFILE_Z else None)
 
-    def rest(d: str) -> float:
-        return sum(v for k, v in known.items() if k != d) / (len(known) - 1)
 
-    return (hi if known[hi] - rest(hi) >= PROFILE_GAP else None,
-            lo if rest(lo) - known[lo] >= PROFILE_GAP else None)
+def _dimension_points(session: Session, run: ScoreRun, class_id: int) -> dict[str, float]:
+    """Points per dimension on the items the class's students were given (from the run's item statistics)."""
+    rows = session.execute(
+        select(ItemRecord.dimension, ItemRecord.max_score)
+        .join(ResultItemStat, ResultItemStat.item_pk == ItemRecord.pk)
+        .where(ResultItemStat.run_id == run.id, ResultItemStat.level == "class", ResultItemStat.class_id == class_id))
+    points: dict[str, float] = {}
+    for dimension, max_score in rows:
+        points[dimension] = points.get(dimension, 0.0) + float(max_score)
+    return points
 
 
-def _student_rows(session: Session, run: ScoreRun, lang: str, *conditions: Any) -> list[StudentRow]:
+def _student_rows(session: Session, run: ScoreRun, lang: str, points: dict[str, float],
+                  *conditions: Any) -> list[StudentRow]:
     scale = run.settings["reporting"]["scale"]
     floor, ceiling = (float(scale["mean"]) + k * 4 * float(scale["sd"]) for k in (-1, 1))
     q = (select(StudentScore, Student.source_id, Student.family_name, Student.given_name, Student.seat_number)
@@ -404,7 +451,7 @@ def _student_rows(session: Session, run: ScoreRun, lang: str, *conditions: Any) 
     out = []
     for s, key, family, given, seat in session.execute(q):
         dims = {d: s.dimensions.get(d) for d in DIMENSIONS}
-        strength, weakness = _profile({d: v for d, v in dims.items() if v is not None})
+        strength, weakness = _profile({d: v for d, v in dims.items() if v is not None}, points)
         name = f"{given} {family}" if lang == "en" and family.isascii() else f"{family}{given}"
         out.append(StudentRow(key=key, name=name, seat=seat, grade=s.grade, scale_score=s.scale_score,
                               scale_se=s.scale_se, level=s.level, dimensions=dims, strength=strength,
@@ -417,7 +464,7 @@ def class_page(session: Session, run: ScoreRun, scope: Scope, class_key: str, *,
     _identifying(scope)
     klass = session.scalar(select(SchoolClass).where(SchoolClass.source_id == class_key))
     if klass is None:
-        raise NotFound(f"no class {class_key!r}")
+        _missing(scope, f"no class {class_key!r}")
     scope.check_class(klass.id, klass.school_id)
     school = session.get(School, klass.school_id)
     assert school is not None
@@ -434,33 +481,41 @@ def class_page(session: Session, run: ScoreRun, scope: Scope, class_key: str, *,
                        if scope.role != "teacher" else [])  # a teacher reads classes, not whole schools
                     + _city(session, run))
         if g.grade == klass.grade]
-    page.students = _student_rows(session, run, lang, StudentScore.class_id == klass.id)
-    page.items = _items(session, run, "class", klass.source_id, lang, include_stem=True)
+    page.students = _student_rows(session, run, lang, _dimension_points(session, run, klass.id),
+                                  StudentScore.class_id == klass.id)
+    page.items = _items(session, run, "class", klass.source_id, lang, include_view=True)
     return page
 
 
 def student_report(session: Session, run: ScoreRun, scope: Scope, student_key: str, *, lang: str,
                    config: ReportingConfig) -> Page:
-    """One student's page for parents: scale score with its band, level and what it means, dimension profile."""
+    """One student's page for parents: scale score with its band, level and what it means, dimension profile.
+
+    Access follows the class and school the student sat the test in (the run's record), not today's roster.
+    """
     _identifying(scope)
-    student = session.scalar(select(Student).where(Student.source_id == student_key))
-    if student is None:
-        raise NotFound(f"no student {student_key!r}")
-    klass = student.school_class
-    scope.check_class(klass.id, klass.school_id)
-    rows = _student_rows(session, run, lang, StudentScore.student_id == student.id)
-    if not rows:
-        raise NotFound(f"{student.display_name} has no score in run {run.id}: absent, or no scored answer")
-    page = _base(run, "student", student.source_id, rows[0].name)
+    score = session.execute(select(StudentScore.class_id, StudentScore.school_id)
+                            .join(Student, StudentScore.student_id == Student.id)
+                            .where(StudentScore.run_id == run.id, Student.source_id == student_key)).first()
+    if score is None:
+        _missing(scope, f"no scored student {student_key!r} in run {run.id} (absent, or no scored answer)")
+    scope.check_class(score.class_id, score.school_id)
+    rows = _student_rows(session, run, lang, _dimension_points(session, run, score.class_id),
+                         Student.source_id == student_key)
+    klass, school = session.get(SchoolClass, score.class_id), session.get(School, score.school_id)
+    assert klass is not None and school is not None
+    page = _base(run, "student", student_key, rows[0].name)
     page.students = rows
     page.grades = [rows[0].grade]
-    school = klass.school
     page.parent = {"class": klass.source_id, "class_name": klass.name, "school": school.source_id,
                    "school_name": _name(school, lang)}
     page.sections["city"] = [g for g in _city(session, run) if g.grade == rows[0].grade]
-    page.facts = {"levels": [{"code": lv.code, "label": lv.label.get(lang) or lv.label["zh-TW"],
-                              "describe": lv.describe.get(lang) or lv.describe.get("zh-TW", ""), "min": lv.min}
-                             for lv in config.levels],
+    # the run's own levels and cuts (what the student was placed by); today's texts describe them
+    texts = {lv.code: lv.describe for lv in config.levels}
+    page.facts = {"levels": [{"code": lv["code"], "label": lv["label"].get(lang) or lv["label"]["zh-TW"],
+                              "describe": texts.get(lv["code"], {}).get(lang) or texts.get(lv["code"], {}).get("zh-TW", ""),
+                              "min": lv.get("min")}
+                             for lv in run.settings["reporting"]["levels"]],
                   "dimensions": {d: (config.dimensions.get(d, {}).get(lang) or config.dimensions.get(d, {}).get("zh-TW")
                                      or d) for d in DIMENSIONS}}
     return page

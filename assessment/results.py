@@ -42,7 +42,7 @@ from .models import (
     TestWindow,
 )
 from .reporting_config import ReportingConfig
-from .response_matrix import ResponseMatrix, load_response_matrix
+from .response_matrix import NOT_PRESENTED, NOT_REACHED, ResponseMatrix, load_response_matrix
 from .windows import get_window
 
 __all__ = ["PROVISIONAL_SET", "RunOutcome", "compute_results", "current_run", "get_run", "list_runs",
@@ -180,8 +180,10 @@ def compute_results(
     hidden = {(r.level, r.unit, r.grade) for r in rows if r.suppressed and r.subgroup == "all"}
     summary = _summary(matrix, res, rows, columns, units, config)
     summary["distribution"] = score_distribution(res.pv_scale, units, _bin_edges(config), hidden)
-    scores = matrix.for_scoring(config.not_reached)[keep]
-    item_rows = item_statistics(units, scores, matrix.status[keep], matrix.item_ids, matrix.item_pks.tolist(),
+    scores, status = matrix.for_scoring(config.not_reached)[keep], matrix.status[keep]
+    if config.not_reached == "missing":  # not-reached items then say nothing about the item, as in scoring
+        status = np.where(status == NOT_REACHED, NOT_PRESENTED, status).astype(np.int8)
+    item_rows = item_statistics(units, scores, status, matrix.item_ids, matrix.item_pks.tolist(),
                                 matrix.item_max, suppressed_units=hidden, min_n=min_cell_size)
 
     progress("storing")

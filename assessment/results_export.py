@@ -147,11 +147,22 @@ def _student_table(session: Session, run: ScoreRun, scope: Scope, name: Any, dis
     return ResultTable(tuple(columns), rows)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    return value
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell; text that a spreadsheet would run as a formula (a name "=HYPERLINK(...)") gets a leading '."""
+    value = _cell(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value
 
 
@@ -161,7 +172,7 @@ def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: 
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.columns)
-        writer.writerows([[_cell(v) for v in row] for row in table.rows])
+        writer.writerows([[_csv_cell(v) for v in row] for row in table.rows])
         data = buf.getvalue().encode("utf-8")
         if isinstance(out, io.BytesIO):
             out.write(data)
@@ -170,12 +181,22 @@ def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: 
         return
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(sheet[:31])
         ws.append(list(table.columns))
+
+        def xlsx_cell(value: Any) -> Any:
+            value = _cell(value)
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                cell = WriteOnlyCell(ws, value=value)
+                cell.data_type = "s"  # text, never a formula, whatever it starts with
+                return cell
+            return value
+
         for row in table.rows:
-            ws.append([_cell(v) for v in row])
+            ws.append([xlsx_cell(v) for v in row])
         wb.save(out)
         return
     raise InvalidInput(f"format must be csv or xlsx; got {fmt!r}")

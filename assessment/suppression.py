@@ -6,8 +6,10 @@ children), so one hidden cell in an additive relation could be recovered by
 subtraction. For every relation ``parent = child_1 + ... + child_k`` the
 number of hidden cells among the parent and its children must therefore be 0
 or at least 2: when it is 1, the smallest shown child (or, without one, the
-parent) is hidden too, and this repeats until no relation has exactly one
-hidden cell.
+parent) is hidden too. And when the parent is shown, the hidden children
+together must not form a group under the minimum either (parent minus the
+shown children would give their combined mean and n): while they do, the
+smallest shown child is hidden too. This repeats until every relation holds.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def suppress(
         for parent, children in relations:
             members = [parent, *children]
             n_hidden = sum(1 for c in members if c in hidden)
-            if n_hidden != 1:
+            hidden_together = sum(sizes[c] for c in children if c in hidden)
+            if not (n_hidden == 1 or (parent not in hidden and 0 < hidden_together < min_n)):
                 continue
             shown = sorted((c for c in children if c not in hidden), key=lambda c: (sizes[c], str(c)))
             extra = shown[0] if shown else parent

@@ -61,10 +61,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from assessment import results
-from assessment.aggregation import Units, aggregate
+from assessment.aggregation import Units, aggregate, score_distribution
 from assessment.bulk import copy_rows
 from assessment.census_scoring import score_students
 from assessment.db import make_engine, make_session_factory
+from assessment.item_statistics import item_statistics
 from assessment.migrate import upgrade
 from assessment.models import (
     Attempt,
@@ -72,6 +73,7 @@ from assessment.models import (
     Form,
     ParameterSet,
     ResultAggregate,
+    ResultItemStat,
     School,
     SchoolClass,
     ScoreRun,
@@ -308,7 +310,8 @@ class Clock:
 
 
 def store(factory: Callable[[], Session], how: str, window_id: int, pset_id: int, fp: str, matrix: ResponseMatrix,
-          res: Any, rows: list[Any], summary: dict[str, Any], config: Any, clock: Clock) -> None:
+          res: Any, rows: list[Any], summary: dict[str, Any], config: Any, clock: Clock,
+          item_rows: list[dict[str, Any]]) -> None:
     """Store the run in one transaction: rows built by results.py, written by batched INSERTs or by COPY."""
     session = factory()
     try:
@@ -330,6 +333,8 @@ def store(factory: Callable[[], Session], how: str, window_id: int, pset_id: int
             else:
                 copy_rows(session, model, values)
             clock.lap("student rows" if model is StudentScore else "aggregate rows")
+        copy_rows(session, ResultItemStat, [r | {"run_id": run.id} for r in item_rows])
+        clock.lap("item rows")
         results._make_current(session, run)
         session.commit()
         clock.lap("commit")
@@ -402,6 +407,13 @@ def main() -> None:
             clock.lap("aggregate")
             summary = results._summary(matrix, res, rows, columns, units, config)
             clock.lap("summary")
+            hidden = {(r.level, r.unit, r.grade) for r in rows if r.suppressed and r.subgroup == "all"}
+            summary["distribution"] = score_distribution(res.pv_scale, units, results._bin_edges(config), hidden)
+            clock.lap("distribution")
+            item_rows = item_statistics(units, matrix.for_scoring(config.not_reached)[keep], matrix.status[keep],
+                                        matrix.item_ids, list(range(1, len(matrix.item_ids) + 1)), matrix.item_max,
+                                        suppressed_units=hidden, min_n=min_cell)
+            clock.lap("item statistics")
             compute = dict(clock.stages)
 
             # reference: a bare EAP of the same matrix
@@ -424,7 +436,7 @@ def main() -> None:
             for how in (("copy",) if args.skip_insert else ("insert", "copy")):
                 truncate_results(engine)
                 clock = Clock()
-                store(factory, how, window_id, pset_id, fp, matrix, res, rows, summary, config, clock)
+                store(factory, how, window_id, pset_id, fp, matrix, res, rows, summary, config, clock, item_rows)
                 ways[how] = dict(clock.stages)
                 digests[how] = stored_digest(engine)
         finally:
@@ -444,6 +456,8 @@ def main() -> None:
     print(f"  EAP + WLE + scale scores + profiles       {compute['score_students'] - pv_s:7.2f}")
     print(f"  aggregate (groups + suppression)          {compute['aggregate']:7.2f}")
     print(f"  run summary                               {compute['summary']:7.2f}")
+    print(f"  score distributions                       {compute['distribution']:7.2f}")
+    print(f"  item statistics (+ suppression per item)  {compute['item statistics']:7.2f}   ({len(item_rows):,} rows)")
     w = next(iter(ways.values()))
     print(f"  build row dicts (results.py)              {w['build student dicts'] + w['build aggregate dicts']:7.2f}"
           f"   (students {w['build student dicts']:.2f})")
@@ -453,6 +467,7 @@ def main() -> None:
             st = ways[how]
             print(f"  {label:<41s} {writes[how]:7.2f}   (students {st['student rows']:.2f}, aggregates "
                   f"{st['aggregate rows']:.2f})")
+    print(f"  write item statistics (COPY)              {w['item rows']:7.2f}")
     print(f"  run row, make current, commit             {w['run row'] + w['commit']:7.2f}")
     totals = {how: t_compute + sum(st.values()) for how, st in ways.items()}
     print()

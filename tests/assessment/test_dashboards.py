@@ -81,9 +81,13 @@ def test_school_admin_reads_their_school_with_classes_and_items_and_nothing_else
     assert all(i.city_pct is not None and 0 <= i.pct <= 100 for i in shown)  # type: ignore[operator]
     diffs = [i.difference for i in shown]
     assert diffs == sorted(diffs)  # furthest below the city first
-    assert all((i.stem is None) == i.anchor for i in page.items) and any(i.stem for i in page.items)
-    with pytest.raises(NotFound):
+    assert all((i.view is None) == i.anchor for i in page.items) and any(i.view for i in page.items)
+    shown = next(i.view for i in page.items if i.view and i.view["type"] == "single_choice")
+    assert shown["options"] and "key" not in shown  # as students see it: options, never the key
+    with pytest.raises(Forbidden):  # outside their scope, a missing id looks like any other school's
         school_page(db, run, scope, "no-such-school", lang="zh-TW")
+    with pytest.raises(NotFound):
+        school_page(db, run, Scope.everything(), "no-such-school", lang="zh-TW")
 
 
 def test_teacher_reads_their_class_students_and_reports_only(db: Session, run: ScoreRun) -> None:
@@ -117,3 +121,45 @@ def test_the_small_schools_class_and_items_are_suppressed_everywhere(db: Session
     # the teacher still sees each of their own students
     klass = class_page(db, run, Scope.everything(), "es-tiny-c1", lang="en")
     assert len(klass.students) == 6 and klass.sections["class"][0].suppressed
+
+
+def test_the_report_follows_the_class_the_student_sat_the_test_in(db: Session, run: ScoreRun) -> None:
+    from assessment.models import Student
+
+    student = db.scalar(select(Student).where(Student.source_id == "es-b-c1-01"))
+    moved_to = db.scalar(select(SchoolClass).where(SchoolClass.source_id == "es-a-c1"))
+    assert student is not None and moved_to is not None
+    student.class_id = moved_to.id  # moved after the test
+    db.commit()
+    new_teacher = Scope(role="teacher", school_id=moved_to.school_id, class_ids=frozenset({moved_to.id}))
+    with pytest.raises(Forbidden):
+        student_report(db, run, new_teacher, "es-b-c1-01", lang="zh-TW", config=CONFIG)
+    old_admin = Scope(role="school_admin", school_id=_school_id(db, "es-b"))
+    report = student_report(db, run, old_admin, "es-b-c1-01", lang="zh-TW", config=CONFIG)
+    assert report.parent["school"] == "es-b" and report.parent["class"] == "es-b-c1"
+
+
+def test_strength_marks_are_rare_under_noise_and_given_for_a_clear_gap() -> None:
+    import numpy as np
+
+    from assessment.dashboards import _profile
+
+    rng = np.random.default_rng(7)
+    points = {"D1": 5.0, "D2": 5.0, "D3": 5.0, "D4": 5.0}
+    noise = [{d: 100 * rng.binomial(5, 0.55) / 5 for d in points} for _ in range(3000)]
+    rate = np.mean([any(_profile(x, points)) for x in noise])
+    assert rate < 0.06, rate  # one ability for every dimension: a mark is a false alarm
+    assert _profile({"D1": 100, "D2": 20, "D3": 40, "D4": 20}, points) == ("D1", None)
+    assert _profile({"D1": 100, "D2": 20, "D3": 40, "D4": 20}, {"D1": 2.0, "D2": 5, "D3": 5, "D4": 5}) == (None, None)
+    assert _profile({"D1": 100, "D2": 20}, {}) == (None, None)  # without the points, no claim
+
+
+def test_a_band_beyond_the_floor_never_inverts() -> None:
+    from assessment.dashboards import StudentRow
+
+    row = StudentRow(key="s", name="n", seat=1, grade=5, scale_score=60.0, scale_se=20.0, level="emerging",
+                     dimensions={}, strength=None, weakness=None, floor=100.0, ceiling=900.0)
+    assert row.score == row.low == row.high == 100.0
+    top = StudentRow(key="s", name="n", seat=1, grade=5, scale_score=950.0, scale_se=300.0, level="advanced",
+                     dimensions={}, strength=None, weakness=None, floor=100.0, ceiling=900.0)
+    assert (top.low, top.score, top.high) == (362.0, 900.0, 900.0)

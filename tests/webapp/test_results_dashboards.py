@@ -134,3 +134,15 @@ def test_school_report_downloads_as_a4_pdf(client, census) -> None:  # type: ign
     assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2  # A4 in points
     text = "".join(p.extract_text() for p in reader.pages)
     assert "census results" in text and "Items: what to reteach" in text
+
+
+def test_items_show_as_students_saw_them_options_and_images_but_never_the_key(client, census) -> None:  # type: ignore[no-untyped-def]
+    _login(client, "bureau1", "bureau-pass")
+    html = _page(client, "/results/113/school/es-b?lang=en")
+    previews = re.findall(r'<div class="item-preview-body".*?</div>\s*</details>', html, flags=re.S)
+    assert previews
+    assert "{{img:" not in html  # image placeholders became images
+    assert any('<ol class="item-list">' in p for p in previews)  # options of choice items
+    assert any('<div class="item-matching">' in p for p in previews)  # both lists of a matching item
+    assert any('src="data:image/svg+xml;base64,' in p for p in previews)
+    assert '"key"' not in html and "rationale" not in html.lower()

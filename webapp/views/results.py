@@ -19,6 +19,7 @@ from assessment.windows import list_windows
 
 from ..extensions import db_session, services
 from ..i18n import current_language
+from ..item_preview import item_preview
 from ..pdf import PdfUnavailable, html_to_pdf
 from ..results_charts import charts_for, dimension_labels, group_label, level_labels
 from ..security import current_user, role_required
@@ -27,6 +28,13 @@ bp = Blueprint("results", __name__, url_prefix="/results")
 _MIME = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 KINDS = ("district", "school", "class", "student")
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    """Results name schools, classes and children: never kept by a shared computer's browser or a proxy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _scope() -> Scope:
@@ -97,6 +105,7 @@ def _render(code: str, kind: str, key: str, *, for_pdf: bool = False) -> str:
     levels = level_labels(page, config)
     return render_template(f"results/{kind}.html", page=page, charts=charts_for(page, config), levels=levels,
                            level_name=dict(levels), dims=dimension_labels(config), group_label=group_label,
+                           item_preview=item_preview,
                            for_pdf=for_pdf, min_cell_size=services().settings.min_cell_size,
                            scope_all=scope.sees_all, scope_school=scope.sees_all or scope.role == "school_admin")
 
@@ -133,7 +142,6 @@ def school_pdf(code: str, key: str) -> Response:
     session.commit()
     response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                          download_name=f"ctcensus-{code}-{key}.pdf")
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -154,7 +162,6 @@ def _send_table(code: str, kind: str, key: str, table: str, fmt: str) -> Respons
     buf.seek(0)
     response = send_file(buf, mimetype=_MIME[fmt], as_attachment=True,
                          download_name=f"ctcensus-{code}-{kind}-{key}-{table}.{fmt}")
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -205,5 +212,4 @@ def export(code: str, fmt: str) -> Response:
     buf.seek(0)
     response = send_file(buf, mimetype=_MIME[fmt], as_attachment=True,
                          download_name=f"ctcensus-{code}-{level}.{fmt}")
-    response.headers["Cache-Control"] = "no-store"
     return response
