@@ -9,17 +9,19 @@ import pytest
 
 from scoring import ItemParameters, category_probabilities
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def load_lsat7() -> np.ndarray:
+    """LSAT7 expanded to the 1000 x 5 response matrix (Bock & Lieberman, 1970; tests/scoring/data)."""
+    tab = np.loadtxt(DATA_DIR / "lsat7_patterns.csv", delimiter=",", skiprows=1)
+    return np.repeat(tab[:, :5], tab[:, 5].astype(int), axis=0)
 
 
 @pytest.fixture(scope="session")
 def lsat7() -> np.ndarray:
-    """LSAT7 expanded to the 1000 x 5 response matrix (Bock & Lieberman, 1970)."""
-    path = REFERENCE_DIR / "lsat7_patterns.csv"
-    if not path.exists():
-        pytest.skip(f"reference data not found at {path} (expected ../shared/reference beside the repository)")
-    tab = np.loadtxt(path, delimiter=",", skiprows=1)
-    return np.repeat(tab[:, :5], tab[:, 5].astype(int), axis=0)
+    """LSAT7 as a 1000 x 5 matrix."""
+    return load_lsat7()
 
 
 def simulate(params: ItemParameters, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:

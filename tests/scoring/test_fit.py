@@ -289,15 +289,9 @@ def test_bad_input() -> None:
 
 
 def _lsat7() -> np.ndarray:
-    from pathlib import Path
+    from .conftest import load_lsat7
 
-    path = Path(__file__).resolve().parents[3] / "shared" / "reference" / "lsat7_patterns.csv"
-    if not path.exists():
-        path = Path("/work/shared/reference/lsat7_patterns.csv")
-    if not path.exists():
-        pytest.skip("LSAT7 reference data not available")
-    table = np.loadtxt(path, delimiter=",", skiprows=1)
-    return np.repeat(table[:, :5], table[:, 5].astype(int), axis=0)
+    return load_lsat7()
 
 
 def test_s_x2_lsat7_with_r_mirt_parameters_matches_pypi_mirt() -> None:
