@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (own virtualenv in .venv) and run ctcensus: `./manage.sh demo` or `./manage.sh test [pytest args]`.
+# Set up (own virtualenv in .venv) and run ctcensus: `./manage.sh demo`, `./manage.sh test [pytest args]`,
+# `./manage.sh lint` (ruff and mypy as configured in setup.cfg).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -28,11 +29,16 @@ case "$cmd" in
     setup
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  lint)
+    setup
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/mypy"
+    ;;
   setup)
     setup
     ;;
   *)
-    echo "usage: ./manage.sh demo [--port 5000] | test [pytest args] | setup" >&2
+    echo "usage: ./manage.sh demo [--port 5000] | test [pytest args] | lint | setup" >&2
     exit 2
     ;;
 esac
