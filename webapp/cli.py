@@ -686,8 +686,9 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
             if listening:
                 status = server.wait()
                 break
-            status = server.poll()
-            if status is not None:
+            polled = server.poll()
+            if polled is not None:
+                status = polled
                 break
             if _accepts_connections(host, port):
                 listening = True

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from assessment.errors import DomainError, TooManyRequests
@@ -11,7 +11,7 @@ from assessment.errors import DomainError, TooManyRequests
 __all__ = ["init_app", "json_error"]
 
 
-def json_error(status: int, code: str, message: str, **extra: Any):  # type: ignore[no-untyped-def]
+def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
     """A JSON error body `{"error", "message"}` with the given status."""
     response = jsonify({"error": code, "message": message, **extra})
     response.status_code = status
@@ -25,7 +25,7 @@ def _wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+    def _domain_error(exc: DomainError) -> Response:
         if _wants_json():
             response = json_error(exc.http_status, exc.code, exc.message)
         else:
@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         message = exc.description or exc.name
         if _wants_json():

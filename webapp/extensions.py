@@ -52,14 +52,14 @@ def init_app(app: Flask, settings: Settings, redis_prefix: str = "ctc:") -> Serv
 
 def services() -> Services:
     """The current app's services."""
-    return current_app.extensions["ctcensus"]  # type: ignore[no-any-return]
+    return current_app.extensions["ctcensus"]
 
 
 def db_session() -> Session:
     """The request's database session (closed, and rolled back if uncommitted, at teardown)."""
     if "db" not in g:
         g.db = services().sessions()
-    return g.db  # type: ignore[no-any-return]
+    return g.db
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 __all__ = ["LANGUAGES", "catalogue", "current_language", "gettext", "init_app"]
 
@@ -35,10 +35,10 @@ def catalogue() -> dict[str, dict[str, str]]:
 def current_language() -> str:
     """`?lang=` wins, then the `lang` cookie, then zh-TW."""
     if "lang" in g:
-        return g.lang  # type: ignore[no-any-return]
+        return g.lang
     lang = request.args.get("lang") or request.cookies.get("lang") or "zh-TW"
     g.lang = lang if lang in LANGUAGES else "zh-TW"
-    return g.lang  # type: ignore[no-any-return]
+    return g.lang
 
 
 def gettext(key: str, **values: object) -> str:
@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=gettext, current_language=current_language, LANGUAGES=LANGUAGES)
 
     @app.after_request
-    def _remember_language(response):  # type: ignore[no-untyped-def]
+    def _remember_language(response: Response) -> Response:
         lang = request.args.get("lang")
         if lang in LANGUAGES:
             response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")

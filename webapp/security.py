@@ -27,7 +27,7 @@ def csrf_token() -> str:
     if not token:
         token = secrets.token_urlsafe(32)
         session["_csrf"] = token
-    return token  # type: ignore[no-any-return]
+    return token
 
 
 def check_csrf() -> None:
@@ -76,7 +76,7 @@ def current_user() -> User | None:
             user = None
             session.clear()
         g.user = user
-    return g.user  # type: ignore[no-any-return]
+    return g.user
 
 
 def role_required(*roles: str) -> Callable[[F], F]:

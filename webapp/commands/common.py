@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
@@ -34,11 +35,11 @@ class Context:
         return self._settings
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
+    def engine(self) -> Engine:
         return self.factory.kw["bind"]
 
     @property
-    def factory(self):  # type: ignore[no-untyped-def]
+    def factory(self) -> sessionmaker[Session]:
         if self._factory is None:
             self._factory = make_session_factory(make_engine(self.settings.database_url))
         return self._factory

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from ..i18n import LANGUAGES, catalogue, current_language
 
@@ -89,7 +90,7 @@ def _secure(response: Response) -> Response:
 
 
 @bp.get("/take")
-def take():  # type: ignore[no-untyped-def]
+def take() -> ResponseReturnValue:
     """The player shell; the ticket, if given as ?ticket=, is read by the script and removed from the URL."""
     lang = current_language()
     other = next(code for code in LANGUAGES if code != lang)
@@ -108,7 +109,7 @@ def take():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/take/sw.js")
-def service_worker():  # type: ignore[no-untyped-def]
+def service_worker() -> ResponseReturnValue:
     """The Service Worker that keeps the shell and its assets for reloads without network."""
     assets = [url_for("player.take")] + [url_for("static", filename=f"player/{name}") for name in SHELL_ASSETS]
     assets.append(url_for("static", filename="app.css"))
