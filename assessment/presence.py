@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,21 +77,36 @@ class Presence:
 
     def read(self, session_id: int) -> dict[int, Seen]:
         """Everything known for a session ({} when Redis is unavailable)."""
-        if not self.guard.available():
+        return self.read_many([session_id]).get(session_id, {})
+
+    def read_many(self, session_ids: Iterable[int]) -> dict[int, dict[int, Seen]]:
+        """Everything known for several sessions in one round trip (session id -> attempt id -> Seen).
+
+        {} when Redis is unavailable; a session nobody has signed in to is missing or empty.
+        """
+        ids = list(session_ids)
+        if not ids or not self.guard.available():
             return {}
         try:
-            raw = self.client.hgetall(self._key(session_id))
+            pipe = self.client.pipeline(transaction=False)
+            for session_id in ids:
+                pipe.hgetall(self._key(session_id))
+            hashes = pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self.guard.failed(exc)
-            log.warning("presence unavailable for session %s: %s", session_id, exc)
+            log.warning("presence unavailable for %d session(s): %s", len(ids), exc)
             return {}
-        out: dict[int, Seen] = {}
-        for attempt_id, value in raw.items():
-            try:
-                data = json.loads(value)
-                at = datetime.fromtimestamp(float(data["t"]), tz=UTC)
-                active_at = datetime.fromtimestamp(float(data["a"]), tz=UTC) if "a" in data else at
-                out[int(attempt_id)] = Seen(at, data.get("i"), active_at)
-            except (ValueError, KeyError, TypeError):
-                continue
-        return out
+        return {session_id: _parse(raw) for session_id, raw in zip(ids, hashes, strict=True)}
+
+
+def _parse(raw: dict[str, str]) -> dict[int, Seen]:
+    out: dict[int, Seen] = {}
+    for attempt_id, value in raw.items():
+        try:
+            data = json.loads(value)
+            at = datetime.fromtimestamp(float(data["t"]), tz=UTC)
+            active_at = datetime.fromtimestamp(float(data["a"]), tz=UTC) if "a" in data else at
+            out[int(attempt_id)] = Seen(at, data.get("i"), active_at)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out

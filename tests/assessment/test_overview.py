@@ -1,0 +1,248 @@
+"""The city test-day overview: counting by state, the classes not tested yet and the problem rules."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from assessment.answers import save_answer
+from assessment.attempts import login_with_ticket, start_attempt, submit_attempt
+from assessment.db import utcnow
+from assessment.errors import InvalidInput
+from assessment.models import Attempt, TestSession
+from assessment.overview import (
+    CityOverview,
+    Counts,
+    SessionFacts,
+    Thresholds,
+    city_overview,
+    session_problems,
+)
+from assessment.presence import Presence
+from assessment.sessions import create_session
+from assessment.windows import get_window
+
+from .factories import correct_response, import_bank, make_class, make_form, make_window, starter_items
+
+SECRET = "test-secret-key-0123456789"
+NOW = datetime(2026, 5, 5, 2, 0, tzinfo=utcnow().tzinfo)
+
+
+# --- the problem rules, without a database ---------------------------------------------------------
+
+def facts(status: str = "open", *, first_start: datetime | None = NOW - timedelta(minutes=15),
+          last_deadline: datetime | None = None, paused_at: datetime | None = None, **counts: int) -> SessionFacts:
+    values = {"students": 20, "in_progress": 20} | counts
+    return SessionFacts(id=7, class_id=3, status=status, created_at=NOW - timedelta(hours=1), paused_at=paused_at,
+                        counts=Counts(**values), first_start=first_start, last_activity=None,
+                        last_deadline=last_deadline)
+
+
+def kinds(f: SessionFacts, thresholds: Thresholds | None = None, **kw: Any) -> list[str]:
+    return [p.kind for p in session_problems(f, "5年1班", thresholds or Thresholds(), NOW, **kw)]
+
+
+def test_many_means_at_least_three_students_and_a_fifth_of_them() -> None:
+    t = Thresholds()
+    assert not t.is_many(2, 2)  # a whole class of two: still only two children
+    assert t.is_many(3, 3) and t.is_many(4, 20) and not t.is_many(3, 20)
+
+
+def test_offline_and_stalled_need_many_students() -> None:
+    assert kinds(facts(offline=3)) == []  # 3 of 20 is no classroom problem
+    assert kinds(facts(offline=4)) == ["offline"]
+    assert kinds(facts(offline=20), presence_available=False) == []  # unknown is not offline
+    assert kinds(facts(stalled=5)) == ["stalled"]
+    assert kinds(facts("paused", stalled=5)) == []  # a paused class is not stalled
+    (problem,) = session_problems(facts(offline=6), "5年1班", Thresholds(), NOW)
+    assert (problem.kind, problem.session_id, problem.class_name, problem.count, problem.of) == (
+        "offline", 7, "5年1班", 6, 20)
+
+
+def test_late_counts_from_the_first_start() -> None:
+    late = {"in_progress": 14, "not_joined": 4, "joined": 2}
+    assert kinds(facts(**late)) == ["late"]
+    assert kinds(facts(first_start=NOW - timedelta(minutes=9), **late)) == []  # within 10 min of the start
+    assert kinds(facts(first_start=None, in_progress=0, not_joined=20)) == []  # nobody started: not tested yet
+    assert kinds(facts(in_progress=18, not_joined=2)) == []  # two absent children are normal
+
+
+def test_overdue_paused_and_closed() -> None:
+    ended = NOW - timedelta(minutes=25)
+    assert kinds(facts(in_progress=0, submitted=20, last_deadline=ended)) == ["overdue"]
+    (problem,) = session_problems(facts(in_progress=0, submitted=20, last_deadline=ended), "x", Thresholds(), NOW)
+    assert problem.minutes == 25
+    assert kinds(facts(in_progress=0, submitted=20, last_deadline=NOW - timedelta(minutes=5))) == []
+    assert kinds(facts(in_progress=1, submitted=19, last_deadline=ended)) == []  # someone still writes
+    assert kinds(facts("paused", paused_at=NOW - timedelta(minutes=16))) == ["paused"]
+    assert kinds(facts("paused", paused_at=NOW - timedelta(minutes=14))) == []
+    assert kinds(facts("closed", offline=20, stalled=20, in_progress=0, last_deadline=ended)) == []
+
+
+def test_thresholds_come_from_one_mapping_and_are_checked() -> None:
+    t = Thresholds.from_mapping({"offline_after_seconds": 60, "many_students": 5})
+    assert (t.offline_after_seconds, t.many_students, t.stalled_after_seconds) == (60, 5, 600)
+    assert kinds(facts(offline=4), t) == []
+    with pytest.raises(InvalidInput, match=r"unknown overview threshold.*offline_after"):
+        Thresholds.from_mapping({"offline_after": 60})
+    with pytest.raises(InvalidInput, match="many_share must be a share from 0 to 1; got 20"):
+        Thresholds(many_share=20)
+    with pytest.raises(InvalidInput, match=r"stalled_after_seconds must be a whole number >= 1; got 0"):
+        Thresholds(stalled_after_seconds=0)
+
+
+def test_counts_add_up() -> None:
+    a = Counts(students=5, not_joined=1, joined=1, in_progress=1, submitted=1, timed_out=1, offline=1)
+    total = a + a
+    assert (total.students, total.done, total.not_started, total.offline) == (10, 4, 4, 2)
+    assert total.percent_done == 40.0 and Counts().percent_done is None
+
+
+# --- a small city in every state, through the services ----------------------------------------------
+
+def _age(db: Any, attempt: Attempt, **fields: datetime) -> None:
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    db.flush()
+
+
+@pytest.fixture
+def city(db, app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """District kl-a: school es-a1 (a grade-5 class in every state, one without a session, one whose session
+    nobody started, a grade-6 class and an empty class); district kl-b: es-b1 (a grade-8 class, done and closed)."""
+    import_bank(db)
+    window = make_window(db)
+    now = utcnow()
+    k1 = make_class(db, grade=5, n_students=8, school="es-a1", district="kl-a", name="五年一班")
+    k2 = make_class(db, grade=5, n_students=3, school="es-a1", district="kl-a", name="五年二班")
+    k3 = make_class(db, grade=5, n_students=2, school="es-a1", district="kl-a", name="五年三班")
+    make_class(db, grade=6, n_students=4, school="es-a1", district="kl-a", name="六年一班")
+    make_class(db, grade=5, n_students=0, school="es-a1", district="kl-a", name="五年空班")
+    k8 = make_class(db, grade=8, n_students=3, school="es-b1", district="kl-b", name="八年一班")
+    form5, form8 = make_form(db, 5), make_form(db, 8)
+    s1 = create_session(db, class_id=k1.id, form_id=form5.id, minutes=35)
+    s3 = create_session(db, class_id=k3.id, form_id=form5.id, minutes=35)
+    s8 = create_session(db, class_id=k8.id, form_id=form8.id, minutes=40)
+    db.commit()
+    presence = Presence(app.extensions["ctcensus"].redis, app.extensions["ctcensus"].redis_prefix)
+    a = sorted(s1.attempts, key=lambda x: x.student.seat_number or 0)
+    items = {i.id: i for i in starter_items()}
+    item_ids = [fi.item.item_id for fi in form5.items]
+    t0 = now - timedelta(minutes=20)  # the class started 20 minutes ago
+    # seat 1: not signed in; seat 2: signed in, not started (and locked by the proctor)
+    login_with_ticket(db, a[1].ticket, secret_key=SECRET, now=now)
+    presence.touch(s1.id, a[1].id, now - timedelta(seconds=10))
+    a[1].locked = True
+    # seats 3-8 started 20 minutes ago
+    for x in a[2:]:
+        login_with_ticket(db, x.ticket, secret_key=SECRET, now=t0)
+        start_attempt(x, now=t0)
+    db.flush()
+    # seat 3: writing, heard from just now, saved an answer a minute ago
+    save_answer(db, a[2].id, item_ids[0], 1, correct_response(items[item_ids[0]]), now=now - timedelta(minutes=1))
+    presence.touch(s1.id, a[2].id, now - timedelta(seconds=5), item_ids[0], active=True)
+    # seats 4, 5: no heartbeat for 3 minutes (offline) and nothing saved since the start (stalled)
+    for x in a[3:5]:
+        presence.touch(s1.id, x.id, now - timedelta(minutes=3))
+    # seat 6: submitted; seat 7: timed out (expired by a request); seat 8: past its deadline, never looked at
+    submit_attempt(a[5], now=now - timedelta(minutes=2))
+    _age(db, a[6], deadline_at=now - timedelta(minutes=1))
+    submit_attempt(a[6], now=now)
+    _age(db, a[7], deadline_at=now - timedelta(minutes=1))
+    presence.touch(s1.id, a[5].id, now - timedelta(minutes=2), active=True)
+    # grade 8: everyone submitted, session closed
+    for x in s8.attempts:
+        login_with_ticket(db, x.ticket, secret_key=SECRET, now=t0)
+        start_attempt(x, now=t0)
+        submit_attempt(x, now=now - timedelta(minutes=1))
+    s8.status, s8.closed_at = "closed", now
+    db.commit()
+    return {"db": db, "window": window, "presence": presence, "now": now, "s1": s1, "s3": s3, "s8": s8,
+            "k2": k2, "k3": k3, "attempts": a}
+
+
+def test_every_state_is_counted_once(city) -> None:  # type: ignore[no-untyped-def]
+    db, now = city["db"], city["now"]
+    overview = city_overview(db, get_window(db, "113"), presence=city["presence"], now=now)
+    assert overview.presence_available
+    assert [d.source_id for d in overview.districts] == ["kl-a", "kl-b"]
+    school = overview.school("es-a1")[1]  # type: ignore[index]
+    s1 = next(s for s in school.sessions if s.id == city["s1"].id)
+    c = s1.counts
+    assert (c.students, c.not_joined, c.joined, c.in_progress, c.submitted, c.timed_out) == (8, 1, 1, 3, 1, 2)
+    assert (c.locked, c.offline, c.stalled) == (1, 2, 2)
+    assert c.percent_done == pytest.approx(37.5)
+    assert s1.first_start == now - timedelta(minutes=20)
+    assert s1.last_activity == now - timedelta(seconds=5)  # seat 3's activity in Redis
+    assert [p.kind for p in s1.problems] == []  # 2 of 3 offline/stalled: not "many" (3 needed)
+    # the class without a session and the one whose session nobody started; not grade 6, not the empty class
+    untested = {u.name: u.session_id for u in school.untested}
+    assert untested == {"五年二班": None, "五年三班": city["s3"].id}
+    assert school.classes == 3  # grade-5 classes with students
+    b = overview.school("es-b1")[1]  # type: ignore[index]
+    assert (b.counts.submitted, b.counts.percent_done, b.untested, b.running) == (3, 100.0, (), 0)
+    city_counts = overview.counts
+    assert city_counts.students == 8 + 2 + 3 and city_counts.done == 6
+    assert (overview.classes, overview.untested, overview.running) == (4, 2, 2)
+
+
+def test_a_classroom_going_offline_is_a_school_problem(city) -> None:  # type: ignore[no-untyped-def]
+    db, now, a = city["db"], city["now"], city["attempts"]
+    city["presence"].touch(city["s1"].id, a[2].id, now - timedelta(minutes=5))  # the third writer drops off too
+    overview = city_overview(db, get_window(db, "113"), presence=city["presence"], now=now)
+    school = overview.school("es-a1")[1]  # type: ignore[index]
+    assert [(p.kind, p.count, p.of) for p in school.problems] == [("offline", 3, 3)]
+    assert [s.source_id for s in overview.problem_schools] == ["es-a1"]
+    # eleven minutes on, nobody has saved anything for ten minutes: stalled too
+    later = city_overview(db, get_window(db, "113"), presence=city["presence"], now=now + timedelta(minutes=11))
+    assert sorted(p.kind for p in later.school("es-a1")[1].problems) == ["offline", "stalled"]  # type: ignore[index]
+
+
+def test_without_redis_joined_and_offline_are_unknown_not_offline(city) -> None:  # type: ignore[no-untyped-def]
+    db = city["db"]
+    overview = city_overview(db, get_window(db, "113"), presence=None, now=city["now"])
+    assert not overview.presence_available
+    s1 = next(s for s in overview.school("es-a1")[1].sessions if s.id == city["s1"].id)  # type: ignore[index]
+    assert (s1.counts.not_joined, s1.counts.joined, s1.counts.offline) == (2, 0, 0)
+    assert s1.counts.in_progress == 3 and not s1.problems
+
+
+def test_a_few_queries_whatever_the_size(city, app) -> None:  # type: ignore[no-untyped-def]
+    db = city["db"]
+    statements: list[str] = []
+    engine = db.get_bind()
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    window = get_window(db, "113")
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        city_overview(db, window, presence=city["presence"], now=city["now"])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 3, statements  # roster, sessions by state, the ids Redis presence is matched to
+
+
+def test_the_overview_survives_json(city) -> None:  # type: ignore[no-untyped-def]
+    db = city["db"]
+    overview = city_overview(db, get_window(db, "113"), presence=city["presence"], now=city["now"])
+    again = CityOverview.from_json(overview.to_json())
+    assert again == overview
+    assert again.districts[0].schools[0].sessions[0].first_start.tzinfo is not None  # type: ignore[union-attr]
+    assert replace(again, window_code="x") != overview
+
+
+def test_a_paused_session_is_not_timed_out(city) -> None:  # type: ignore[no-untyped-def]
+    db, now = city["db"], city["now"]
+    s1 = db.get(TestSession, city["s1"].id)
+    s1.status, s1.paused_at = "paused", now - timedelta(minutes=20)
+    db.commit()
+    overview = city_overview(db, get_window(db, "113"), presence=city["presence"], now=now)
+    line = next(s for s in overview.school("es-a1")[1].sessions if s.id == s1.id)  # type: ignore[index]
+    # the never-expired attempt past its stored deadline still writes: the pause stopped its clock
+    assert (line.counts.in_progress, line.counts.timed_out, line.counts.stalled) == (4, 1, 0)
+    assert [p.kind for p in line.problems] == ["offline", "paused"]
