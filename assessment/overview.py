@@ -397,7 +397,7 @@ def build_overview(window_code: str, window_name: str, classes: Sequence[ClassFa
     districts: dict[int, list[SchoolLine]] = {}
     district_of: dict[int, ClassFacts] = {}
     for school_classes in schools.values():
-        school_classes.sort(key=lambda k: (k.grade, k.name, k.id))
+        school_classes.sort(key=lambda k: (k.grade, k.id))  # roster order: "五年三班" < "五年二班" by code point
         lines: list[SessionLine] = []
         untested: list[UntestedClass] = []
         for klass in school_classes:

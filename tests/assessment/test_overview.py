@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from assessment.answers import save_answer
-from assessment.attempts import login_with_ticket, start_attempt, submit_attempt
 from assessment.db import utcnow
 from assessment.errors import InvalidInput
-from assessment.models import Attempt, TestSession
+from assessment.models import TestSession
 from assessment.overview import (
     CityOverview,
     Counts,
@@ -22,10 +20,9 @@ from assessment.overview import (
     session_problems,
 )
 from assessment.presence import Presence
-from assessment.sessions import create_session
 from assessment.windows import get_window
 
-from .factories import correct_response, import_bank, make_class, make_form, make_window, starter_items
+from .factories import seed_test_day
 
 SECRET = "test-secret-key-0123456789"
 NOW = datetime(2026, 5, 5, 2, 0, tzinfo=utcnow().tzinfo)
@@ -103,65 +100,10 @@ def test_counts_add_up() -> None:
 
 # --- a small city in every state, through the services ----------------------------------------------
 
-def _age(db: Any, attempt: Attempt, **fields: datetime) -> None:
-    for name, value in fields.items():
-        setattr(attempt, name, value)
-    db.flush()
-
-
 @pytest.fixture
 def city(db, app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """District kl-a: school es-a1 (a grade-5 class in every state, one without a session, one whose session
-    nobody started, a grade-6 class and an empty class); district kl-b: es-b1 (a grade-8 class, done and closed)."""
-    import_bank(db)
-    window = make_window(db)
-    now = utcnow()
-    k1 = make_class(db, grade=5, n_students=8, school="es-a1", district="kl-a", name="五年一班")
-    k2 = make_class(db, grade=5, n_students=3, school="es-a1", district="kl-a", name="五年二班")
-    k3 = make_class(db, grade=5, n_students=2, school="es-a1", district="kl-a", name="五年三班")
-    make_class(db, grade=6, n_students=4, school="es-a1", district="kl-a", name="六年一班")
-    make_class(db, grade=5, n_students=0, school="es-a1", district="kl-a", name="五年空班")
-    k8 = make_class(db, grade=8, n_students=3, school="es-b1", district="kl-b", name="八年一班")
-    form5, form8 = make_form(db, 5), make_form(db, 8)
-    s1 = create_session(db, class_id=k1.id, form_id=form5.id, minutes=35)
-    s3 = create_session(db, class_id=k3.id, form_id=form5.id, minutes=35)
-    s8 = create_session(db, class_id=k8.id, form_id=form8.id, minutes=40)
-    db.commit()
-    presence = Presence(app.extensions["ctcensus"].redis, app.extensions["ctcensus"].redis_prefix)
-    a = sorted(s1.attempts, key=lambda x: x.student.seat_number or 0)
-    items = {i.id: i for i in starter_items()}
-    item_ids = [fi.item.item_id for fi in form5.items]
-    t0 = now - timedelta(minutes=20)  # the class started 20 minutes ago
-    # seat 1: not signed in; seat 2: signed in, not started (and locked by the proctor)
-    login_with_ticket(db, a[1].ticket, secret_key=SECRET, now=now)
-    presence.touch(s1.id, a[1].id, now - timedelta(seconds=10))
-    a[1].locked = True
-    # seats 3-8 started 20 minutes ago
-    for x in a[2:]:
-        login_with_ticket(db, x.ticket, secret_key=SECRET, now=t0)
-        start_attempt(x, now=t0)
-    db.flush()
-    # seat 3: writing, heard from just now, saved an answer a minute ago
-    save_answer(db, a[2].id, item_ids[0], 1, correct_response(items[item_ids[0]]), now=now - timedelta(minutes=1))
-    presence.touch(s1.id, a[2].id, now - timedelta(seconds=5), item_ids[0], active=True)
-    # seats 4, 5: no heartbeat for 3 minutes (offline) and nothing saved since the start (stalled)
-    for x in a[3:5]:
-        presence.touch(s1.id, x.id, now - timedelta(minutes=3))
-    # seat 6: submitted; seat 7: timed out (expired by a request); seat 8: past its deadline, never looked at
-    submit_attempt(a[5], now=now - timedelta(minutes=2))
-    _age(db, a[6], deadline_at=now - timedelta(minutes=1))
-    submit_attempt(a[6], now=now)
-    _age(db, a[7], deadline_at=now - timedelta(minutes=1))
-    presence.touch(s1.id, a[5].id, now - timedelta(minutes=2), active=True)
-    # grade 8: everyone submitted, session closed
-    for x in s8.attempts:
-        login_with_ticket(db, x.ticket, secret_key=SECRET, now=t0)
-        start_attempt(x, now=t0)
-        submit_attempt(x, now=now - timedelta(minutes=1))
-    s8.status, s8.closed_at = "closed", now
-    db.commit()
-    return {"db": db, "window": window, "presence": presence, "now": now, "s1": s1, "s3": s3, "s8": s8,
-            "k2": k2, "k3": k3, "attempts": a}
+    svc = app.extensions["ctcensus"]
+    return seed_test_day(db, Presence(svc.redis, svc.redis_prefix), secret_key=SECRET)
 
 
 def test_every_state_is_counted_once(city) -> None:  # type: ignore[no-untyped-def]
