@@ -25,6 +25,7 @@ _COUNT_COLUMNS = (("overview.col.students", "num"), ("overview.col.not_joined", 
                   ("overview.col.joined", "num"), ("overview.col.in_progress", "num"),
                   ("overview.col.submitted", "num"), ("overview.col.timed_out", "num"),
                   ("overview.col.percent_done", "num"))
+_WARN_WHEN_ANY = ("problem_schools", "problems")  # summary figures shown as a warning when not 0
 PROBLEM_ORDER = {"offline": 0, "stalled": 1, "overdue": 2, "late": 3, "paused": 4}
 
 
@@ -150,11 +151,11 @@ class _Builder:
         found.sort(key=lambda t: (PROBLEM_ORDER.get(t[2].kind, 9), t[0].source_id, t[1].source_id, t[2].class_name))
         city = len(districts) > 1
         rows = tuple(_row(f"{p.session_id}-{p.kind}", [
-            *([_cell(d.name(self.lang))] if city else []), _cell(s.name(self.lang), self.school_url(s)),
+            _cell(s.name(self.lang), self.school_url(s)), *([_cell(d.name(self.lang))] if city else []),
             _cell(p.class_name), _cell(problem_text(p), cls="problem"),
             *([self.live(p.session_id, p.class_name)] if self.admin else []),
         ], True) for d, s, p in found)
-        columns = (*((("overview.col.district", ""),) if city else ()), ("overview.col.school", ""),
+        columns = (("overview.col.school", ""), *((("overview.col.district", ""),) if city else ()),
                    ("overview.col.class", ""), ("overview.col.problem", ""),
                    *((("overview.col.live", ""),) if self.admin else ()))
         return Table("problems", _("overview.h.problems"), _("overview.caption.problems"), columns, rows,
@@ -169,10 +170,10 @@ class _Builder:
                     continue
                 names = _("overview.list_sep").join(_("overview.untested.waiting_name", name=u.name) if u.session_id else u.name
                                  for u in s.untested)
-                rows.append(_row(s.source_id, [*([_cell(d.name(self.lang))] if city else []),
-                                               _cell(s.name(self.lang), self.school_url(s)),
+                rows.append(_row(s.source_id, [_cell(s.name(self.lang), self.school_url(s)),
+                                               *([_cell(d.name(self.lang))] if city else []),
                                                _cell(len(s.untested), cls="num"), _cell(names)]))
-        columns = (*((("overview.col.district", ""),) if city else ()), ("overview.col.school", ""),
+        columns = (("overview.col.school", ""), *((("overview.col.district", ""),) if city else ()),
                    ("overview.col.count", "num"), ("overview.col.classes", ""))
         return Table("untested", _("overview.h.untested"), _("overview.caption.untested"), columns, tuple(rows),
                      _("overview.empty.untested"))
@@ -197,7 +198,8 @@ def _summary(counts: Counts, extra: list[tuple[str, int]]) -> list[dict[str, Any
     out = []
     for key, n in items:
         text = _percent(n)["t"] if key == "percent_done" else str(n)
-        out.append({"k": key, "label": _(f"overview.sum.{key}"), "t": text, "n": n})
+        warn = key in _WARN_WHEN_ANY and bool(n)
+        out.append({"k": key, "label": _(f"overview.sum.{key}"), "t": text, "n": n, "warn": warn})
     return out
 
 

@@ -72,7 +72,8 @@ def test_the_json_the_page_polls(client, city) -> None:  # type: ignore[no-untyp
     assert summary == {"students": 13, "not_joined": 3, "joined": 1, "in_progress": 3, "submitted": 4,
                        "timed_out": 2, "percent_done": pytest.approx(6 / 13 * 100), "offline": 2, "running": 2,
                        "untested": 2, "problem_schools": 0}
-    assert all(set(s) == {"k", "label", "t", "n"} and isinstance(s["t"], str) for s in body["summary"])
+    assert all(set(s) == {"k", "label", "t", "n", "warn"} and isinstance(s["t"], str) for s in body["summary"])
+    assert not any(s["warn"] for s in body["summary"])  # 2 students offline: no problem yet
     tables = {t["id"]: t for t in body["tables"]}
     assert list(tables) == ["districts", "problems", "untested"]
     districts = tables["districts"]
@@ -94,6 +95,7 @@ def test_a_school_lists_sessions_problems_and_untested_classes(client, city, app
     _login(client, "bureau1", "bureau-pass")
     body = client.get("/overview/api/schools/es-a1").get_json()
     assert body["crumbs"][-1]["t"] == "測試區" and body["title"] == "es-a1學校 施測概況"
+    assert [s["k"] for s in body["summary"] if s["warn"]] == ["problems"]
     sessions = body["tables"][0]
     assert sessions["id"] == "sessions" and sessions["columns"] == 14  # no live-view column for the bureau
     s1 = next(r for r in sessions["rows"] if r["key"] == str(city["s1"].id))

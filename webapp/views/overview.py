@@ -101,7 +101,7 @@ def _page(level: str, unit: str | None = None):  # type: ignore[no-untyped-def]
     others = [w for w in list_windows(db_session()) if window is None or w.id != window.id]
     html = render_template("overview/page.html", model=model, overview=overview, window=window, others=others,
                            config=config, refresh_seconds=config["refreshSeconds"],
-                           cache_seconds=int(float(_config("CACHE_SECONDS", CACHE_SECONDS))),
+                           cache_seconds=f'{float(_config("CACHE_SECONDS", CACHE_SECONDS)):g}',
                            thresholds=overview.thresholds if overview else Thresholds())
     return strict_page(html)
 

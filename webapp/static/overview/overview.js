@@ -158,7 +158,12 @@ function syncTable(table) {
 }
 
 function render(data) {
-  for (const s of data.summary) setText(document.querySelector(`[data-sum="${s.k}"]`), s.t);
+  for (const s of data.summary) {
+    const el = document.querySelector(`[data-sum="${s.k}"]`);
+    if (!el) continue;
+    setText(el, s.t);
+    el.closest('.sum').classList.toggle('warn', s.warn);
+  }
   for (const table of data.tables) syncTable(table);
   setText($('as-of'), data.as_of_text);
   $('no-presence').hidden = data.presence_available;
