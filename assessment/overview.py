@@ -184,6 +184,51 @@ class ClassFacts:
     district_name_en: str
 
 
+class _Sums:
+    """A unit's students by state, running sessions and last activity: the sums over its parts."""
+
+    def _parts(self) -> Sequence[Any]:
+        raise NotImplementedError
+
+    @property
+    def counts(self) -> Counts:
+        return sum((p.counts for p in self._parts()), Counts())
+
+    @property
+    def running(self) -> int:
+        """Sessions open or paused."""
+        return sum(p.running for p in self._parts())
+
+    @property
+    def last_activity(self) -> datetime | None:
+        return _latest(p.last_activity for p in self._parts())
+
+
+class _SchoolSums(_Sums):
+    """What a district and the city add up from their schools."""
+
+    def _schools(self) -> Iterable[SchoolLine]:
+        raise NotImplementedError
+
+    @property
+    def classes(self) -> int:
+        return sum(s.classes for s in self._schools())
+
+    @property
+    def untested(self) -> int:
+        """Classes not yet tested."""
+        return sum(len(s.untested) for s in self._schools())
+
+    @property
+    def problem_schools(self) -> tuple[SchoolLine, ...]:
+        return tuple(s for s in self._schools() if s.problems)
+
+
+def _latest(values: Iterable[datetime | None]) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 @dataclass(frozen=True)
 class SessionLine:
     """One class session on the overview."""
@@ -203,6 +248,10 @@ class SessionLine:
     def started(self) -> bool:
         return self.first_start is not None
 
+    @property
+    def running(self) -> int:
+        return int(self.status != "closed")
+
 
 @dataclass(frozen=True)
 class UntestedClass:
@@ -215,13 +264,8 @@ class UntestedClass:
     session_id: int | None = None
 
 
-def _latest(values: Iterable[datetime | None]) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
 @dataclass(frozen=True)
-class SchoolLine:
+class SchoolLine(_Sums):
     id: int
     source_id: str
     name_zh: str
@@ -230,65 +274,37 @@ class SchoolLine:
     sessions: tuple[SessionLine, ...] = ()
     untested: tuple[UntestedClass, ...] = ()
 
+    def _parts(self) -> Sequence[SessionLine]:
+        return self.sessions
+
     def name(self, lang: str) -> str:
         return (self.name_en or self.name_zh) if lang == "en" else self.name_zh
-
-    @property
-    def counts(self) -> Counts:
-        return sum((s.counts for s in self.sessions), Counts())
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         return tuple(p for s in self.sessions for p in s.problems)
 
-    @property
-    def last_activity(self) -> datetime | None:
-        return _latest(s.last_activity for s in self.sessions)
-
-    @property
-    def running(self) -> int:
-        """Sessions open or paused."""
-        return sum(s.status != "closed" for s in self.sessions)
-
 
 @dataclass(frozen=True)
-class DistrictLine:
+class DistrictLine(_SchoolSums):
     id: int
     source_id: str
     name_zh: str
     name_en: str
     schools: tuple[SchoolLine, ...] = ()
 
+    def _parts(self) -> Sequence[SchoolLine]:
+        return self.schools
+
+    def _schools(self) -> Iterable[SchoolLine]:
+        return self.schools
+
     def name(self, lang: str) -> str:
         return (self.name_en or self.name_zh) if lang == "en" else self.name_zh
 
-    @property
-    def counts(self) -> Counts:
-        return sum((s.counts for s in self.schools), Counts())
-
-    @property
-    def classes(self) -> int:
-        return sum(s.classes for s in self.schools)
-
-    @property
-    def untested(self) -> int:
-        return sum(len(s.untested) for s in self.schools)
-
-    @property
-    def problem_schools(self) -> tuple[SchoolLine, ...]:
-        return tuple(s for s in self.schools if s.problems)
-
-    @property
-    def running(self) -> int:
-        return sum(s.running for s in self.schools)
-
-    @property
-    def last_activity(self) -> datetime | None:
-        return _latest(s.last_activity for s in self.schools)
-
 
 @dataclass(frozen=True)
-class CityOverview:
+class CityOverview(_SchoolSums):
     """Every district, school and class session of one window, at `computed_at`."""
 
     window_code: str
@@ -298,33 +314,15 @@ class CityOverview:
     presence_available: bool  # False: Redis was unavailable, so joined and offline are unknown (0)
     districts: tuple[DistrictLine, ...] = ()
 
-    @property
-    def counts(self) -> Counts:
-        return sum((d.counts for d in self.districts), Counts())
+    def _parts(self) -> Sequence[DistrictLine]:
+        return self.districts
+
+    def _schools(self) -> Iterable[SchoolLine]:
+        return self.schools
 
     @property
     def schools(self) -> tuple[SchoolLine, ...]:
         return tuple(s for d in self.districts for s in d.schools)
-
-    @property
-    def problem_schools(self) -> tuple[SchoolLine, ...]:
-        return tuple(s for d in self.districts for s in d.problem_schools)
-
-    @property
-    def classes(self) -> int:
-        return sum(d.classes for d in self.districts)
-
-    @property
-    def untested(self) -> int:
-        return sum(d.untested for d in self.districts)
-
-    @property
-    def running(self) -> int:
-        return sum(d.running for d in self.districts)
-
-    @property
-    def last_activity(self) -> datetime | None:
-        return _latest(d.last_activity for d in self.districts)
 
     def district(self, source_id: str) -> DistrictLine | None:
         return next((d for d in self.districts if d.source_id == source_id), None)

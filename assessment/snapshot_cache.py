@@ -92,6 +92,15 @@ class SnapshotCache(Generic[T]):
                 return memo
             return self._remember(key, Snapshot(self._compute(compute), self.clock()))
 
+    def forget(self, key: str) -> None:
+        """Drop this process's copy and the shared one: the next `get` computes (benchmarks, after a data fix)."""
+        self._memo.pop(key, None)
+        if self.guard.available():
+            try:
+                self.client.delete(self._key(key))
+            except REDIS_ERRORS as exc:
+                self.guard.failed(exc)
+
     def _compute(self, compute: Callable[[], T]) -> T:
         value = compute()
         self.computed += 1

@@ -95,3 +95,11 @@ def test_without_redis_each_process_computes_once_per_max_age(tmp_path) -> None:
     clock.now += 6
     assert cache.get("k", lambda: {"v": next(n)}).value == {"v": 2}
     assert cache.computed == 2
+
+
+def test_forget_makes_the_next_reader_compute(app) -> None:  # type: ignore[no-untyped-def]
+    a, b = caches(app, 2)
+    assert a.get("k", lambda: {"v": 1}).value == {"v": 1}
+    a.forget("k")
+    assert b.get("k", lambda: {"v": 2}).value == {"v": 2}  # the shared copy is gone too
+    assert a.get("k", lambda: {"v": 3}).value == {"v": 2}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ..live import seed_small_class
-from .conftest import WIDE, LiveServer, assert_reflows_at_200_percent, screenshot
+from .conftest import LiveServer, assert_reflows_at_200_percent, new_page, screenshot, sign_in
 from .test_proctor_console import student_api
 
 pytestmark = pytest.mark.browser
@@ -100,19 +100,10 @@ def test_the_bureau_watches_a_wave_live(browser, live_server, wave) -> None:  # 
     from tests.assessment.factories import correct_response, starter_items
 
     items = {item.id: item for item in starter_items()}
-    context = browser.new_context(viewport=WIDE, locale="zh-TW")
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
-            and "Failed to load resource" not in msg.text else None)
+    context, page, errors = new_page(browser, timeout=TIMEOUT)
 
     # --- sign in, the overview from the nav ------------------------------------------------------
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("帳號").fill("bureau1")
-    page.get_by_label("密碼").fill("bureau-pass-1")
-    page.get_by_role("button", name="登入").click()
+    sign_in(page, live_server.url, "bureau1", "bureau-pass-1")
     page.get_by_role("banner").get_by_role("link", name="全市施測概況").click()
     page.wait_for_selector("h1:has-text('全市施測概況')")
     summary = page.locator(".summary-grid")
