@@ -1,8 +1,8 @@
 """The city's test day at a glance: every district, school and class session of a window, live.
 
 The counts come from two set-based queries: GROUP BY over the window's attempts joined to their
-sessions, and the roster's grade-5/8 classes with their size. The Redis presence of the
-sessions still running adds who signed in and who went quiet. The problem rules (many
+sessions, and the roster's grade-5/8 classes with their size. One Redis script then counts,
+against the presence of the sessions still running, who signed in and who went quiet. The problem rules (many
 students offline, stalled or late, a session past its end, a long pause) are pure functions
 of those counts, with their thresholds in `Thresholds`. `webapp` shares one snapshot among
 every reader through `SnapshotCache`, so the city is computed at most once every few seconds
@@ -11,6 +11,7 @@ however many people watch it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, and_, case, func, not_, or_, select, type_coerce
+from sqlalchemy import String, and_, case, func, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from .db import utcnow
 from .errors import InvalidInput
@@ -115,7 +118,7 @@ class Counts:
     stalled: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+        return Counts(*(getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS))
 
     @property
     def not_started(self) -> int:
@@ -129,6 +132,9 @@ class Counts:
     def percent_done(self) -> float | None:
         """Submitted or timed out, percent of the students (None without students)."""
         return 100.0 * self.done / self.students if self.students else None
+
+
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
 
 
 @dataclass(frozen=True)
@@ -190,8 +196,9 @@ class _Sums:
     def _parts(self) -> Sequence[Any]:
         raise NotImplementedError
 
-    @property
+    @functools.cached_property
     def counts(self) -> Counts:
+        """The sum over the parts (computed once: the result is frozen)."""
         return sum((p.counts for p in self._parts()), Counts())
 
     @property
@@ -445,6 +452,24 @@ def _load_classes(session: Session, window_id: int) -> list[ClassFacts]:
     return [ClassFacts(*row) for row in rows]
 
 
+class _id_list(FunctionElement[str]):
+    """The comma-separated values of an expression over a group's rows, NULLs skipped (an aggregate)."""
+
+    type = String()
+    inherit_cache = True
+    name = "id_list"
+
+
+@compiles(_id_list)
+def _id_list_default(element: _id_list, compiler: Any, **kw: Any) -> str:  # SQLite
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_id_list, "postgresql")
+def _id_list_postgresql(element: _id_list, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
+
+
 def _load_sessions(session: Session, window_id: int, now: datetime, thresholds: Thresholds,
                    presence: Presence | None) -> tuple[list[SessionFacts], bool]:
     """Every session of the window with its students counted by state (one GROUP BY), plus Redis presence.
@@ -452,7 +477,9 @@ def _load_sessions(session: Session, window_id: int, now: datetime, thresholds: 
     An attempt still "in progress" past its deadline (nobody has looked at it since, so it
     was not expired) counts as timed out, unless its session is paused: a pause stops the
     clock. Stalled: running, with no answer saved since `stalled_after_seconds` (the
-    attempt's last contact: its start, then every answer stored in time).
+    attempt's last contact: its start, then every answer stored in time). The same query
+    lists the ids of each running session's students still to start and writing, which
+    Redis counts against its presence (`Presence.tally`): no per-student row reaches Python.
     """
     running = and_(Attempt.status == "in_progress",
                    or_(TestSession.status == "paused", Attempt.deadline_at.is_(None), Attempt.deadline_at > now))
@@ -468,61 +495,30 @@ def _load_sessions(session: Session, window_id: int, now: datetime, thresholds: 
                func.count(Attempt.id), _count(Attempt.status == "not_started"), _count(running),
                _count(submitted), _count(timed_out), _count(Attempt.locked.is_(True)), _count(stalled),
                func.min(Attempt.started_at), func.max(Attempt.started_at), func.max(Attempt.last_contact_at),
-               func.max(Attempt.submitted_at), func.max(Attempt.deadline_at))
+               func.max(Attempt.submitted_at), func.max(Attempt.deadline_at),
+               _id_list(case((Attempt.status == "not_started", Attempt.id))), _id_list(case((running, Attempt.id))))
         .outerjoin(Attempt, Attempt.session_id == TestSession.id)
         .where(TestSession.window_id == window_id)
         .group_by(TestSession.id, TestSession.class_id, TestSession.status, TestSession.created_at,
                   TestSession.paused_at)).all()
-    live_ids = [r[0] for r in rows if r[2] != "closed"]
-    seen = presence.read_many(live_ids) if presence is not None and live_ids else {}
-    presence_available = presence is not None and (not live_ids or bool(seen))
-    joined: dict[int, int] = {}
-    offline: dict[int, int] = {}
-    active: dict[int, datetime] = {}
-    if seen:
-        joined, offline, active = _presence_counts(session, window_id, running, seen, now, thresholds)
+    groups = {r[0]: (r[17] or "", r[18] or "") for r in rows if r[2] != "closed"}
+    heard_since = now - timedelta(seconds=thresholds.offline_after_seconds)
+    seen = presence.tally(groups, heard_since) if presence is not None else None
     out = []
     for (sid, class_id, status, created_at, paused_at, students, not_started, in_progress, n_submitted, n_timed_out,
-         locked, n_stalled, first_start, last_start, last_contact, last_submit, last_deadline) in rows:
-        n_joined = joined.get(sid, 0)
+         locked, n_stalled, first_start, last_start, last_contact, last_submit, last_deadline, *_ids) in rows:
+        hot = seen.get(sid) if seen else None
+        n_joined = hot.joined if hot else 0
         counts = Counts(students=int(students), not_joined=int(not_started or 0) - n_joined, joined=n_joined,
                         in_progress=int(in_progress or 0), submitted=int(n_submitted or 0),
-                        timed_out=int(n_timed_out or 0), locked=int(locked or 0), offline=offline.get(sid, 0),
+                        timed_out=int(n_timed_out or 0), locked=int(locked or 0), offline=hot.offline if hot else 0,
                         stalled=int(n_stalled or 0))
         out.append(SessionFacts(
             id=sid, class_id=class_id, status=status, created_at=created_at, paused_at=paused_at, counts=counts,
             first_start=first_start,
-            last_activity=_latest((last_start, last_contact, last_submit, active.get(sid))),
+            last_activity=_latest((last_start, last_contact, last_submit, hot.last_active if hot else None)),
             last_deadline=last_deadline))
-    return out, presence_available
-
-
-def _presence_counts(session: Session, window_id: int, running: Any, seen: dict[int, dict[int, Any]], now: datetime,
-                     thresholds: Thresholds) -> tuple[dict[int, int], dict[int, int], dict[int, datetime]]:
-    """Per running session: signed in but not started, running but not heard from lately, last activity.
-
-    Only the ids of the attempts still to start or running are read (set intersections with
-    what Redis holds); the counting itself stays in the GROUP BY.
-    """
-    rows = session.execute(
-        select(Attempt.session_id, Attempt.id, type_coerce(running, Boolean))
-        .join(TestSession, TestSession.id == Attempt.session_id)
-        .where(TestSession.window_id == window_id, TestSession.id.in_(list(seen)),
-               or_(Attempt.status == "not_started", running)))
-    waiting: dict[int, set[int]] = {}
-    going: dict[int, set[int]] = {}
-    for sid, attempt_id, is_running in rows:
-        (going if is_running else waiting).setdefault(sid, set()).add(attempt_id)
-    heard_since = now - timedelta(seconds=thresholds.offline_after_seconds)
-    joined, offline, active = {}, {}, {}
-    for sid, hashes in seen.items():
-        recent = {aid for aid, s in hashes.items() if s.at >= heard_since}
-        joined[sid] = len(waiting.get(sid, set()) & hashes.keys())
-        offline[sid] = len(going.get(sid, set()) - recent)
-        last = _latest(s.active_at for s in hashes.values())
-        if last is not None:
-            active[sid] = last
-    return joined, offline, active
+    return out, seen is not None
 
 
 def city_overview(session: Session, window: TestWindow, *, presence: Presence | None,
