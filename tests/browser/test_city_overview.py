@@ -193,5 +193,12 @@ def test_the_bureau_watches_a_wave_live(browser, live_server, wave) -> None:  # 
     assert page.locator(".sum.warn [data-sum='problem_schools']").inner_text() == "1"
     screenshot(page, SHOTS, "04-city-during", full_page=True)
     assert_reflows_at_200_percent(page, SHOTS, "city", full_page=True)
+
+    # --- printed: no navigation or refresh controls, the data time and every table stay ---------------------
+    page.emulate_media(media="print")
+    assert not page.locator("header.topbar").is_visible() and not page.locator("#btn-refresh").is_visible()
+    assert page.locator("#as-of").is_visible() and page.locator("table[data-table='untested']").is_visible()
+    screenshot(page, SHOTS, "05-city-print", full_page=True)
+    page.emulate_media(media="screen")
     assert not errors, errors
     context.close()
