@@ -15,7 +15,7 @@ import redis
 
 from .hotstate import guard_for
 
-__all__ = ["Presence", "Seen"]
+__all__ = ["Presence", "Seen", "SessionPresence"]
 
 log = logging.getLogger(__name__)
 _TTL = 12 * 3600
@@ -34,6 +34,52 @@ class Seen:
     at: datetime
     current_item: str | None
     active_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionPresence:
+    """What Redis knows of a session's students, counted in Redis (see `Presence.tally`)."""
+
+    joined: int  # of the students still to start: those signed in
+    offline: int  # of the students writing: those not heard from since the cut-off (or never)
+    last_active: datetime | None  # the latest activity of any of them
+
+
+# Counts in Redis, so that no per-student data crosses the network or Python. For session i: KEYS[i] is
+# its presence hash, ARGV[2i] and ARGV[2i+1] the comma-separated ids of its students still to start and
+# of those writing, ARGV[1] the cut-off (epoch seconds). Returns {joined, offline, last activity} per
+# session; the last activity as a string (a Lua number would become an integer in the reply).
+_TALLY_LUA = """
+local cutoff = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local joined, offline, last = 0, 0, 0
+  for group = 0, 1 do
+    local ids = {}
+    for id in string.gmatch(ARGV[2 * i + group], '[^,]+') do ids[#ids + 1] = id end
+    for start = 1, #ids, 500 do
+      local batch = {unpack(ids, start, math.min(start + 499, #ids))}
+      local values = redis.call('HMGET', key, unpack(batch))
+      for _, raw in ipairs(values) do
+        local seen = nil
+        if raw then  -- signed in; an entry that does not parse still says so
+          local ok, value = pcall(cjson.decode, raw)
+          seen = (ok and type(value) == 'table') and value or {}
+        end
+        if group == 0 then
+          if seen then joined = joined + 1 end
+        elseif not seen or (tonumber(seen.t) or 0) < cutoff then
+          offline = offline + 1
+        end
+        local active = seen and tonumber(seen.a or seen.t) or 0
+        if active > last then last = active end
+      end
+    end
+  end
+  out[i] = {joined, offline, tostring(last)}
+end
+return out
+"""
 
 
 class Presence:
@@ -94,3 +140,32 @@ class Presence:
             except (ValueError, KeyError, TypeError):
                 continue
         return out
+
+    def tally(self, groups: dict[int, tuple[str, str]], heard_since: datetime) -> dict[int, SessionPresence] | None:
+        """Per session: how many of its students still to start have signed in, how many writing are offline.
+
+        `groups` maps a session id to the comma-separated attempt ids of its students still
+        to start and of those writing; offline means no request since `heard_since`. One
+        script in Redis does the counting for every session (the city's thousands of
+        students never reach Python); None when Redis is unavailable.
+        """
+        if not groups:
+            return {}
+        if not self.guard.available():
+            return None
+        ids = list(groups)
+        args: list[str] = [repr(heard_since.timestamp())]
+        for session_id in ids:
+            args += groups[session_id]
+        try:
+            rows = self.client.eval(_TALLY_LUA, len(ids), *(self._key(i) for i in ids), *args)
+        except (redis.RedisError, OSError) as exc:
+            self.guard.failed(exc)
+            log.warning("presence unavailable for %d session(s): %s", len(ids), exc)
+            return None
+        out = {}
+        for session_id, (joined, offline, last) in zip(ids, rows, strict=True):
+            at = datetime.fromtimestamp(float(last), tz=UTC) if float(last) else None
+            out[session_id] = SessionPresence(int(joined), int(offline), at)
+        return out
+

@@ -8,15 +8,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Response, abort, g, redirect, request, session, url_for
+from flask import Response, abort, current_app, g, redirect, request, session, url_for
 
 from assessment import accounts
 from assessment.models import User
 
 from .extensions import db_session
 
-__all__ = ["check_csrf", "csrf_token", "current_user", "login_user", "logout_user", "role_required",
-           "safe_next", "set_security_headers"]
+__all__ = ["STRICT_CSP", "check_csrf", "csrf_token", "current_user", "login_user", "logout_user", "role_required",
+           "safe_next", "set_security_headers", "strict_page"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,6 +116,23 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+# Staff pages that run no inline script or style (the proctor console, the city overview): as strict as the player's.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def strict_page(html: str, status: int = 200) -> Response:
+    """An HTML response under STRICT_CSP, never cached (live data, tickets)."""
+    response = current_app.make_response((html, status))
+    response.headers["Content-Security-Policy"] = STRICT_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # Applied to every response; a page that sets its own (stricter) CSP keeps it, with frame-ancestors added.

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assessment.attempts import LoginResult, login_with_ticket, start_attempt
+from assessment.answers import save_answer
+from assessment.attempts import LoginResult, login_with_ticket, start_attempt, submit_attempt
 from assessment.db import utcnow
 from assessment.forms import Blueprint, build_forms, default_blueprint
 from assessment.item_store import import_items
@@ -22,6 +23,7 @@ from assessment.models import (
     TestSession,
     TestWindow,
 )
+from assessment.presence import Presence
 from assessment.sessions import create_session
 from assessment.windows import create_window
 from item_bank import Item, content_dir, load_bank
@@ -99,7 +101,7 @@ def login_and_start(db: Session, ticket: str, *, secret_key: str, now: datetime 
 
 
 __all__ = ["Blueprint", "import_bank", "login_and_start", "make_class", "make_form", "make_window", "open_session",
-           "starter_items"]
+           "seed_test_day", "starter_items"]
 
 
 TYPES = ("single_choice", "multiple_response", "ordering", "matching", "short_answer", "grid_path")
@@ -157,3 +159,65 @@ def malformed_response(item: Item) -> dict[str, Any]:
         "short_answer": {"text": 5},
         "grid_path": {"moves": "RRXQ"},
     }[item.type]
+
+
+def _age(db: Any, attempt: Attempt, **fields: datetime) -> None:
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    db.flush()
+
+
+def seed_test_day(db: Session, presence: Presence, *, secret_key: str) -> dict[str, Any]:
+    """A test day in every state, for the city overview's tests.
+
+    District kl-a: school es-a1 (a grade-5 class in every state, one without a session, one whose session
+    nobody started, a grade-6 class and an empty class); district kl-b: es-b1 (a grade-8 class, done and closed).
+    """
+    import_bank(db)
+    window = make_window(db)
+    now = utcnow()
+    k1 = make_class(db, grade=5, n_students=8, school="es-a1", district="kl-a", name="五年一班")
+    k2 = make_class(db, grade=5, n_students=3, school="es-a1", district="kl-a", name="五年二班")
+    k3 = make_class(db, grade=5, n_students=2, school="es-a1", district="kl-a", name="五年三班")
+    make_class(db, grade=6, n_students=4, school="es-a1", district="kl-a", name="六年一班")
+    make_class(db, grade=5, n_students=0, school="es-a1", district="kl-a", name="五年空班")
+    k8 = make_class(db, grade=8, n_students=3, school="es-b1", district="kl-b", name="八年一班")
+    form5, form8 = make_form(db, 5), make_form(db, 8)
+    s1 = create_session(db, class_id=k1.id, form_id=form5.id, minutes=35)
+    s3 = create_session(db, class_id=k3.id, form_id=form5.id, minutes=35)
+    s8 = create_session(db, class_id=k8.id, form_id=form8.id, minutes=40)
+    db.commit()
+    a = sorted(s1.attempts, key=lambda x: x.student.seat_number or 0)
+    items = {i.id: i for i in starter_items()}
+    item_ids = [fi.item.item_id for fi in form5.items]
+    t0 = now - timedelta(minutes=20)  # the class started 20 minutes ago
+    # seat 1: not signed in; seat 2: signed in, not started (and locked by the proctor)
+    login_with_ticket(db, a[1].ticket, secret_key=secret_key, now=now)
+    presence.touch(s1.id, a[1].id, now - timedelta(seconds=10))
+    a[1].locked = True
+    # seats 3-8 started 20 minutes ago
+    for x in a[2:]:
+        login_with_ticket(db, x.ticket, secret_key=secret_key, now=t0)
+        start_attempt(x, now=t0)
+    db.flush()
+    # seat 3: writing, heard from just now, saved an answer a minute ago
+    save_answer(db, a[2].id, item_ids[0], 1, correct_response(items[item_ids[0]]), now=now - timedelta(minutes=1))
+    presence.touch(s1.id, a[2].id, now - timedelta(seconds=5), item_ids[0], active=True)
+    # seats 4, 5: no heartbeat for 3 minutes (offline) and nothing saved since the start (stalled)
+    for x in a[3:5]:
+        presence.touch(s1.id, x.id, now - timedelta(minutes=3))
+    # seat 6: submitted; seat 7: timed out (expired by a request); seat 8: past its deadline, never looked at
+    submit_attempt(a[5], now=now - timedelta(minutes=2))
+    _age(db, a[6], deadline_at=now - timedelta(minutes=1))
+    submit_attempt(a[6], now=now)
+    _age(db, a[7], deadline_at=now - timedelta(minutes=1))
+    presence.touch(s1.id, a[5].id, now - timedelta(minutes=2), active=True)
+    # grade 8: everyone submitted, session closed
+    for x in s8.attempts:
+        login_with_ticket(db, x.ticket, secret_key=secret_key, now=t0)
+        start_attempt(x, now=t0)
+        submit_attempt(x, now=now - timedelta(minutes=1))
+    s8.status, s8.closed_at = "closed", now
+    db.commit()
+    return {"db": db, "window": window, "presence": presence, "now": now, "s1": s1, "s3": s3, "s8": s8,
+            "k2": k2, "k3": k3, "attempts": a}

@@ -32,6 +32,29 @@ def screenshot(page: Any, folder: Path, name: str, full_page: bool = False) -> N
     page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
+def new_page(browser: Any, *, timeout: int = 20_000, ignore: tuple[str, ...] = ()) -> tuple[Any, Any, list[str]]:
+    """A zh-TW context at WIDE, its page, and the list its script errors and console errors go to.
+
+    Console messages about a resource that failed to load, or containing one of `ignore`, are expected.
+    """
+    context = browser.new_context(viewport=WIDE, locale="zh-TW")
+    context.set_default_timeout(timeout)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+            and not any(s in msg.text for s in ("Failed to load resource", *ignore)) else None)
+    return context, page, errors
+
+
+def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Sign in as staff through the zh-TW login form."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("帳號").fill(username)
+    page.get_by_label("密碼").fill(password)
+    page.get_by_role("button", name="登入").click()
+
+
 def assert_reflows_at_200_percent(page: Any, folder: Path, name: str, full_page: bool = False) -> None:
     """At 200% zoom the page reflows: nothing is wider than the window (then back to WIDE)."""
     page.set_viewport_size(ZOOM_200)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ..live import seed_small_class
-from .conftest import WIDE, ZOOM_200, LiveServer, assert_reflows_at_200_percent, screenshot
+from .conftest import WIDE, ZOOM_200, LiveServer, assert_reflows_at_200_percent, new_page, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -98,19 +98,10 @@ def test_proctor_watches_a_class_live(browser, live_server, school) -> None:  # 
     from tests.assessment.factories import correct_response, starter_items
 
     items = {item.id: item for item in starter_items()}
-    proctor = browser.new_context(viewport=WIDE, locale="zh-TW")
-    proctor.set_default_timeout(TIMEOUT)
-    page = proctor.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "409" not in msg.text
-            and "Failed to load resource" not in msg.text else None)
+    proctor, page, errors = new_page(browser, timeout=TIMEOUT, ignore=("409",))
 
     # --- log in, go to the console from the staff home ------------------------------------------
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("帳號").fill("proc")
-    page.get_by_label("密碼").fill("proctor-pass-1")
-    page.get_by_role("button", name="登入").click()
+    sign_in(page, live_server.url, "proc", "proctor-pass-1")
     page.get_by_role("main").get_by_role("link", name="監考主控台").click()
     page.wait_for_selector("h1:has-text('監考主控台')")
     assert "目前沒有今天開啟或進行中的場次" in page.inner_text("main")

@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -34,18 +33,14 @@ from ..body import json_object
 from ..extensions import db_session, services
 from ..i18n import catalogue, current_language
 from ..i18n import gettext as _
-from ..security import check_csrf, csrf_token, current_user, role_required
+from ..security import STRICT_CSP, check_csrf, csrf_token, current_user, role_required, strict_page
 
 __all__ = ["bp"]
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 
 POLL_SECONDS = 5
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+CSP = STRICT_CSP
 # Form errors the console explains in the user's language: code -> (field at fault, message key);
 # anything else shows proctor.err.other with the service's detail.
 _FORM_ERRORS = {
@@ -80,12 +75,7 @@ def _presence() -> Presence:
     return Presence(svc.redis, svc.redis_prefix)
 
 
-def _page(html: str, status: int = 200) -> Response:
-    response = current_app.make_response((html, status))
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+_page = strict_page
 
 
 def _console(values: dict[str, str] | None = None, error: dict[str, Any] | None = None, status: int = 200) -> Response:
