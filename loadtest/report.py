@@ -41,6 +41,7 @@ class RequestLog:
     def __init__(self) -> None:
         self._by_name: dict[str, _Endpoint] = {}
         self.problems: Counter[str] = Counter()  # failure messages, for the report
+        self.resent = 0  # requests sent again after the server had closed the kept-alive connection
 
     def record(self, name: str, milliseconds: float, *, failure: str | None = None, status: int = 200) -> None:
         """One request; a failure is an *error* when the server failed (5xx) or the connection did (status 0)."""
@@ -53,8 +54,11 @@ class RequestLog:
             self.problems[f"{name}: {failure}"[:300]] += 1
 
     def on_request(self, name: str, response_time: float, response: Any = None, exception: Any = None,
-                   **_kw: Any) -> None:
-        """locust `request` event listener."""
+                   context: dict[str, Any] | None = None, **_kw: Any) -> None:
+        """locust `request` event listener (a request the scenario sent again is counted, not timed)."""
+        if context and context.get("resent"):
+            self.resent += 1
+            return
         status = int(getattr(response, "status_code", 0) or 0)
         failure = None if exception is None else (str(exception) or type(exception).__name__)
         self.record(name, float(response_time or 0.0), failure=failure, status=status)
@@ -88,9 +92,11 @@ class LoadSummary:
     seconds: float  # the load phase, from the first spawn to the last user's end
     endpoints: tuple[EndpointStats, ...]
     answers: AnswerVerdict
-    saves: dict[str, int]  # acknowledged saves by kind (first, changed, retried, ...) and other counters
+    saves: dict[str, int]  # acknowledged saves by kind (first, changed, same seq again, after an error)
+    client: dict[str, int] = field(default_factory=dict)  # reloads, waits (Retry-After), resends
     user_errors: tuple[str, ...] = ()  # exceptions raised in the simulated users (a scenario bug)
     problems: tuple[tuple[str, int], ...] = ()  # the most frequent failure messages with their counts
+    server_exit: int | None = None  # the exit status of `ctcensus serve` if it stopped during the run
 
     @property
     def requests(self) -> int:
@@ -117,6 +123,9 @@ def failure_reasons(summary: LoadSummary, max_error_rate: float = 0.0) -> list[s
     """Why the run fails (empty: it passes): lost answers, errors above the threshold, other failed requests."""
     a = summary.answers
     reasons = []
+    if summary.server_exit is not None:
+        reasons.append(f"the server stopped during the run (ctcensus serve exit status {summary.server_exit}; "
+                       "--keep keeps its server.log)")
     if a.missing or a.behind:
         reasons.append(f"{len(a.missing) + len(a.behind)} acknowledged answers are not stored")
     if a.duplicates:
@@ -157,7 +166,7 @@ def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
     lines = [
         f"load test: {s['students']} students in {s['classes']} classes of {s['schools']} schools, "
         f"{s['proctors']} proctors{', the bureau overview' if s.get('overview_url') else ''}; "
-        f"{s['duration']:g} s at {s['rate']:g} new students/s, think {s['think'][0]:g}-{s['think'][1]:g} s; "
+        f"each sitting {s['duration']:g} s, {s['rate']:g} new students/s, think {s['think'][0]:g}-{s['think'][1]:g} s; "
         f"gunicorn {s['workers']} workers; {s['database']} + {s['redis']}",
         f"requests: {summary.requests} in {summary.seconds:.1f} s = {summary.requests_per_second:.1f} requests/s; "
         f"failures {summary.failures}; errors (5xx/connection) {summary.errors} ({summary.error_rate:.2%})",
@@ -169,6 +178,8 @@ def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
     lines += [f"  failed {n}x: {message}" for message, n in summary.problems[:SHOWN_PROBLEMS]]
     lines.append(_answers_line(summary.answers))
     lines.append("saves acknowledged: " + ", ".join(f"{kind} {n}" for kind, n in summary.saves.items()))
+    if summary.client:
+        lines.append("client: " + ", ".join(f"{kind} {n}" for kind, n in summary.client.items()))
     a = summary.answers
     lines.append(f"submits: acknowledged {a.submits_acknowledged}, stored {a.submitted_stored}")
     reasons = failure_reasons(summary, max_error_rate)
@@ -195,7 +206,9 @@ def summary_json(summary: LoadSummary, max_error_rate: float = 0.0) -> dict[str,
                     "duplicates": [list(d) for d in a.duplicates]},
         "submits": {"acknowledged": a.submits_acknowledged, "stored": a.submitted_stored},
         "saves": summary.saves,
+        "client": summary.client,
         "user_errors": list(summary.user_errors),
+        "server_exit": summary.server_exit,
         "problems": [{"message": m, "count": n} for m, n in summary.problems],
         "passed": not reasons,
         "failure_reasons": reasons,

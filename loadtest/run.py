@@ -79,7 +79,11 @@ class _NotAboutSpawnRate(logging.Filter):
 
 def drive(url: str, state: CensusState, duration: float, grace: float = END_GRACE_SECONDS
           ) -> tuple[RequestLog, float, list[str]]:
-    """Run the users for `duration` s, then let them wind up (students submit); the log, seconds, user errors."""
+    """Run the users for `duration` s, then let them wind up (students submit); the log, seconds, user errors.
+
+    With `state.sitting` set, students end by themselves (sign-in + sitting), so `duration` should cover
+    the last sign-in plus the sitting; whoever is left then is asked to wind up.
+    """
     env = Environment(user_classes=user_classes(state), host=url)
     log = RequestLog()
     errors: list[str] = []
@@ -112,11 +116,14 @@ def run(options: RunOptions) -> LoadSummary:
                            database=database, redis_url=redis_url, keep=options.keep,
                            bureau=bool(options.overview_url), say=_say)
         students, proctors, n_classes = _plans(stack, options.students, options.rate)
-        state = CensusState(students, think=think, proctors=proctors, overview_url=options.overview_url,
-                            bureau=stack.bureau_login)
-        _say(f"running {len(students)} students and {len(proctors)} proctors for {options.duration:g} s "
-             f"against {stack.url}")
-        log, seconds, user_errors = drive(stack.url, state, options.duration)
+        state = CensusState(students, think=think, sitting=options.duration, proctors=proctors,
+                            overview_url=options.overview_url, bureau=stack.bureau_login)
+        last_wave = max(p.login_at for p in students)
+        _say(f"running {len(students)} students (signing in over {last_wave:.0f} s, each sitting "
+             f"{options.duration:g} s) and {len(proctors)} proctors against {stack.url}")
+        log, seconds, user_errors = drive(stack.url, state, last_wave + options.duration)
+        assert stack.server is not None
+        server_exit = stack.server.poll()  # None: still serving, as it should be
         stop_server(stack)  # every commit is done: the referee reads what survived
         stored = read_stored(stack.database_url, [s["id"] for s in stack.sessions])
     verdict = judge(state.ledger.acknowledged(), stored, state.ledger.submits)
@@ -124,9 +131,11 @@ def run(options: RunOptions) -> LoadSummary:
                "schools": len({s["school"] for s in stack.sessions[:n_classes]}), "proctors": len(proctors),
                "duration": options.duration, "rate": options.rate, "think": list(think), "workers": options.workers,
                "database": stack.database, "redis": stack.redis, "overview_url": options.overview_url}
-    counts = {"first": 0, "changed": 0, "same seq again": 0, "after an error": 0, **state.counts}
+    saves = {kind: state.counts.pop(kind, 0) for kind in ("first", "changed", "same seq again", "after an error")}
+    client = {"reloads": 0, "waited (Retry-After)": 0, **state.counts,
+              "resent on a closed keep-alive connection": log.resent}
     return LoadSummary(setting=setting, seconds=seconds, endpoints=tuple(log.endpoints()), answers=verdict,
-                       saves=dict(counts), user_errors=tuple(user_errors),
+                       saves=saves, client=client, user_errors=tuple(user_errors), server_exit=server_exit,
                        problems=tuple(log.problems.most_common(SHOWN_PROBLEMS)))
 
 
@@ -153,7 +162,9 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     p = commands.add_parser("run", help="one run; prints requests/s, latency per endpoint, answers acknowledged "
                                         "vs stored")
     p.add_argument("--students", type=int, required=True, help="simulated students (whole classes are opened)")
-    p.add_argument("--duration", type=float, required=True, help="seconds of load before every student submits")
+    p.add_argument("--duration", type=float, required=True,
+                   help="seconds each student sits, from its class's sign-in wave to its submit (the run lasts "
+                        "this plus the sign-in waves, students / rate)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--database", help="database URL (default DATABASE_URL, else an SQLite file in the instance); "
                                       "on PostgreSQL a database ctc_loadtest_<pid> is created and dropped")

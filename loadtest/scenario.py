@@ -5,11 +5,18 @@ starts, then thinks (sending the player's heartbeat) and answers; now and then
 it changes an earlier answer (a newer seq), re-sends a save with the same seq
 (a lost acknowledgement: must not count twice) or reloads the attempt, which
 must return every acknowledged answer. It submits when it has answered
-everything, or when the run ends. Every acknowledgement goes into the shared
+everything, or when its sitting time is over (`CensusState.sitting` seconds
+after its sign-in: classes end in the waves they started in), or when the run
+is stopped. Every acknowledgement goes into the shared
 `AckLedger` for the referee. A `Proctor` signs in as staff and polls its class's
 live status every 5 s, as the console does; a `Bureau` user polls an overview
 URL (`--overview-url`). A server that asks to wait (429/503 with Retry-After)
-is obeyed, as the player does, and not counted as a failure.
+is obeyed, as the player does, and not counted as a failure. A request the
+server never answered because it had closed the kept-alive connection (its
+keep-alive is shorter than a think time) is sent again on a new one, as
+browsers do; geventhttpclient does that itself for GET and PUT only, and every
+POST of the student API is idempotent by the answer protocol. Such resends are
+counted, not timed.
 
 The users are abstract: `user_classes(state)` binds them to one run's
 `CensusState` (the headless runner, loadtest/run.py); loadtest/locustfile.py
@@ -18,6 +25,7 @@ binds them for interactive locust.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -43,6 +51,8 @@ PROCTOR_POLL_SECONDS = 5.0  # the live class view's refresh (webapp/views/procto
 OVERVIEW_POLL_SECONDS = 15.0
 SAVE_TRIES = 4  # a save that fails with a 5xx or a dropped connection is re-sent, as the player's queue does
 MAX_WAITS = 20  # 429/503 + Retry-After answers obeyed per request before it counts as failed
+MAX_RESENDS = 2  # sends again after the server closed a kept-alive connection without answering
+_CLOSED = ("HTTPConnectionClosed", "ConnectionResetError", "BrokenPipeError")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _KEY_MATERIAL = ('"key"', '"rationale"', '"accepted"')
 
@@ -65,19 +75,20 @@ class CensusState:
     """What one run's users share: who plays whom and when, the think time, the acknowledgements, the end."""
 
     def __init__(self, students: Sequence[StudentPlan], *, think: tuple[float, float] = (10.0, 30.0),
-                 proctors: Sequence[ProctorPlan] = (), overview_url: str | None = None,
+                 sitting: float | None = None, proctors: Sequence[ProctorPlan] = (), overview_url: str | None = None,
                  bureau: tuple[str, str] | None = None, change_rate: float = 0.1, retry_rate: float = 0.05,
                  reload_rate: float = 0.05, heartbeats: bool = True) -> None:
         self.students = list(students)
         self.proctors = list(proctors)
         self.think = think
+        self.sitting = sitting  # seconds from sign-in to submit; None: until every item is answered
         self.heartbeat_every = heartbeat_seconds(think) if heartbeats else None
         self.overview_url = overview_url
         self.bureau = bureau
         self.change_rate, self.retry_rate, self.reload_rate = change_rate, retry_rate, reload_rate
         self.ledger = AckLedger()
         self.counts: Counter[str] = Counter()  # saves by kind, reloads, waits
-        self.ending = Event()  # set: every user winds up (students submit) and stops
+        self.ending = Event()  # set: every user winds up at once (students submit) and stops
         self._next_student = iter(self.students)
         self._next_proctor = iter(self.proctors)
         self.t0 = time.monotonic()
@@ -153,10 +164,15 @@ class _Client(FastHttpUser):
     def call(self, method: str, path: str, name: str, *, expect: Sequence[int] = (200,),
              check: Callable[[Any], str | None] | None = None, as_json: bool = True, **kwargs: Any) -> Reply:
         """One request (repeated while the server asks to wait); a wrong status or body is recorded as failed."""
-        waits = 0
+        waits = resends = 0
         while True:
             with self.client.request(method, path, name=name, catch_response=True, **kwargs) as r:
                 status = r.status_code or 0
+                if status == 0 and resends < MAX_RESENDS and type(getattr(r, "error", None)).__name__ in _CLOSED:
+                    r.request_meta["context"]["resent"] = True  # RequestLog counts it apart, untimed
+                    r.success()
+                    resends += 1
+                    continue
                 wait = _retry_after(r) if waits < MAX_WAITS else None  # past MAX_WAITS the 429/503 is a failure
                 if wait is None:
                     return self._judge(r, status, expect, check, as_json)
@@ -217,6 +233,8 @@ class Student(_Client):
                           check=lambda b: None if b.get("token") and b.get("attempt_id") else "no token")
         if not login.ok:
             return False
+        sitting = self.state.sitting
+        self.ends_at = math.inf if sitting is None else self.state.t0 + plan.login_at + sitting  # its class's end
         self.attempt_id = int(login.body["attempt_id"])
         self.headers = {"Authorization": f"Bearer {login.body['token']}"}
         self.seq: dict[str, int] = {}
@@ -254,7 +272,7 @@ class Student(_Client):
         if not self.seated:
             raise StopUser()
         self.think()
-        if self.state.ending.is_set() or self.position >= len(self.items):
+        if self.state.ending.is_set() or time.monotonic() >= self.ends_at or self.position >= len(self.items):
             self.submit()  # raises StopUser
         roll = self.rng.random()
         s = self.state
@@ -270,8 +288,8 @@ class Student(_Client):
             self.position += 1
 
     def think(self) -> None:
-        """Wait a think time, sending the player's heartbeat when due; returns at once when the run ends."""
-        until = time.monotonic() + self.rng.uniform(*self.state.think)
+        """Wait a think time, sending the player's heartbeat when due; returns early when the sitting ends."""
+        until = min(time.monotonic() + self.rng.uniform(*self.state.think), self.ends_at)
         every = self.state.heartbeat_every
         while (now := time.monotonic()) < until:
             wake = min(until, self.next_beat) if every else until

@@ -49,16 +49,21 @@ def test_the_request_log_tells_errors_from_other_failures() -> None:
     log.on_request(name="answer", response_time=20.0, response=SimpleNamespace(status_code=0), exception=Exception())
     log.on_request(name="login", response_time=5.0, response=SimpleNamespace(status_code=401), exception=Exception())
     log.on_request(name="login", response_time=5.0, response=None, exception=Exception())  # no response at all
+    log.on_request(name="submit", response_time=1.0, response=SimpleNamespace(status_code=0),
+                   context={"resent": True})  # a closed kept-alive connection, sent again: counted apart
     answer, login = log.endpoints()
     assert (answer.name, answer.count, answer.failures, answer.errors, answer.p50_ms) == ("answer", 3, 2, 2, 20.0)
     assert (login.name, login.count, login.failures, login.errors) == ("login", 2, 2, 1)
+    assert log.resent == 1
+    assert log.problems == {"answer: Exception": 2, "login: Exception": 2}
 
 
 def _summary(acknowledged: dict[tuple[int, str], int], stored: Stored, endpoints: list[EndpointStats],
              submits: int = 2, **kw: Any) -> LoadSummary:
     return LoadSummary(setting=SETTING, seconds=20.0, endpoints=tuple(endpoints),
                        answers=judge(acknowledged, stored, submits),
-                       saves={"first": 2, "changed": 1, "same seq again": 1, "after an error": 0}, **kw)
+                       saves={"first": 2, "changed": 1, "same seq again": 1, "after an error": 0},
+                       client={"reloads": 3, "resent on a closed keep-alive connection": 1}, **kw)
 
 
 GOOD = [EndpointStats.of("login", [10.0, 20.0]), EndpointStats.of("answer", [5.0, 7.0, 9.0, 11.0])]
@@ -72,6 +77,8 @@ def test_a_clean_run_prints_every_figure_and_passes() -> None:
     assert "requests: 6 in 20.0 s = 0.3 requests/s; failures 0; errors (5xx/connection) 0 (0.00%)" in text
     assert re.search(r"^answer\s+4\s+0\s+0\s+8\s+11\s+11$", text, re.MULTILINE)
     assert "answers: acknowledged 2, stored 2 (covering every acknowledgement)" in text
+    assert "saves acknowledged: first 2, changed 1, same seq again 1, after an error 0" in text
+    assert "client: reloads 3, resent on a closed keep-alive connection 1" in text
     assert "submits: acknowledged 2, stored 2" in text
     assert text.endswith("verdict: PASS")
     assert failure_reasons(summary) == []
@@ -87,7 +94,9 @@ def test_lost_answers_errors_and_other_failures_each_fail_the_run() -> None:
     assert failure_reasons(lost) == ["1 acknowledged answers are not stored"]
 
     errors = [EndpointStats("answer", 100, failures=3, errors=2, p50_ms=1, p95_ms=2, p99_ms=3)]
-    summary = _summary(ACKS, STORED, errors)
+    summary = _summary(ACKS, STORED, errors, problems=(("answer: status 0: ConnectionRefusedError()", 2),
+                                                       ("answer: status 409: not_started", 1)))
+    assert "\n  failed 2x: answer: status 0: ConnectionRefusedError()\n" in format_summary(summary)
     assert failure_reasons(summary, max_error_rate=0.05) == [
         "1 requests failed otherwise (an unexpected 4xx or a wrong body: a bug)"]
     assert failure_reasons(summary)[0] == ("2 requests failed with a 5xx or connection error "
@@ -98,5 +107,8 @@ def test_lost_answers_errors_and_other_failures_each_fail_the_run() -> None:
     assert failure_reasons(crashed) == ["1 exceptions in the simulated users, e.g. KeyError('items')"]
     nothing = _summary({}, Stored(answers=(), submitted=0), GOOD, submits=0)
     assert failure_reasons(nothing) == ["no answer was acknowledged (run longer, or with a shorter --think)"]
+    died = _summary(ACKS, STORED, GOOD, server_exit=1)
+    assert failure_reasons(died) == ["the server stopped during the run (ctcensus serve exit status 1; "
+                                     "--keep keeps its server.log)"]
     unsubmitted = _summary(ACKS, Stored(answers=STORED.answers, submitted=1), GOOD)
     assert failure_reasons(unsubmitted) == ["1 acknowledged submits are not stored"]
