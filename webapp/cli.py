@@ -551,13 +551,16 @@ def prepare_demo(ctx: Context, url: str = "http://127.0.0.1:5000", *, census: bo
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--no-serve", is_flag=True, help="prepare the demo data and exit")
+@click.option("--no-census", is_flag=True,
+              help="skip the simulated census and its results (every other class stays free for sessions, "
+                   "e.g. for python -m loadtest)")
 @pass_ctx
-def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool) -> None:
+def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool, no_census: bool) -> None:
     """Prepare the demo (schema, starter items, demo city, logins) and start the server."""
     if not no_serve:
         _check_bind(ctx, host)
         _check_port(host, port)
-    for line in prepare_demo(ctx, url=f"http://{host}:{port}"):
+    for line in prepare_demo(ctx, url=f"http://{host}:{port}", census=not no_census):
         click.echo(line)
     if not no_serve:
         _serve(ctx, host, port, workers)

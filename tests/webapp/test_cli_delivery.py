@@ -81,6 +81,15 @@ def test_demo_opens_a_session_with_tickets(run_cli, db) -> None:  # type: ignore
     assert re.findall(r"\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b", out2) == tickets
 
 
+def test_demo_without_the_census_leaves_every_other_class_free(run_cli, db) -> None:  # type: ignore[no-untyped-def]
+    out = _ok(run_cli("demo", "--no-serve", "--no-census"))
+    assert "simulated census" not in out and "results dashboards" not in out
+    assert [s.school_class.school.source_id for s in db.query(TestSession)] == ["es-001"]  # only the live demo class
+    db.commit()  # end the read (SQLite transactions take the write lock)
+    free = [c for c in json.loads(_ok(run_cli("classes", "list", "--json"))) if c["open_session"] is None]
+    assert len(free) > 200
+
+
 def test_window_dates_any_iso_date_form_is_a_whole_day(run_cli) -> None:  # type: ignore[no-untyped-def]
     _ok(run_cli("db", "upgrade"))
     cases = {"a": ("2026-05-01", "2026-05-04"), "b": ("20260501", "20260504"), "c": ("2026-W18-5", "2026-W19-1")}

@@ -1,0 +1,243 @@
+"""The stack under load: a fresh instance folder, its own database and Redis keys, the demo data, gunicorn.
+
+Everything is set up as an operator would, with the `ctcensus` command as a
+subprocess (schema, the demo city without the simulated census, sessions with
+their tickets, proctor logins), and served by `ctcensus serve` (gunicorn); the
+load test itself never imports the app. Each step registers its undoing on the
+caller's ExitStack, so a failure or Ctrl-C stops the server, drops the
+database and removes the folder.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .plan import choose_classes
+
+__all__ = ["Stack", "StackError", "open_stack", "stop_server"]
+
+SERVER_START_SECONDS = 90
+SERVER_STOP_SECONDS = 30
+
+
+class StackError(RuntimeError):
+    """A step of setting up the stack failed; the message names the step and shows its output."""
+
+
+@dataclass
+class Stack:
+    url: str
+    database_url: str
+    database: str  # what the report says: "SQLite file" or "PostgreSQL <host>/<db>"
+    redis: str
+    instance: Path
+    sessions: list[dict[str, Any]]  # `ctcensus session create --json`, in class order
+    proctor_login: dict[str, tuple[str, str]]  # school source id -> (username, password)
+    bureau_login: tuple[str, str] | None
+    server: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+def _cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "webapp.cli", *args], env=dict(env), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate()
+    if process.returncode != 0:
+        command = " ".join(str(a) for a in process.args[3:])  # type: ignore[index]
+        raise StackError(f"`ctcensus {command}` failed with status {process.returncode}:\n{(err or out)[-3000:]}")
+    return out
+
+
+def ctcensus(*args: str, env: Mapping[str, str]) -> str:
+    """Run one `ctcensus` command; its stdout, or StackError with its messages."""
+    return ctcensus_many([args], env)[0]
+
+
+def ctcensus_many(commands: Sequence[Sequence[str]], env: Mapping[str, str]) -> list[str]:
+    """Run `ctcensus` commands, as many at once as there are cores (each spends its time importing)."""
+    outputs: list[str] = []
+    width = max(1, os.cpu_count() or 1)
+    for i in range(0, len(commands), width):
+        running = [_cli(args, env) for args in commands[i:i + width]]
+        try:
+            outputs += [_finish(p) for p in running]
+        finally:  # on a failure or an interruption, none is left running
+            for process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    return outputs
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _postgres_database(base_url: str, cleanup: ExitStack) -> str:
+    """A fresh database `ctc_loadtest_<pid>` on the server of `base_url`, dropped at the end."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from .referee import engine_url
+
+    url = make_url(engine_url(base_url))
+    name = f"ctc_loadtest_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    cleanup.callback(admin.dispose)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    cleanup.callback(drop)
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _forget_redis_keys(redis_url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i:i + 1000])
+    finally:
+        client.close()
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise StackError(f"`ctcensus serve` exited with status {server.returncode}:\n{_tail(log)}")
+        try:
+            with urllib.request.urlopen(url + "/api/v1/openapi.json", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise StackError(f"the server did not answer at {url} within {SERVER_START_SECONDS} s:\n{_tail(log)}")
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
+def stop_server(stack: Stack) -> None:
+    """Stop `ctcensus serve` (gunicorn finishes its requests; the embedded Redis stops with it); idempotent."""
+    server, stack.server = stack.server, None
+    if server is None or server.poll() is not None:
+        return
+    server.terminate()  # ctcensus serve ends gunicorn gracefully on SIGTERM
+    try:
+        server.wait(SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)  # its own process group: gunicorn and its workers too
+        server.wait()
+
+
+def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str, Any]], minutes: int,
+              env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One session per class, by grade with the newest form of the grade; returned in the order of `classes`."""
+    newest = {f["grade"]: f for f in forms}  # `forms list` is in creation order
+    commands = []
+    for grade in sorted({c["grade"] for c in classes}):
+        form = newest.get(grade)
+        if form is None:
+            raise StackError(f"no grade-{grade} form in the database (`ctcensus forms list`)")
+        ids = [a for c in classes if c["grade"] == grade for a in ("--class", str(c["id"]))]
+        commands.append(["session", "create", *ids, "--form", str(form["id"]), "--json",
+                         "--minutes", str(max(minutes, form["time_limit_minutes"]))])
+    opened: list[dict[str, Any]] = []
+    for out in ctcensus_many(commands, env):
+        data = json.loads(out)
+        opened += data if isinstance(data, list) else [data]
+    by_class = {s["class_id"]: s for s in opened}
+    return [by_class[c["id"]] for c in classes]
+
+
+def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: float, database: str | None,
+               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None]) -> Stack:
+    """Set everything up for `students` students; the undoing goes on `cleanup`."""
+    instance = Path(tempfile.mkdtemp(prefix="ctc-loadtest-"))
+    if keep:
+        cleanup.callback(say, f"kept the instance folder {instance} (server.log, the SQLite file if any)")
+    else:
+        cleanup.callback(shutil.rmtree, instance, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["CTCENSUS_INSTANCE"] = str(instance)
+
+    if database and not database.startswith("sqlite"):
+        database_url = _postgres_database(database, cleanup)
+        database_label = f"PostgreSQL database {database_url.rsplit('/', 1)[-1]} (created for this run)"
+    else:
+        database_url = database or f"sqlite:///{instance / 'ctcensus.db'}"
+        database_label = "SQLite file (embedded default)" if not database else f"SQLite {database_url}"
+    env["DATABASE_URL"] = database_url
+    if redis_url:
+        prefix = f"ctc_loadtest_{os.getpid()}:"
+        env.update(REDIS_URL=redis_url, CTCENSUS_REDIS_PREFIX=prefix)
+        cleanup.callback(_forget_redis_keys, redis_url, prefix)
+        redis_label = f"Redis {redis_url.split('@')[-1]} (keys {prefix}*)"
+    else:
+        redis_label = "embedded Redis"
+
+    say(f"preparing the demo city in {instance} ({database_label}, {redis_label})")
+    ctcensus("demo", "--no-serve", "--no-census", env=env)
+    forms_out, classes_out = ctcensus_many([["forms", "list", "--json"], ["classes", "list", "--json"]], env)
+    try:
+        chosen = choose_classes(json.loads(classes_out), students)
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
+    schools = sorted({c["school"] for c in chosen})
+    say(f"opening sessions for {len(chosen)} classes of {len(schools)} schools, and their proctor logins")
+    sessions = _sessions(chosen, json.loads(forms_out), math.ceil(duration / 60) + 10, env)
+    password = secrets.token_urlsafe(18)
+    proctor_login = {school: (f"lt-proctor-{school}", password) for school in schools}
+    commands = [["users", "create", user, "--role", "proctor", "--school", school, "--password", password]
+                for school, (user, _) in proctor_login.items()]
+    bureau_login = ("lt-bureau", password) if bureau else None
+    if bureau_login:
+        commands.append(["users", "create", bureau_login[0], "--role", "bureau", "--password", password])
+    ctcensus_many(commands, env)
+
+    port = _free_port()
+    log = instance / "server.log"
+    say(f"starting ctcensus serve --workers {workers} on 127.0.0.1:{port}")
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
+                                   "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
+    stack = Stack(url=f"http://127.0.0.1:{port}", database_url=database_url, database=database_label,
+                  redis=redis_label, instance=instance, sessions=sessions, proctor_login=proctor_login,
+                  bureau_login=bureau_login, server=server)
+    cleanup.callback(stop_server, stack)
+    _wait_until_serving(stack.url, server, log)
+    return stack
