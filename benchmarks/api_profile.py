@@ -10,7 +10,8 @@ Each of `--students` students of grade-5 sessions (shuffled options) does what t
 through the app in this process (Flask's test client: routing, auth, SQL, Redis, JSON; no
 network or gunicorn): sign in with the ticket, `GET /attempt` before the start, start,
 `GET /attempt` with the items, and three answer saves. Printed per endpoint: the median and
-95th percentile of the server time, SQL statements per request (SQLAlchemy's
+95th percentile of the server time, the median CPU time of this process (the app's Python work,
+the drivers' included, without the waits), SQL statements per request (SQLAlchemy's
 `before_cursor_execute`, BEGIN included) and Redis round trips per request. `--profile NAME`
 adds a cProfile listing of that endpoint's requests. With DATABASE_URL set to PostgreSQL a
 throwaway database is created and dropped at the end.
@@ -105,6 +106,7 @@ def main() -> None:
                               "REDIS_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:"})
             counters = Counters(app.extensions["ctcensus"].engine)
             times: dict[str, list[float]] = defaultdict(list)
+            cpu_times: dict[str, list[float]] = defaultdict(list)
             counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
             profiler = cProfile.Profile()
 
@@ -113,9 +115,10 @@ def main() -> None:
                 counters.take()
                 if name == args.profile:
                     profiler.enable()
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 response = client.open(path, method=method, **kw)
                 elapsed = time.perf_counter() - t
+                cpu_times[name].append(time.process_time() - cpu)
                 if name == args.profile:
                     profiler.disable()
                 assert response.status_code == 200, (name, response.status_code, response.get_data(as_text=True)[:300])
@@ -138,13 +141,14 @@ def main() -> None:
     finally:
         shutil.rmtree(instance, ignore_errors=True)
     print(f"database: {kind}; {len(tickets)} students; Flask test client in one process")
-    print(f"{'endpoint':24s} {'median ms':>10s} {'p95 ms':>8s} {'SQL/req':>8s} {'Redis/req':>10s}")
+    print(f"{'endpoint':24s} {'median ms':>10s} {'p95 ms':>8s} {'CPU ms':>7s} {'SQL/req':>8s} {'Redis/req':>10s}")
     for name in ENDPOINTS:
         values = sorted(times[name])
         p95 = values[int(0.95 * (len(values) - 1))]
         sql = statistics.mean(c[0] for c in counts[name])
         red = statistics.mean(c[1] for c in counts[name])
-        print(f"{name:24s} {1000 * statistics.median(values):10.2f} {1000 * p95:8.2f} {sql:8.2f} {red:10.2f}")
+        cpu = 1000 * statistics.median(cpu_times[name])
+        print(f"{name:24s} {1000 * statistics.median(values):10.2f} {1000 * p95:8.2f} {cpu:7.2f} {sql:8.2f} {red:10.2f}")
     if args.profile != "none":
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 

@@ -261,3 +261,162 @@ def test_no_save_is_acknowledged_after_the_submit(db, started) -> None:  # type:
     ((seq, response, _, _, saved_at),) = _rows(db, attempt.id).values()
     assert seq == max(acked) and response == {"text": str(seq)}
     assert saved_at <= submitted_at
+
+
+@pytest.mark.parametrize("lang", ["zh-TW", "en"])
+def test_prerendered_views_equal_the_student_view_for_every_item_and_seed(lang) -> None:  # type: ignore[no-untyped-def]
+    """A form's views rendered once per language, reordered per seed, are exactly Item.student_view's."""
+    import json
+
+    from assessment.delivery import DeliveredForm
+
+    from .factories import starter_items
+
+    items = tuple((position, 1000 + position, item) for position, item in enumerate(starter_items(), start=1))
+    assert {item.type for _, _, item in items} == set(TYPES)
+    form = DeliveredForm(1, items, {item.id: (pk, item) for _, pk, item in items})
+    for seed in (None, 0, 1, 7, 113, 987654, 2**31 - 1):
+        for _ in range(2):  # the second call reads the rendered views
+            views = form.student_views(lang, seed)
+            expected = [item.student_view(lang, seed=seed) | {"position": position} for position, _, item in items]
+            assert json.dumps(views, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+
+
+def _document(db, attempt, lang="zh-TW", now=None, cache=None):  # type: ignore[no-untyped-def]
+    from assessment.delivery import attempt_document
+
+    attempt_id, version = attempt.id, attempt.token_version
+    db.commit()
+    return attempt_document(db.get_bind(), cache or DeliveryCache(), attempt_id, version, lang=lang,
+                            now=now or utcnow())
+
+
+def test_the_attempt_document_equals_the_attempt_view(db) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import attempt_view, start_attempt
+
+    _, attempts, items = open_all_types_session(db, n_students=2, shuffle=True)
+    cache = DeliveryCache()
+    attempt = login_with_ticket(db, attempts[0].ticket, secret_key=SECRET).attempt
+    db.commit()
+    for stage in ("not_started", "in_progress", "answered", "submitted"):
+        if stage == "in_progress":
+            start_attempt(db.get(Attempt, attempt.id))
+        if stage == "answered":
+            for seq, kind in enumerate(TYPES, start=1):
+                save_answer(db, attempt.id, items[kind].id, seq, correct_response(items[kind]) if seq % 3 else None)
+        if stage == "submitted":
+            submit_attempt(db.get(Attempt, attempt.id))
+        db.commit()
+        for lang in ("zh-TW", "en"):
+            now = utcnow()
+            body, ref = _document(db, db.get(Attempt, attempt.id), lang, now, cache)
+            expected = attempt_view(db, db.get(Attempt, attempt.id), lang=lang, now=now)
+            db.commit()
+            assert body == expected, stage
+            assert list(body) == list(expected) and (ref.attempt_id, ref.session_id) == (attempt.id, attempt.session_id)
+    assert len(expected["items"]) == len(TYPES) and len(expected["answers"]) == len(TYPES)
+
+
+def test_the_attempt_document_leaves_expiry_locks_and_revoked_tokens_to_the_full_path(db, started) -> None:  # type: ignore[no-untyped-def]
+    _, attempt, _ = started
+    assert _document(db, attempt) is not None
+    deadline = db.get(Attempt, attempt.id).deadline_at
+    db.commit()
+    assert _document(db, attempt, now=deadline) is None  # due: the full path submits it
+    assert db.get(Attempt, attempt.id).status == "in_progress"
+    db.commit()
+    stale = SimpleNamespace(id=attempt.id, token_version=attempt.token_version)
+    lock_attempt(db, attempt.id, actor="t")
+    db.commit()
+    assert _document(db, stale) is None
+    unlock_attempt(db, attempt.id, actor="t")
+    db.commit()
+    assert _document(db, stale) is None  # the token was revoked by the lock
+    assert _document(db, db.get(Attempt, attempt.id)) is not None
+
+
+def test_ticket_sign_in_reads_in_one_statement_and_leaves_the_rest_to_the_full_path(db) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import timer_view
+    from assessment.delivery import ticket_login
+    from assessment.tickets import read_token
+
+    test_session, attempts, _ = open_all_types_session(db, n_students=3)
+    engine = db.get_bind()
+    tickets = [a.ticket for a in attempts]
+    db.commit()
+    now = utcnow()
+    body, ref = ticket_login(engine, tickets[0][:4].lower() + "-" + tickets[0][4:], secret_key=SECRET, now=now)
+    full = login_with_ticket(db, tickets[0], secret_key=SECRET, now=now)
+    expected = timer_view(full.attempt, now) | {"token": body["token"], "token_type": "Bearer",
+                                                "student": {"name": full.attempt.student.display_name,
+                                                            "seat": full.attempt.student.seat_number,
+                                                            "class": test_session.school_class.name}}
+    db.commit()
+    assert body == expected and list(body) == list(expected)
+    assert read_token(SECRET, body["token"]).attempt_id == ref.attempt_id == attempts[0].id
+    assert ticket_login(engine, "ZZZZ-ZZZZ", secret_key=SECRET, now=now) is None  # unknown: the full path says 401
+    assert ticket_login(engine, "no ticket", secret_key=SECRET, now=now) is None
+    lock_attempt(db, attempts[1].id, actor="t")
+    db.commit()
+    assert ticket_login(engine, tickets[1], secret_key=SECRET, now=now) is None  # locked: 403 from the full path
+    login_and_start(db, tickets[2], secret_key=SECRET, now=now - timedelta(minutes=40))
+    db.commit()
+    assert ticket_login(engine, tickets[2], secret_key=SECRET, now=now) is None  # due: the full path submits it
+    close_session(db, test_session.id, actor="t")
+    db.commit()
+    assert ticket_login(engine, tickets[0], secret_key=SECRET, now=now) is None  # closed before the start
+
+
+def test_the_first_start_is_one_statement_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import start_attempt, timer_view
+    from assessment.delivery import start_fast
+
+    _, attempts, _ = open_all_types_session(db, n_students=2)
+    engine = db.get_bind()
+    for a in attempts:
+        login_with_ticket(db, a.ticket, secret_key=SECRET)
+    extend_time(db, attempts[0].id, 90, actor="t")
+    db.commit()
+    now = utcnow()
+    fast = start_fast(engine, attempts[0].id, 0, now=now)
+    if engine.dialect.name != "postgresql":
+        assert fast is None  # SQLite: the full path starts it
+        return
+    assert fast is not None
+    body, ref = fast
+    full = start_attempt(db.get(Attempt, attempts[1].id), now=now)
+    full.extra_seconds = 90  # compare like with like: the first attempt had 90 s more
+    db.rollback()
+    stored = db.get(Attempt, attempts[0].id)
+    assert (stored.status, stored.started_at, stored.last_contact_at) == ("in_progress", now, now)
+    assert stored.deadline_at == now + timedelta(minutes=35, seconds=90)
+    assert body == timer_view(stored, now) and ref.attempt_id == attempts[0].id
+    db.commit()
+    assert start_fast(engine, attempts[0].id, 0, now=now + timedelta(seconds=5)) is None  # a second start: full path
+    assert start_fast(engine, attempts[1].id, 1, now=now) is None  # another token version
+    db.expire_all()
+    assert db.get(Attempt, attempts[1].id).status == "not_started"
+
+
+def test_a_heartbeat_reads_the_clock_in_one_statement(db, started) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import timer_view
+    from assessment.delivery import attempt_clock
+
+    test_session, attempt, items = started
+    engine, cache = db.get_bind(), DeliveryCache()
+    attempt_id, version = attempt.id, attempt.token_version
+    pause_session(db, test_session.id, actor="t", now=utcnow() - timedelta(seconds=30))
+    db.commit()
+    now = utcnow()
+    body, ref = attempt_clock(engine, cache, attempt_id, version, items["matching"].id, now=now)
+    assert body == timer_view(db.get(Attempt, attempt_id), now) and body["paused"] is True
+    db.commit()
+    assert ref.session_id == test_session.id
+    assert attempt_clock(engine, cache, attempt_id, version, None, now=now) is not None
+    assert attempt_clock(engine, cache, attempt_id, version, "not-on-this-form", now=now) is None  # 422: full path
+    assert attempt_clock(engine, cache, attempt_id, version + 1, None, now=now) is None  # revoked: 401
+    resume_session(db, test_session.id, actor="t")
+    db.commit()
+    deadline = db.get(Attempt, attempt_id).deadline_at
+    db.commit()
+    assert attempt_clock(engine, cache, attempt_id, version, None, now=deadline) is None  # due: full path submits
