@@ -70,8 +70,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
-    else:
-        kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs a round trip per checkout, i.e. per request on the hot path. A
+    # connection that died with a database restart fails once; SQLAlchemy then invalidates the pool's
+    # older connections, and the answer save retries once by itself (assessment.delivery).
     engine = create_engine(database_url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

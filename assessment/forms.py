@@ -34,6 +34,7 @@ __all__ = [
     "form_summary",
     "freeze_form",
     "get_form",
+    "item_from_content",
     "list_forms",
     "new_form_version",
     "operational_forms",
@@ -327,10 +328,15 @@ def delivered_item(record: ItemRecord) -> Item:
     Read without the presentation rule: the version was checked when imported, and a frozen
     form holding it must stay deliverable (forms shuffle per student by default).
     """
-    key = (record.pk, record.content_hash)
+    return item_from_content(record.pk, record.content_hash, record.content)
+
+
+def item_from_content(pk: int, content_hash: str, content: dict[str, Any]) -> Item:
+    """The Item of a stored version from its row's pk, content hash and content (cached by pk and hash)."""
+    key = (pk, content_hash)
     item = _ITEM_CACHE.get(key)
     if item is None:
-        item = Item.from_dict(record.content, check_presentation=False)
+        item = Item.from_dict(content, check_presentation=False)
         with _CACHE_LOCK:
             if len(_ITEM_CACHE) > 5000:
                 _ITEM_CACHE.clear()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
@@ -81,6 +83,43 @@ end
 return out
 """
 
+# KEYS[1] the session's hash; ARGV: attempt id, now (epoch seconds), current item ("" = keep the last
+# known one), "1" when the student acted, the hash's TTL. Times are written as strings so that
+# no precision is lost in Lua (cjson prints 14 digits); `read` takes numbers and strings alike.
+_TOUCH_LUA = """
+local previous = {}
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local ok, value = pcall(cjson.decode, old)
+  if ok and type(value) == 'table' then previous = value end
+end
+local item = ARGV[3]
+local last = previous['i']
+if last == cjson.null then last = nil end
+if item == '' then item = last end
+local moved = item ~= nil and item ~= last
+local active_at = previous['a']
+if ARGV[4] == '1' or moved or active_at == nil or active_at == cjson.null then
+  active_at = ARGV[2]
+elseif type(active_at) == 'number' then
+  active_at = string.format('%.6f', active_at)
+end
+local entry = {t = ARGV[2], a = active_at}
+if item == nil then entry['i'] = cjson.null else entry['i'] = item end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+_scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionary()
+
+
+def _touch_script(client: redis.Redis) -> Any:
+    """The touch script registered with `client` (EVALSHA, loaded again after a Redis restart)."""
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_TOUCH_LUA)
+    return script
+
 
 class Presence:
     """One Redis hash per session: attempt id → {"t": last request, "i": current item id, "a": last activity}."""
@@ -98,26 +137,17 @@ class Presence:
         """Record a request from an attempt (keeping the last known item when none is given).
 
         `active` marks the student's own activity (start, saved answer); a change of the
-        current item counts as activity too, a heartbeat on the same item does not.
+        current item counts as activity too, a heartbeat on the same item does not. One
+        round trip: a server-side script reads the previous entry and writes the new one.
         """
-        key = self._key(session_id)
         if not self.guard.available():
             return
         try:
-            old = self.client.hget(key, str(attempt_id))
-            previous = json.loads(old) if old else {}
-            if current_item is None:
-                current_item = previous.get("i")
-            moved = current_item is not None and current_item != previous.get("i")
-            active_at = now.timestamp() if active or moved or "a" not in previous else float(previous["a"])
-            pipe = self.client.pipeline()
-            pipe.hset(key, str(attempt_id), json.dumps({"t": now.timestamp(), "i": current_item, "a": active_at}))
-            pipe.expire(key, _TTL)
-            pipe.execute()
+            _touch_script(self.client)(keys=[self._key(session_id)],
+                                       args=[str(attempt_id), repr(now.timestamp()), current_item or "",
+                                             "1" if active else "", _TTL])
         except (redis.RedisError, OSError) as exc:
             self.guard.failed(exc)
-            log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
-        except (ValueError, TypeError) as exc:
             log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
 
     def read(self, session_id: int) -> dict[int, Seen]:

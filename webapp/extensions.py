@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from assessment.config import Settings
 from assessment.db import make_engine, make_session_factory
+from assessment.delivery import DeliveryCache
 from assessment.hotstate import RateLimiter, connect_redis
 from assessment.reporting_config import ReportingConfig, load_reporting_config
 
@@ -24,6 +25,7 @@ class Services:
     redis: redis.Redis
     limiter: RateLimiter
     redis_prefix: str
+    delivery: DeliveryCache = field(default_factory=DeliveryCache)  # the student API's hot-path caches
     _reporting: ReportingConfig | None = field(default=None, repr=False)
 
     def reporting_config(self) -> ReportingConfig:

@@ -15,13 +15,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from assessment import answers as answer_service
 from assessment import attempts as attempt_service
+from assessment import delivery
 from assessment.db import utcnow
 from assessment.errors import InvalidInput, TooManyRequests, Unauthorized
 from assessment.hotstate import RateLimited
 from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.throttle import TicketLoginThrottle
-from assessment.tickets import normalize_ticket
+from assessment.tickets import TokenClaims, normalize_ticket, read_token
 
 from ..body import json_object
 from ..extensions import db_session, services
@@ -89,6 +90,17 @@ def _current_attempt(for_update: bool = False) -> Attempt:
     return attempt
 
 
+def _claims() -> TokenClaims | None:
+    """The bearer token's claims when its signature and age are good (the hot paths check the rest in SQL)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return read_token(services().settings.secret_key, token.strip())
+    except Unauthorized:
+        return None  # the full path answers 401
+
+
 def _ticket_throttle() -> TicketLoginThrottle:
     per_ip = int(current_app.config.get("TICKET_FAILURES_PER_IP", TICKET_FAILURES_PER_IP))
     per_ticket = int(current_app.config.get("TICKET_RATE_PER_TICKET", TICKET_RATE_PER_TICKET))
@@ -114,6 +126,11 @@ def login():  # type: ignore[no-untyped-def]
         throttle.before(ticket)
         db = db_session()
         now = utcnow()
+        fast = delivery.ticket_login(services().engine, raw, secret_key=services().settings.secret_key, now=now)
+        if fast is not None:  # an attempt that needs no change: read in one statement
+            body, ref = fast
+            _presence().touch(ref.session_id, ref.attempt_id, now)
+            return jsonify(body)
         try:
             result = attempt_service.login_with_ticket(db, raw, secret_key=services().settings.secret_key, now=now)
         except Unauthorized:
@@ -144,6 +161,20 @@ def _encodable(text: str) -> bool:
 @bp.get("/attempt")
 def attempt():  # type: ignore[no-untyped-def]
     """Status, clock, items (no keys) and every acknowledged answer."""
+    claims = _claims()
+    if claims is not None:
+        try:
+            lang = _lang()
+        except InvalidInput:
+            lang = ""  # judged below, after the full authentication
+        now = utcnow()
+        svc = services()
+        fast = delivery.attempt_document(svc.engine, svc.delivery, claims.attempt_id, claims.token_version,
+                                         lang=lang, now=now) if lang else None
+        if fast is not None:
+            body, ref = fast
+            _presence().touch(ref.session_id, ref.attempt_id, now)
+            return jsonify(body)
     current = _current_attempt()
     now = utcnow()
     body = attempt_service.attempt_view(db_session(), current, lang=_lang(), now=now)
@@ -164,12 +195,23 @@ def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
 @bp.post("/attempt/start")
 def start():  # type: ignore[no-untyped-def]
     """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
+    claims = _claims()
+    if claims is not None:
+        now = utcnow()
+        fast = delivery.start_fast(services().engine, claims.attempt_id, claims.token_version, now=now)
+        if fast is not None:  # the first start of a signed-in attempt, in one statement
+            body, ref = fast
+            _presence().touch(ref.session_id, ref.attempt_id, now, active=True)
+            return jsonify(body)
     return _clock_action(attempt_service.start_attempt)
 
 
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
+    fast = _heartbeat_fast()
+    if fast is not None:
+        return fast
     current = _current_attempt()  # authenticate first: no token is 401 whatever the body
     current_item = json_object(required=False, fields=("current_item",)).get("current_item")
     if current_item == "":  # documented: "" means no item on screen, as null does
@@ -183,12 +225,39 @@ def heartbeat():  # type: ignore[no-untyped-def]
     return jsonify(attempt_service.timer_view(current, now))
 
 
+def _heartbeat_fast() -> Response | None:
+    """A heartbeat of an ordinary attempt with a well-formed body, read in one statement; None for the full path."""
+    claims = _claims()
+    if claims is None:
+        return None
+    try:
+        current_item = json_object(required=False, fields=("current_item",)).get("current_item")
+    except InvalidInput:
+        return None
+    if current_item == "":
+        current_item = None
+    if current_item is not None and (not isinstance(current_item, str) or len(current_item) > MAX_ITEM_ID):
+        return None
+    now = utcnow()
+    svc = services()
+    clock = delivery.attempt_clock(svc.engine, svc.delivery, claims.attempt_id, claims.token_version,
+                                   current_item, now=now)
+    if clock is None:
+        return None
+    body, ref = clock
+    _presence().touch(ref.session_id, ref.attempt_id, now, current_item)
+    return jsonify(body)
+
+
 @bp.put("/attempt/answers/<item_id>")
 def save_answer(item_id: str):  # type: ignore[no-untyped-def]
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
     # Authenticate first (no token is 401 whatever the body), but receive the upload before the
     # attempt row is locked, so a slow client never holds the lock.
     request.get_data(cache=True)
+    fast = _save_answer_fast(item_id)
+    if fast is not None:
+        return fast
     current = _current_attempt(for_update=True)
     if len(item_id) > MAX_ITEM_ID:
         raise InvalidInput("item id too long", code="bad_item")
@@ -203,6 +272,34 @@ def save_answer(item_id: str):  # type: ignore[no-untyped-def]
                                      answered_at=answered_at, now=now)
     db.commit()
     _presence().touch(current.session_id, current.id, now, ack.item_id, active=True)
+    return jsonify({"item_id": ack.item_id, "seq": ack.seq})
+
+
+def _save_answer_fast(item_id: str) -> Response | None:
+    """The common save (a newer seq of an open, on-time attempt) in one statement; None leaves it to the full path.
+
+    Anything else (no or bad token, a body or seq to refuse, a replay, a paused, locked or
+    submitted attempt, the deadline) changes nothing here and gets its exact answer from the
+    full path below, which authenticates before it judges the body.
+    """
+    claims = _claims()
+    if claims is None or len(item_id) > MAX_ITEM_ID:
+        return None
+    svc = services()
+    try:
+        body = json_object(fields=("seq", "response", "answered_at"))
+        answered_at = answer_service.parse_client_time(body.get("answered_at"))
+    except InvalidInput:
+        return None
+    if "response" not in body:
+        return None
+    now = utcnow()
+    saved = delivery.save_answer_fast(svc.engine, svc.delivery, claims.attempt_id, claims.token_version, item_id,
+                                      body.get("seq"), body["response"], answered_at=answered_at, now=now)
+    if saved is None:
+        return None
+    ack, ref = saved
+    _presence().touch(ref.session_id, ref.attempt_id, now, ack.item_id, active=True)
     return jsonify({"item_id": ack.item_id, "seq": ack.seq})
 
 
