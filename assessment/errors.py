@@ -7,6 +7,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "ServiceBusy",
     "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
@@ -63,3 +64,15 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceBusy(DomainError):
+    """The server is admitting a burst in turn (assessment.admission): come back after `retry_after` seconds."""
+
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: int, position: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.position = position

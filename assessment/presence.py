@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,15 +114,84 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
-_scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionary()
+class _Writer:
+    """Sends a process's presence touches to Redis from a background thread, in pipelines, in order.
+
+    A touch is best-effort hot state, so a request does not wait for Redis: it queues the
+    touch and answers. `flush` waits until everything queued so far is written (a read in
+    the same process sees its own writes).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.script = client.register_script(_TOUCH_LUA)
+        self.guard = guard_for(client)
+        self._pending: deque[tuple[list[str], list[Any]]] = deque()
+        self._cond = threading.Condition()
+        self._writing = False
+        self._running = False
+        self._pid = 0
+
+    def submit(self, keys: list[str], args: list[Any]) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # first use in this process (or after a fork)
+                self._pid = os.getpid()
+                self._pending.clear()
+                self._running = False
+            if not self._running:  # the writer ends after a quiet spell; start it again
+                self._running = True
+                threading.Thread(target=self._run, name="presence-writer", daemon=True).start()
+            if len(self._pending) < _MAX_PENDING:  # Redis far behind: drop rather than grow without bound
+                self._pending.append((keys, args))
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._pending or self._writing) and self._pid == os.getpid():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    if not self._cond.wait(_IDLE_SECONDS) and not self._pending:
+                        self._running = False  # quiet: end (no idle thread per Redis client)
+                        return
+                batch = list(self._pending)
+                self._pending.clear()
+                self._writing = True
+            try:
+                if self.guard.available():
+                    pipe = self.client.pipeline(transaction=False)
+                    for keys, args in batch:
+                        self.script(keys=keys, args=args, client=pipe)
+                    pipe.execute()
+            except (redis.RedisError, OSError) as exc:
+                self.guard.failed(exc)
+                log.warning("presence not recorded for %d requests: %s", len(batch), exc)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
 
 
-def _touch_script(client: redis.Redis) -> Any:
-    """The touch script registered with `client` (EVALSHA, loaded again after a Redis restart)."""
-    script = _scripts.get(client)
-    if script is None:
-        script = _scripts[client] = client.register_script(_TOUCH_LUA)
-    return script
+_MAX_PENDING = 50_000
+_IDLE_SECONDS = 5.0
+_writers: weakref.WeakKeyDictionary[redis.Redis, _Writer] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _writer(client: redis.Redis) -> _Writer:
+    """The process's writer for `client`."""
+    with _writers_lock:
+        writer = _writers.get(client)
+        if writer is None:
+            writer = _writers[client] = _Writer(client)
+        return writer
 
 
 class Presence:
@@ -137,23 +210,20 @@ class Presence:
         """Record a request from an attempt (keeping the last known item when none is given).
 
         `active` marks the student's own activity (start, saved answer); a change of the
-        current item counts as activity too, a heartbeat on the same item does not. One
-        round trip: a server-side script reads the previous entry and writes the new one.
+        current item counts as activity too, a heartbeat on the same item does not. The
+        request does not wait for Redis: a background writer sends the touches in order, in
+        pipelines, each a server-side script that reads the previous entry and writes the new one.
         """
         if not self.guard.available():
             return
-        try:
-            _touch_script(self.client)(keys=[self._key(session_id)],
-                                       args=[str(attempt_id), repr(now.timestamp()), current_item or "",
-                                             "1" if active else "", _TTL])
-        except (redis.RedisError, OSError) as exc:
-            self.guard.failed(exc)
-            log.warning("presence not recorded for attempt %s: %s", attempt_id, exc)
+        _writer(self.client).submit([self._key(session_id)], [str(attempt_id), repr(now.timestamp()),
+                                                              current_item or "", "1" if active else "", _TTL])
 
     def read(self, session_id: int) -> dict[int, Seen]:
-        """Everything known for a session ({} when Redis is unavailable)."""
+        """Everything known for a session ({} when Redis is unavailable); this process's touches included."""
         if not self.guard.available():
             return {}
+        _writer(self.client).flush()
         try:
             raw = self.client.hgetall(self._key(session_id))
         except (redis.RedisError, OSError) as exc:

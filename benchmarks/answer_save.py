@@ -13,7 +13,9 @@ every save stores; each (attempt, item) pair is visited in turn).
 
 Reference: a minimal Flask app (`create_bare_app` below) under the same gunicorn settings doing only
 the same `INSERT ... ON CONFLICT (attempt_id, item_pk) DO UPDATE ... WHERE answers.seq < excluded.seq`
-and a commit per request, on the same database and the same answers table.
+and a commit per request, on the same database and the same answers table. On PostgreSQL a second
+reference does the upsert as a statement of its own in autocommit (one round trip instead of BEGIN,
+upsert, COMMIT), the way our hot path sends its one statement; the ratio against it is printed too.
 
 Both are driven by `wrk` (Debian package `wrk`; one thread, `--connections` keep-alive connections,
 a Lua script making each request), alternating ours / reference `--repeat` times for `--seconds` each
@@ -51,8 +53,12 @@ TARGET = 0.70
 
 # --- the reference app ------------------------------------------------------------------------------------
 
-def create_bare_app() -> Any:
-    """A Flask app doing only the durable upsert of one answer per request (gunicorn 'benchmarks.answer_save:create_bare_app()')."""
+def create_bare_app(autocommit: bool = False) -> Any:
+    """A Flask app doing only the durable upsert of one answer per request (gunicorn 'benchmarks.answer_save:create_bare_app()').
+
+    In a transaction (BEGIN, the upsert, COMMIT), or with `autocommit` the upsert alone as its own
+    transaction (PostgreSQL: one round trip, as our hot path does).
+    """
     from flask import Flask, jsonify, request
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -73,8 +79,12 @@ def create_bare_app() -> Any:
             index_elements=[Answer.attempt_id, Answer.item_pk],
             set_={k: stmt.excluded[k] for k in ("seq", "response", "score", "answered_at", "saved_at")},
             where=Answer.seq < stmt.excluded.seq)
-        with engine.begin() as conn:
-            conn.execute(stmt)
+        if autocommit and engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(stmt)
+        else:
+            with engine.begin() as conn:
+                conn.execute(stmt)
         return jsonify({"item_id": str(item_pk), "seq": body["seq"]})
 
     return app
@@ -95,14 +105,16 @@ def database(instance: Path) -> Iterator[str]:
         yield f"sqlite:///{instance / 'bench.db'}"
 
 
-def prepare(url: str, n_attempts: int) -> list[dict[str, Any]]:
-    """Bank, window, classes of 25 with sessions, every attempt signed in and started; one job per attempt."""
-    from assessment.attempts import login_with_ticket, start_attempt
+def open_sessions(url: str, n_students: int) -> tuple[Any, Any, list[Any], list[Any]]:
+    """Migrate, then bank, window, a shuffled grade-5 form and classes of 25 with open sessions.
+
+    Returns the engine, an open ORM session, the form's (pk, Item) and the first `n_students` attempts.
+    """
     from assessment.db import make_engine, make_session_factory
     from assessment.forms import form_items
     from assessment.migrate import upgrade
     from assessment.sessions import create_session
-    from tests.assessment.factories import correct_response, import_bank, make_class, make_form, make_window
+    from tests.assessment.factories import import_bank, make_class, make_form, make_window
 
     engine = make_engine(url)
     upgrade(engine)
@@ -111,20 +123,30 @@ def prepare(url: str, n_attempts: int) -> list[dict[str, Any]]:
     make_window(db)
     form = make_form(db, 5, shuffle=True)
     items = [(pk, item) for _, pk, item in form_items(db, form)]
-    jobs = []
-    for k in range((n_attempts + 24) // 25):
+    attempts = []
+    for k in range((n_students + 24) // 25):
         klass = make_class(db, grade=5, n_students=25, school=f"es-b{k // 8:02d}")
-        test_session = create_session(db, class_id=klass.id, form_id=form.id, minutes=240)
-        for attempt in test_session.attempts:
-            result = login_with_ticket(db, attempt.ticket, secret_key=SECRET)
-            start_attempt(result.attempt)
-            jobs.append({"attempt": attempt.id, "token": result.token,
-                         "items": [{"id": item.id, "pk": pk, "response": json.dumps(correct_response(item))}
-                                   for pk, item in items]})
+        attempts += create_session(db, class_id=klass.id, form_id=form.id, minutes=240).attempts
+    return engine, db, items, attempts[:n_students]
+
+
+def prepare(url: str, n_attempts: int) -> list[dict[str, Any]]:
+    """Every attempt of `open_sessions` signed in and started; one job (attempt, token, items) per attempt."""
+    from assessment.attempts import login_with_ticket, start_attempt
+    from tests.assessment.factories import correct_response
+
+    engine, db, items, attempts = open_sessions(url, n_attempts)
+    jobs = []
+    for attempt in attempts:
+        result = login_with_ticket(db, attempt.ticket, secret_key=SECRET)
+        start_attempt(result.attempt)
+        jobs.append({"attempt": attempt.id, "token": result.token,
+                     "items": [{"id": item.id, "pk": pk, "response": json.dumps(correct_response(item))}
+                               for pk, item in items]})
     db.commit()
     db.close()
     engine.dispose()
-    return jobs[:n_attempts]
+    return jobs
 
 
 # --- servers and the driver ---------------------------------------------------------------------------------
@@ -270,25 +292,34 @@ def main() -> None:
             write_jobs(ours_jobs, jobs, bare=False)
             write_jobs(bare_jobs, jobs, bare=True)
             script = instance / "wrk.lua"
-            results: dict[str, list[dict[str, float]]] = {"ours": [], "bare": []}
+            results: dict[str, list[dict[str, float]]] = {"ours": [], "bare": [], "bare-autocommit": []}
             seq = 1
-            with gunicorn("webapp:create_app()", env, args.workers, instance / "ours.log") as (ours, ours_pid), \
-                    gunicorn("benchmarks.answer_save:create_bare_app()", env, args.workers, instance / "bare.log") as (bare, _):
-                for name, base, jobs_file in (("ours", ours, ours_jobs), ("bare", bare, bare_jobs)):
+            with contextlib.ExitStack() as stack:
+                ours, ours_pid = stack.enter_context(gunicorn("webapp:create_app()", env, args.workers, instance / "ours.log"))
+                bare, _ = stack.enter_context(gunicorn("benchmarks.answer_save:create_bare_app()", env, args.workers,
+                                                       instance / "bare.log"))
+                apps = [("ours", ours, ours_jobs), ("bare", bare, bare_jobs)]
+                if kind.startswith("postgresql"):
+                    auto, _ = stack.enter_context(gunicorn("benchmarks.answer_save:create_bare_app(autocommit=True)", env,
+                                                           args.workers, instance / "bare-autocommit.log"))
+                    apps.append(("bare-autocommit", auto, bare_jobs))
+                for name, base, jobs_file in apps:
                     drive(base, jobs_file, script, seq, 6, args.connections)  # warm-up (imports, pools, caches)
                     seq += 10_000
                 for k in range(args.repeat):
-                    for name, base, jobs_file in (("ours", ours, ours_jobs), ("bare", bare, bare_jobs)):
+                    for name, base, jobs_file in apps:
                         spies = record(ours_pid, args.py_spy, args.seconds) if args.py_spy and k == 0 and name == "ours" else []
                         r = drive(base, jobs_file, script, seq, args.seconds, args.connections)
                         for spy in spies:
                             spy.wait()
                         seq += 100_000
                         results[name].append(r)
-                        print(f"  run {k + 1} {name:4s}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
+                        print(f"  run {k + 1} {name:15s}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
                               f"p99 {r['p99_ms']:.1f} ms  non-200 {r['errors']:.0f}")
             shutdown_embedded()
-            for name in ("ours", "bare"):
+            for name in results:
+                if not (instance / f"{name}.log").exists():
+                    continue
                 errors = [line for line in (instance / f"{name}.log").read_text().splitlines() if "Error" in line]
                 if errors:
                     print(f"  {name}'s server logged {len(errors)} error lines, e.g. {errors[-1][:300]}")
@@ -300,6 +331,10 @@ def main() -> None:
     print(f"reference (bare durable upsert): {bare_rps:.1f} req/s")
     ratio = ours_rps / bare_rps
     print(f"ratio ours / reference: {ratio:.2f} (target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'not met'})")
+    if results["bare-autocommit"]:
+        auto_rps = statistics.median(r["rps"] for r in results["bare-autocommit"])
+        print(f"second reference (bare upsert in autocommit, one round trip): {auto_rps:.1f} req/s; "
+              f"ratio ours / it: {ours_rps / auto_rps:.2f}")
 
 
 if __name__ == "__main__":

@@ -34,32 +34,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.answer_save import SECRET, database
+from benchmarks.answer_save import SECRET, database, open_sessions
 
 ENDPOINTS = ("login", "attempt (before start)", "start", "attempt (items)", "answer")
 
 
 def prepare_tickets(url: str, n_students: int) -> list[str]:
-    """Bank, window, classes of 25 with sessions on a shuffled grade-5 form; the tickets."""
-    from assessment.db import make_engine, make_session_factory
-    from assessment.migrate import upgrade
-    from assessment.sessions import create_session
-    from tests.assessment.factories import import_bank, make_class, make_form, make_window
-
-    engine = make_engine(url)
-    upgrade(engine)
-    db = make_session_factory(engine)()
-    import_bank(db)
-    make_window(db)
-    form = make_form(db, 5, shuffle=True)
-    tickets = []
-    for k in range((n_students + 24) // 25):
-        klass = make_class(db, grade=5, n_students=25, school=f"es-p{k // 8:02d}")
-        tickets += [a.ticket for a in create_session(db, class_id=klass.id, form_id=form.id, minutes=240).attempts]
+    """The tickets of `answer_save.open_sessions` (bank, window, classes of 25 on a shuffled grade-5 form)."""
+    engine, db, _, attempts = open_sessions(url, n_students)
+    tickets = [a.ticket for a in attempts]
     db.commit()
     db.close()
     engine.dispose()
-    return tickets[:n_students]
+    return tickets
 
 
 class Counters:

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from assessment.errors import DomainError, TooManyRequests
+from assessment.errors import DomainError, ServiceBusy, TooManyRequests
 
 __all__ = ["init_app", "json_error"]
 
@@ -26,13 +26,16 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        if _wants_json():
+        if isinstance(exc, ServiceBusy):  # the player shows the place in the queue and retries after the wait
+            response = json_error(exc.http_status, exc.code, exc.message, position=exc.position,
+                                  retry_after=exc.retry_after)
+        elif _wants_json():
             response = json_error(exc.http_status, exc.code, exc.message)
         else:
             response = app.make_response(
                 (render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status)
             )
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, TooManyRequests | ServiceBusy):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

@@ -161,6 +161,7 @@ def malformed_response(item: Item) -> dict[str, Any]:
     }[item.type]
 
 
+<<<<<<< HEAD
 def _age(db: Any, attempt: Attempt, **fields: datetime) -> None:
     for name, value in fields.items():
         setattr(attempt, name, value)
@@ -221,3 +222,38 @@ def seed_test_day(db: Session, presence: Presence, *, secret_key: str) -> dict[s
     db.commit()
     return {"db": db, "window": window, "presence": presence, "now": now, "s1": s1, "s3": s3, "s8": s8,
             "k2": k2, "k3": k3, "attempts": a}
+=======
+def save_concurrently(url: str, save: Any, jobs: list[tuple[Item, int]], threads: int = 8) -> list[BaseException]:
+    """Run `save(engine, item, seq)` for every job from `threads` threads over two engines (two gunicorn workers).
+
+    Returns the errors raised (none expected).
+    """
+    import threading
+
+    from assessment.db import make_engine
+
+    engines = [make_engine(url) for _ in range(2)]
+    pending = list(jobs)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                item, seq = pending.pop()
+            try:
+                save(engines[k % 2], item, seq)
+            except BaseException as exc:
+                errors.append(exc)
+
+    workers = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(120)
+    for e in engines:
+        e.dispose()
+    return errors
+>>>>>>> hotpath

@@ -1,6 +1,5 @@
 """The answer protocol: seq ordering, validation, open/closed attempts, the late rule, concurrency."""
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -8,7 +7,7 @@ from sqlalchemy import select
 
 from assessment.answers import LATE_GRACE, save_answer
 from assessment.attempts import expire_if_due, login_with_ticket, start_attempt
-from assessment.db import make_engine, make_session_factory, utcnow
+from assessment.db import make_session_factory, utcnow
 from assessment.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from assessment.models import Answer, Attempt
 from assessment.proctoring import pause_session
@@ -16,20 +15,14 @@ from assessment.proctoring import pause_session
 from .factories import (
     TYPES,
     correct_response,
-    login_and_start,
     malformed_response,
     open_all_types_session,
+    save_concurrently,
 )
 
 SECRET = "test-secret-key-0123456789"
 
 
-@pytest.fixture
-def started(db):  # type: ignore[no-untyped-def]
-    test_session, attempts, items = open_all_types_session(db)
-    login_and_start(db, attempts[0].ticket, secret_key=SECRET)
-    db.commit()
-    return test_session, attempts[0], items
 
 
 def _stored(db, attempt_id):  # type: ignore[no-untyped-def]
@@ -248,39 +241,18 @@ def test_concurrent_saves_from_two_workers_keep_the_newest(db, started) -> None:
     """Two engines (like two gunicorn workers), many threads, seqs in random order: the max wins, no error."""
     _, attempt, items = started
     url = db.get_bind().url.render_as_string(hide_password=False)
-    engines = [make_engine(url) for _ in range(2)]
-    factories = [make_session_factory(e) for e in engines]
     targets = [items["single_choice"], items["grid_path"]]
     jobs = [(t, seq) for t in targets for seq in range(1, 41)]
     random.Random(5).shuffle(jobs)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def worker(k: int) -> None:
-        while True:
-            with lock:
-                if not jobs:
-                    return
-                item, seq = jobs.pop()
-            session = factories[k % 2]()
-            try:
-                response = correct_response(item) if seq % 2 else None
-                ack = save_answer(session, attempt.id, item.id, seq, response)
-                session.commit()
-                assert ack.seq >= seq
-            except BaseException as exc:
-                errors.append(exc)
-                session.rollback()
-            finally:
-                session.close()
+    def save(engine, item, seq) -> None:  # type: ignore[no-untyped-def]
+        with make_session_factory(engine)() as session:
+            response = correct_response(item) if seq % 2 else None
+            ack = save_answer(session, attempt.id, item.id, seq, response)
+            session.commit()
+            assert ack.seq >= seq
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    for e in engines:
-        e.dispose()
+    errors = save_concurrently(url, save, jobs)
     assert not errors, errors[:3]
     stored = _stored(db, attempt.id)
     assert sorted(a.seq for a in stored.values()) == [40, 40]

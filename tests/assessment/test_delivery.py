@@ -22,17 +22,18 @@ from assessment.proctoring import (
     unlock_attempt,
 )
 
-from .factories import TYPES, correct_response, login_and_start, malformed_response, open_all_types_session
+from .factories import (
+    TYPES,
+    correct_response,
+    login_and_start,
+    malformed_response,
+    open_all_types_session,
+    save_concurrently,
+)
 
 SECRET = "test-secret-key-0123456789"
 
 
-@pytest.fixture
-def started(db):  # type: ignore[no-untyped-def]
-    test_session, attempts, items = open_all_types_session(db, n_students=2)
-    login_and_start(db, attempts[0].ticket, secret_key=SECRET)
-    db.commit()
-    return test_session, attempts[0], items
 
 
 def _fast(db, attempt, item, seq, response, *, cache=None, version=None, answered_at=None, now=None):  # type: ignore[no-untyped-def]
@@ -182,39 +183,22 @@ def test_concurrent_fast_and_full_saves_keep_the_newest(db, started) -> None:  #
     _, attempt, items = started
     url = db.get_bind().url.render_as_string(hide_password=False)
     db.commit()
-    engines = [make_engine(url) for _ in range(2)]
-    caches = [DeliveryCache(), DeliveryCache()]
+    caches = {}
     targets = [items["single_choice"], items["matching"]]
     jobs = [(t, seq) for t in targets for seq in range(1, 41)]
     random.Random(7).shuffle(jobs)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def worker(k: int) -> None:
-        while True:
-            with lock:
-                if not jobs:
-                    return
-                item, seq = jobs.pop()
-            response = correct_response(item) if seq % 2 else None
-            try:
-                saved = save_answer_fast(engines[k % 2], caches[k % 2], attempt.id, 0, item.id, seq, response,
-                                         answered_at=None, now=utcnow())
-                if saved is None:
-                    with make_session_factory(engines[k % 2])() as session:
-                        ack = save_answer(session, attempt.id, item.id, seq, response)
-                        session.commit()
-                        assert ack.seq >= seq
-            except BaseException as exc:
-                errors.append(exc)
+    def save(engine, item, seq) -> None:  # type: ignore[no-untyped-def]
+        response = correct_response(item) if seq % 2 else None
+        cache = caches.setdefault(id(engine), DeliveryCache())  # one per worker
+        if save_answer_fast(engine, cache, attempt.id, 0, item.id, seq, response, answered_at=None,
+                            now=utcnow()) is None:
+            with make_session_factory(engine)() as session:
+                ack = save_answer(session, attempt.id, item.id, seq, response)
+                session.commit()
+                assert ack.seq >= seq
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    for e in engines:
-        e.dispose()
+    errors = save_concurrently(url, save, jobs)
     assert not errors, errors[:3]
     assert sorted(seq for seq, *_ in _rows(db, attempt.id).values()) == [40, 40]
 

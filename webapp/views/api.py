@@ -6,6 +6,7 @@ no CSRF); a token opens only its own attempt.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from assessment import answers as answer_service
 from assessment import attempts as attempt_service
 from assessment import delivery
+from assessment.admission import Busy
 from assessment.db import utcnow
-from assessment.errors import InvalidInput, TooManyRequests, Unauthorized
+from assessment.errors import InvalidInput, ServiceBusy, TooManyRequests, Unauthorized
 from assessment.hotstate import RateLimited
 from assessment.models import Attempt
 from assessment.presence import Presence
@@ -107,7 +109,31 @@ def _ticket_throttle() -> TicketLoginThrottle:
     return TicketLoginThrottle(services().limiter, per_ip, per_ticket)
 
 
+def _admitted(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Serve the view in turn with the worker's other sign-ins, starts and attempt reads (assessment.admission).
+
+    A request the short queue does not reach within its wait is answered 503 `busy` with its
+    place and Retry-After at once, instead of waiting unseen until the client gives up.
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        gate = services().admission
+        if gate is None:
+            return view(*args, **kwargs)
+        try:
+            with gate.admit():
+                return view(*args, **kwargs)
+        except Busy as busy:
+            raise ServiceBusy(f"many students are starting at once; you are number {busy.position} in line, "
+                              f"please wait, the test tries again by itself in {busy.retry_after} s",
+                              retry_after=busy.retry_after, position=busy.position) from None
+
+    return wrapped
+
+
 @bp.post("/login")
+@_admitted
 def login():  # type: ignore[no-untyped-def]
     """Ticket → attempt id + bearer token (the clock starts later, at POST /attempt/start).
 
@@ -159,6 +185,7 @@ def _encodable(text: str) -> bool:
 
 
 @bp.get("/attempt")
+@_admitted
 def attempt():  # type: ignore[no-untyped-def]
     """Status, clock, items (no keys) and every acknowledged answer."""
     claims = _claims()
@@ -193,6 +220,7 @@ def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/attempt/start")
+@_admitted
 def start():  # type: ignore[no-untyped-def]
     """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
     claims = _claims()

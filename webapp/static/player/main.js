@@ -43,7 +43,16 @@ const state = {
   retryStart: null,    // retries the start when the network comes back
 };
 
-const api = new Api(cfg.api, { lang: cfg.lang, getToken: () => S.token });
+const api = new Api(cfg.api, { lang: cfg.lang, getToken: () => S.token, onBusy: showBusy });
+
+/** "Please wait, you are number N in line" while the server admits a synchronized start in turn. */
+function showBusy(position, seconds) {
+  const note = $('busy');
+  if (!note) return;
+  if (position === null) { note.hidden = true; note.textContent = ''; return; }
+  note.textContent = t('player.busy', { position: position || 1, seconds });
+  note.hidden = false;
+}
 
 // --- helpers ---------------------------------------------------------------------------
 function setView(view) {

@@ -1,0 +1,28 @@
+"""Presence touches are queued and written in order by a background writer; a read sees this process's touches."""
+from datetime import timedelta
+
+import redis
+
+from assessment.db import utcnow
+from assessment.presence import Presence
+
+
+def test_touches_are_written_in_order_and_read_back(app) -> None:  # type: ignore[no-untyped-def]
+    svc = app.extensions["ctcensus"]
+    presence = Presence(svc.redis, svc.redis_prefix)
+    t0 = utcnow()
+    for k in range(200):  # many queued touches: the last one wins, in the order they were made
+        presence.touch(7, 1, t0 + timedelta(seconds=k), f"item-{k % 3}")
+    presence.touch(7, 1, t0 + timedelta(seconds=300))  # a heartbeat without an item keeps the last one
+    presence.touch(7, 2, t0, None, active=True)
+    seen = Presence(svc.redis, svc.redis_prefix).read(7)
+    assert seen[1].current_item == "item-1" and seen[1].at == t0 + timedelta(seconds=300)
+    assert seen[1].active_at == t0 + timedelta(seconds=199)  # the heartbeat on the same item is no activity
+    assert seen[2].current_item is None and seen[2].active_at == t0
+
+
+def test_a_dead_redis_never_fails_or_delays_a_touch(app) -> None:  # type: ignore[no-untyped-def]
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
+    presence = Presence(dead, "x:")
+    presence.touch(1, 1, utcnow(), "item")  # queued; the writer logs the failure
+    assert presence.read(1) == {}
