@@ -161,7 +161,6 @@ def malformed_response(item: Item) -> dict[str, Any]:
     }[item.type]
 
 
-<<<<<<< HEAD
 def _age(db: Any, attempt: Attempt, **fields: datetime) -> None:
     for name, value in fields.items():
         setattr(attempt, name, value)
@@ -222,7 +221,8 @@ def seed_test_day(db: Session, presence: Presence, *, secret_key: str) -> dict[s
     db.commit()
     return {"db": db, "window": window, "presence": presence, "now": now, "s1": s1, "s3": s3, "s8": s8,
             "k2": k2, "k3": k3, "attempts": a}
-=======
+
+
 def save_concurrently(url: str, save: Any, jobs: list[tuple[Item, int]], threads: int = 8) -> list[BaseException]:
     """Run `save(engine, item, seq)` for every job from `threads` threads over two engines (two gunicorn workers).
 
@@ -256,4 +256,3 @@ def save_concurrently(url: str, save: Any, jobs: list[tuple[Item, int]], threads
     for e in engines:
         e.dispose()
     return errors
->>>>>>> hotpath
