@@ -253,6 +253,7 @@ class Presence:
             return {}
         if not self.guard.available():
             return None
+        _writer(self.client).flush()  # this process's touches first, as `read` does
         ids = list(groups)
         args: list[str] = [repr(heard_since.timestamp())]
         for session_id in ids:
