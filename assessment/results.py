@@ -117,7 +117,11 @@ def _fingerprint(matrix: ResponseMatrix, params: ItemParameters, settings: dict[
                 np.nan_to_num(matrix.scores, nan=-1.0), params.a, np.nan_to_num(params.d, nan=-99.0), params.c):
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update("|".join(matrix.genders.tolist()).encode())
-    h.update(json.dumps([params.model, params.item_names, settings], sort_keys=True, default=str).encode())
+    # where the reporting file lies says nothing about the run (and would make the PV draws, seeded from this
+    # fingerprint, depend on the checkout's folder): its contents count, its path does not
+    reporting = {k: v for k, v in settings.get("reporting", {}).items() if k != "source"}
+    h.update(json.dumps([params.model, params.item_names, settings | {"reporting": reporting}], sort_keys=True,
+                        default=str).encode())
     return h.hexdigest()
 
 

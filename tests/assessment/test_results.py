@@ -318,3 +318,19 @@ def test_exports_never_hand_a_spreadsheet_a_formula(tmp_path: Path) -> None:
     names = [ws.cell(row=k, column=1) for k in range(2, 5)]
     assert all(c.data_type == "s" for c in names) and names[0].value == table.rows[0][0]
     assert ws.cell(row=2, column=3).value == -3.5
+
+
+def test_the_runs_fingerprint_and_draws_do_not_depend_on_where_the_reporting_file_lies(db: Session) -> None:
+    from dataclasses import replace
+
+    from assessment.results import _fingerprint
+
+    import_bank(db)
+    make_window(db, "113")
+    matrix = load_response_matrix(db, get_window(db, "113"))
+    params = ItemParameters(model=("2pl",), a=np.array([1.0]), d=np.array([[0.0]]), item_names=("i",))
+    here = {"reporting": CONFIG.to_dict(), "min_cell_size": 10}
+    elsewhere = {"reporting": replace(CONFIG, source="/somewhere/else/reporting.yaml").to_dict(), "min_cell_size": 10}
+    assert _fingerprint(matrix, params, here) == _fingerprint(matrix, params, elsewhere)
+    changed = {"reporting": replace(CONFIG, mean=400.0).to_dict(), "min_cell_size": 10}
+    assert _fingerprint(matrix, params, here) != _fingerprint(matrix, params, changed)
