@@ -5,6 +5,7 @@ file in WAL mode (the embedded default).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,6 +71,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
+    elif not database_url.startswith("sqlite"):
+        # Enough pooled connections for every gunicorn thread (CTCENSUS_THREADS, default 8) to keep
+        # its own: with SQLAlchemy's default of 5, the overflow connections were closed on return and
+        # opened again on the next burst, a new PostgreSQL backend each time (measured: issue 10).
+        kwargs.setdefault("pool_size", max(5, int(os.environ.get("CTCENSUS_THREADS", "8")) + 2))
     # No pool_pre_ping: it costs a round trip per checkout, i.e. per request on the hot path. A
     # connection that died with a database restart fails once; SQLAlchemy then invalidates the pool's
     # older connections, and the answer save retries once by itself (assessment.delivery).
