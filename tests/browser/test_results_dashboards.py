@@ -57,6 +57,8 @@ def test_school_admin_reads_their_school_and_gets_403_on_another(browser: Any, l
     with page.expect_download() as download:
         page.click("text=下載 PDF 報告")
     assert download.value.suggested_filename == "ctcensus-113-es-b.pdf"
+    page.goto(f"{live_server.url}/results/113/school/es-b?lang=en")  # English headers are the widest
+    assert_reflows_at_200_percent(page, FOLDER, "school-en")
     response = page.goto(f"{live_server.url}/results/113/school/es-a")
     assert response is not None and response.status == 403
     assert "es-a學校" not in page.content()
@@ -71,6 +73,7 @@ def test_teacher_opens_the_class_and_prints_a_students_report_on_one_a4_page(
     assert page.locator("table[data-table=students] > tbody > tr").count() == 60
     assert page.locator("table[data-table=items] > tbody > tr").count() == 10  # the items the class missed most
     screenshot(page, FOLDER, "class", full_page=True)
+    assert_reflows_at_200_percent(page, FOLDER, "class")
     page.click("tr[data-student='es-a-c1-01'] a")
     page.wait_for_url("**/results/113/student/es-a-c1-01")
     assert "王同學1" in page.locator("h1").inner_text()
