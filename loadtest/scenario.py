@@ -1,7 +1,8 @@
 """The census scenario as locust users, HTTP only: students, proctors polling their live view, the bureau.
 
-A `Student` signs in with a ticket at its class's wave, reads the attempt,
-starts, then thinks (sending the player's heartbeat) and answers; now and then
+A `Student` signs in with a ticket at its class's wave (the answer is the
+attempt document), starts (the answer carries the items), then thinks (sending
+the player's heartbeat one interval after its last contact) and answers; now and then
 it changes an earlier answer (a newer seq), re-sends a save with the same seq
 (a lost acknowledgement: must not count twice) or reloads the attempt, which
 must return every acknowledged answer. It submits when it has answered
@@ -240,17 +241,20 @@ class Student(_Client):
         self.seq: dict[str, int] = {}
         self.last: tuple[dict[str, Any], dict[str, Any]] | None = None  # (item, body) of the last save sent
         self.next_beat = time.monotonic() + (self.state.heartbeat_every or 0)
-        if not self.load().ok:  # the player reads the clock and the item count while the student reads the instructions
-            return False
+        # As the player: sign-in answers with the attempt document (clock, item count), and the start
+        # with the document and its items (the items arrive only once the clock runs): no reads between.
         started = self.call("POST", "/api/v1/attempt/start", "start", headers=self.headers,
-                            check=lambda b: None if b.get("status") == "in_progress" and b.get("deadline_at")
-                            else f"not started: {b.get('status')}")
-        loaded = self.load() if started.ok else Reply(0)  # the items arrive only once the clock runs
-        if not loaded.ok:
+                            check=self._check_started)
+        if not started.ok:
             return False
-        self.items: list[dict[str, Any]] = list(loaded.body["items"])
+        self.items: list[dict[str, Any]] = list(started.body["items"])
         self.position = 0
         return True
+
+    def _check_started(self, body: dict[str, Any]) -> str | None:
+        if body.get("status") != "in_progress" or not body.get("deadline_at"):
+            return f"not started: {body.get('status')}"
+        return self._check_attempt(body)
 
     def load(self, name: str = "attempt") -> Reply:
         """GET /attempt: no key material, items once started, every acknowledged answer with its seq."""
@@ -288,7 +292,11 @@ class Student(_Client):
             self.position += 1
 
     def think(self) -> None:
-        """Wait a think time, sending the player's heartbeat when due; returns early when the sitting ends."""
+        """Wait a think time, sending the player's heartbeat when due; returns early when the sitting ends.
+
+        As the player, the heartbeat is due one interval after the last contact: an acknowledged
+        save shows the attempt open, so a student who answers often sends few heartbeats.
+        """
         until = min(time.monotonic() + self.rng.uniform(*self.state.think), self.ends_at)
         every = self.state.heartbeat_every
         while (now := time.monotonic()) < until:
@@ -319,6 +327,8 @@ class Student(_Client):
                               headers=self.headers, json=body, check=acknowledged)
             if reply.ok:
                 self.state.ledger.acknowledge(self.attempt_id, item["id"], reply.body["seq"])
+                if self.state.heartbeat_every:
+                    self.next_beat = time.monotonic() + self.state.heartbeat_every
                 self.state.counts[kind if attempt == 0 else "after an error"] += 1
                 return
             if not reply.retryable:

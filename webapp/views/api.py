@@ -146,13 +146,16 @@ def login():  # type: ignore[no-untyped-def]
     if not isinstance(raw, str) or len(raw) > 64 or not _encodable(raw):
         raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"} (letters, digits and dashes)",
                            code="bad_ticket")
+    lang = _lang()
     throttle = _ticket_throttle()
     ticket = normalize_ticket(raw) or raw.strip().upper()[:16]
     try:
         throttle.before(ticket)
         db = db_session()
         now = utcnow()
-        fast = delivery.ticket_login(services().engine, raw, secret_key=services().settings.secret_key, now=now)
+        svc = services()
+        fast = delivery.ticket_login(svc.engine, svc.delivery, raw, secret_key=svc.settings.secret_key, lang=lang,
+                                     now=now)
         if fast is not None:  # an attempt that needs no change: read in one statement
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now)
@@ -168,11 +171,8 @@ def login():  # type: ignore[no-untyped-def]
     db.commit()
     attempt = result.attempt
     _presence().touch(attempt.session_id, attempt.id, now)
-    student = attempt.student
-    body = attempt_service.timer_view(attempt, now)
-    body.update({"token": result.token, "token_type": "Bearer",
-                 "student": {"name": student.display_name, "seat": student.seat_number,
-                             "class": attempt.session.school_class.name}})
+    body = attempt_service.attempt_view(db, attempt, lang=lang, now=now)
+    body.update({"token": result.token, "token_type": "Bearer"})
     return jsonify(body)
 
 
@@ -209,29 +209,46 @@ def attempt():  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
-def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
-    """Lock the attempt, apply `action` (start or submit), commit, then answer with the clock."""
-    current = _current_attempt(for_update=True)
+def _clock_action(action: Callable[..., Any], *, document: bool = False):  # type: ignore[no-untyped-def]
+    """Lock the attempt, apply `action` (start or submit), commit, then answer with the clock.
+
+    With `document` the answer is the whole attempt document (`GET /attempt`'s body).
+    """
+    current = _current_attempt(for_update=True)  # authenticate first: no token is 401 whatever else is wrong
+    lang = _lang() if document else ""
     now = utcnow()
     action(current, now=now)
-    db_session().commit()
+    db = db_session()
+    db.commit()
     _presence().touch(current.session_id, current.id, now, active=True)  # start or submit: the student acted
+    if document:
+        return jsonify(attempt_service.attempt_view(db, current, lang=lang, now=now))
     return jsonify(attempt_service.timer_view(current, now))
 
 
 @bp.post("/attempt/start")
 @_admitted
 def start():  # type: ignore[no-untyped-def]
-    """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
+    """Start the clock (idempotent: a second start returns the same deadline); answers with the attempt document.
+
+    The document carries the items, which the server sends only once the clock runs, so
+    the player needs no `GET /attempt` after the start.
+    """
     claims = _claims()
     if claims is not None:
+        try:
+            lang = _lang()
+        except InvalidInput:
+            lang = ""  # judged below, after the full authentication
         now = utcnow()
-        fast = delivery.start_fast(services().engine, claims.attempt_id, claims.token_version, now=now)
+        svc = services()
+        fast = delivery.start_fast(svc.engine, svc.delivery, claims.attempt_id, claims.token_version, lang=lang,
+                                   now=now) if lang else None
         if fast is not None:  # the first start of a signed-in attempt, in one statement
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now, active=True)
             return jsonify(body)
-    return _clock_action(attempt_service.start_attempt)
+    return _clock_action(attempt_service.start_attempt, document=True)
 
 
 @bp.post("/attempt/heartbeat")

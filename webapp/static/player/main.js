@@ -180,6 +180,7 @@ function loginError(err) {
 }
 
 async function login(ticket) {
+  const sent = Date.now();
   const body = await api.login(ticket);
   const attemptId = body.attempt_id ?? body.attempt?.id ?? body.id;
   if (session.get('ctc.attempt') !== attemptId) {
@@ -190,8 +191,9 @@ async function login(ticket) {
   S.ticket = ticket;
   S.token = body.token;
   session.set('ctc.attempt', attemptId);
-  const data = await fetchAttempt();
-  await start(data);
+  // Sign-in answers with the attempt document itself (the body of GET /attempt): no second read.
+  const { token, token_type: _type, ...data } = body;
+  await start(adopt(data, sent, Date.now()));
 }
 
 // --- the attempt --------------------------------------------------------------------------
@@ -224,7 +226,11 @@ async function fetchAttempt() {
     }
     throw err;
   }
-  const received = Date.now();
+  return adopt(data, sent, Date.now());
+}
+
+/** An attempt document from the server (sign-in, start or GET /attempt): sync the clock, keep it as the snapshot. */
+function adopt(data, sent, received) {
   if (data.server_time) state.clock.sync(data.server_time, sent, received);
   data._clock = { offset: state.clock.offsetMs };
   session.set('ctc.snapshot', data);
@@ -241,7 +247,11 @@ function ensureSync(attemptId) {
     relogin,
     now: () => new Date(state.clock.now()).toISOString(),
     onClosed: () => finish(false),
-    onPaused: () => { clearTimeout(state.pollTimer); state.pollTimer = setTimeout(refresh, 500); },
+    onPaused: () => {
+      if (state.sync) state.sync.lastAckAt = 0; // ask now: the pause overlay should not wait for the next poll
+      clearTimeout(state.pollTimer);
+      state.pollTimer = setTimeout(refresh, 500);
+    },
     onRejected: (itemId, err) => { updateIndicators(); announce(t('player.save_rejected', { message: err.message })); },
     onChange: () => updateIndicators(),
   });
@@ -283,6 +293,10 @@ async function refresh() {
       state.sync.mergeServer(data.answers || []);
       if (state.view.screen === 'item' && !screen.querySelector('.item-card')) showItem(state.view.index || 0);
     } else {
+      // A save acknowledged within the poll interval showed the attempt open (a paused, closed or
+      // timed-out attempt refuses saves): the heartbeat is due POLL_MS after it, not before.
+      const since = Date.now() - ((state.sync && state.sync.lastAckAt) || 0);
+      if (since < POLL_MS && !isPaused(state.data)) { schedulePoll(POLL_MS - since); return; }
       data = await heartbeat();
     }
     state.data = { ...state.data, ...data };
@@ -298,16 +312,15 @@ async function refresh() {
     }
   } catch (err) {
     if (err instanceof ApiError && err.status === 409) finish(false);
-  } finally {
-    schedulePoll();
   }
+  schedulePoll();
 }
 
-function schedulePoll() {
+function schedulePoll(delay = null) {
   clearTimeout(state.pollTimer);
   if (state.done) return;
   const waitingForItems = hasStarted(state.data) && !state.items.length;
-  state.pollTimer = setTimeout(refresh, isPaused(state.data) ? POLL_PAUSED_MS : waitingForItems ? 3000 : POLL_MS);
+  state.pollTimer = setTimeout(refresh, delay ?? (isPaused(state.data) ? POLL_PAUSED_MS : waitingForItems ? 3000 : POLL_MS));
 }
 
 function startTimers() {
@@ -514,8 +527,15 @@ async function beginTest(btn, note) {
   try {
     const data = await state.starting;
     state.data = { ...state.data, ...data };
-    const snapshot = session.get('ctc.snapshot');
-    if (snapshot) session.set('ctc.snapshot', { ...snapshot, ...data, _clock: { offset: state.clock.offsetMs } });
+    // The start answers with the attempt document, items included: no read after the start.
+    if (Array.isArray(data.items) && data.items.length) {
+      state.items = data.items;
+      if (state.sync) state.sync.mergeServer(data.answers || []);
+      session.set('ctc.snapshot', { ...state.data, _clock: { offset: state.clock.offsetMs } });
+    } else {
+      const snapshot = session.get('ctc.snapshot');
+      if (snapshot) session.set('ctc.snapshot', { ...snapshot, ...data, _clock: { offset: state.clock.offsetMs } });
+    }
     if (isClosed(data)) { finish(false); return; }
     window.removeEventListener('online', state.retryStart);
     applyPause(state.data);
