@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from assessment.accounts import ROLES
-from assessment.config import Settings, UnsafeConfigError
+from assessment.config import Settings
 from item_bank import content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
 from webapp.commands.results_cli import (
@@ -602,13 +602,7 @@ def _loopback(host: str) -> bool:
 
 
 def _check_bind(ctx: Context, host: str) -> None:
-    from webapp import load_settings
-
-    try:
-        settings = load_settings({"instance_path": ctx.settings.instance_path})
-    except UnsafeConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    reason = network_refusal(settings, host)
+    reason = network_refusal(ctx.settings, host)
     if reason:
         raise click.ClickException(reason)
 

@@ -29,7 +29,7 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = Settings.from_env()
+                self._settings = Settings.load()
             except UnsafeConfigError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._settings
