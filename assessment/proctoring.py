@@ -30,6 +30,7 @@ from .models import (
 )
 from .presence import Presence
 from .sessions import create_session, get_session
+from .states import AttemptStatus, SessionStatus, SubmitReason
 from .windows import get_window, selectable_windows
 
 __all__ = [
@@ -113,7 +114,7 @@ def pause_session(session: Session, session_id: int, *, actor: str, ip: str = ""
         raise Conflict(f"only an open session can be paused; this one is {test_session.status}", code="not_open")
     for attempt in _open_attempts(session, test_session):
         expire_if_due(attempt, now)  # who ran out before the pause stays out
-    test_session.status = "paused"
+    test_session.status = SessionStatus.PAUSED
     test_session.paused_at = now
     audit.record(session, actor, "session.pause", f"session {test_session.id}", ip=ip, at=iso(now))
     return test_session
@@ -134,7 +135,7 @@ def resume_session(session: Session, session_id: int, *, actor: str, ip: str = "
             attempt.deadline_at = attempt.deadline_at + (now - frozen_since)
             moved += 1
     paused_seconds = int((now - test_session.paused_at).total_seconds())
-    test_session.status = "open"
+    test_session.status = SessionStatus.OPEN
     test_session.paused_at = None
     audit.record(session, actor, "session.resume", f"session {test_session.id}", ip=ip,
                  paused_seconds=paused_seconds, attempts_moved=moved)
@@ -152,11 +153,11 @@ def close_session(session: Session, session_id: int, *, actor: str, ip: str = ""
     closed = 0
     for attempt in _open_attempts(session, test_session):
         if not expire_if_due(attempt, now):
-            attempt.status = "submitted"
-            attempt.submit_reason = "session_closed"
+            attempt.status = AttemptStatus.SUBMITTED
+            attempt.submit_reason = SubmitReason.SESSION_CLOSED
             attempt.submitted_at = now
             closed += 1
-    test_session.status = "closed"
+    test_session.status = SessionStatus.CLOSED
     test_session.closed_at = now
     audit.record(session, actor, "session.close", f"session {test_session.id}", ip=ip, attempts_submitted=closed)
     return test_session
@@ -194,7 +195,7 @@ def extend_time(session: Session, attempt_id: int, seconds: int, *, actor: str, 
                     f"this student's time ran out at {iso(attempt.deadline_at)}; {seconds} s more would still "
                     f"end before now, so nothing was changed. Give at least {needed} s to re-open the test",
                     code="no_time_left")
-            attempt.status = "in_progress"
+            attempt.status = AttemptStatus.IN_PROGRESS
             attempt.submit_reason = None
             attempt.submitted_at = None
             reopened = True

@@ -12,6 +12,7 @@ from . import audit
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import freeze_form, get_form
 from .models import Attempt, School, SchoolClass, Student, TestSession
+from .states import SessionStatus
 from .tickets import format_ticket, generate_ticket
 from .windows import current_window, get_window
 
@@ -87,7 +88,7 @@ def create_session(
     if not students:
         raise InvalidInput(f"class {klass.name} (id {klass.id}) has no students")
     test_session = TestSession(window_id=window.id, class_id=klass.id, form_id=form.id,
-                               time_limit_minutes=minutes, status="open", created_by=actor)
+                               time_limit_minutes=minutes, status=SessionStatus.OPEN, created_by=actor)
     session.add(test_session)
     freeze_form(form)
     session.flush()

@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -31,6 +32,7 @@ __all__ = [
     "Grid",
     "IrtParameters",
     "Item",
+    "ItemStatus",
     "Key",
     "Option",
     "ShortAnswerKey",
@@ -50,7 +52,16 @@ ITEM_TYPES = (
 PARTIAL_CREDIT_TYPES = frozenset({"ordering", "matching", "grid_path"})
 DIMENSIONS = ("D1", "D2", "D3", "D4")
 GRADES = (5, 8)
-STATUSES = ("draft", "pilot", "operational", "retired")
+class ItemStatus(StrEnum):
+    """An item version's life: draft (editable), pilot and operational (published), retired."""
+
+    DRAFT = "draft"
+    PILOT = "pilot"
+    OPERATIONAL = "operational"
+    RETIRED = "retired"
+
+
+STATUSES = tuple(status.value for status in ItemStatus)
 LANGUAGES = ("zh-TW", "en")
 
 #: Per-student shuffles drawn before falling back to a fixed non-leaking order.
