@@ -52,7 +52,7 @@ def test_states_outside_their_enum_are_refused_by_the_database(db: Session, tabl
 
     from tests.assessment.factories import open_all_types_session
 
-    _, attempts, items = open_all_types_session(db, n_students=1)
+    _, attempts, _ = open_all_types_session(db, n_students=1)
     row_id = {"attempts": attempts[0].id, "test_sessions": attempts[0].session_id}.get(table)
     db.commit()
     if row_id is None:
