@@ -25,16 +25,12 @@ from item_bank.qti.xml import (
     ITEM_SCHEMA,
     LANG,
     QTI3_NS,
-    TEMPLATES,
     XSI_NS,
     XmlWriter,
     add_bilingual,
     add_value,
     ctc_tag,
-    format_number,
-    partial_credit_processing,
     qti_tag,
-    set_score,
 )
 from item_bank.validation import validate_bank
 
@@ -55,55 +51,8 @@ def _item_xml(item: Item, image_src: Mapping[str, str]) -> Element:
         },
     )
     decl = SubElement(root, qti_tag("qti-response-declaration"), {"identifier": "RESPONSE"})
-    t = item.type
-    if t == "single_choice":
-        decl.attrib.update({"cardinality": "single", "base-type": "identifier"})
-        add_value(SubElement(decl, qti_tag("qti-correct-response")), str(item.key))
-    elif t in ("multiple_response", "ordering"):
-        card = "multiple" if t == "multiple_response" else "ordered"
-        decl.attrib.update({"cardinality": card, "base-type": "identifier"})
-        correct = SubElement(decl, qti_tag("qti-correct-response"))
-        for k in item.key_ids:
-            add_value(correct, k)
-    elif t == "matching":
-        decl.attrib.update({"cardinality": "multiple", "base-type": "directedPair"})
-        correct = SubElement(decl, qti_tag("qti-correct-response"))
-        for lid, rid in item.key_pairs:
-            add_value(correct, f"{lid} {rid}")
-        if item.max_score == 2:
-            mapping = SubElement(
-                decl, qti_tag("qti-mapping"), {"default-value": "0", "lower-bound": "0"}
-            )
-            for lid, rid in item.key_pairs:
-                SubElement(
-                    mapping, qti_tag("qti-map-entry"), {"map-key": f"{lid} {rid}", "mapped-value": "1"}
-                )
-    elif t == "short_answer":
-        answer = item.answer
-        assert answer is not None
-        if answer.kind == "numeric":
-            decl.attrib.update({"cardinality": "single", "base-type": "float"})
-            add_value(SubElement(decl, qti_tag("qti-correct-response")), format_number(answer.value or 0))
-        else:
-            decl.attrib.update({"cardinality": "single", "base-type": "string"})
-            add_value(SubElement(decl, qti_tag("qti-correct-response")), answer.accepted[0])
-            mapping = SubElement(
-                decl,
-                qti_tag("qti-mapping"),
-                {"default-value": "0", "lower-bound": "0", "upper-bound": "1"},
-            )
-            for accepted in answer.accepted:
-                SubElement(
-                    mapping,
-                    qti_tag("qti-map-entry"),
-                    {
-                        "map-key": accepted,
-                        "mapped-value": "1",
-                        "case-sensitive": "true" if answer.case_sensitive else "false",
-                    },
-                )
-    elif t == "grid_path":
-        decl.attrib.update({"cardinality": "single", "base-type": "string"})
+    kind = item.item_type
+    kind.qti_declare(item, decl)
 
     score = SubElement(
         root,
@@ -115,8 +64,8 @@ def _item_xml(item: Item, image_src: Mapping[str, str]) -> Element:
             "normal-maximum": str(item.max_score),
         },
     )
-    if t == "grid_path":
-        score.set("external-scored", "externalMachine")  # scored by simulating the moves
+    if kind.qti_external_scoring:
+        score.set("external-scored", "externalMachine")  # e.g. grid_path: scored by simulating the moves
     add_value(SubElement(score, qti_tag("qti-default-value")), "0")
     maxscore = SubElement(
         root,
@@ -127,111 +76,8 @@ def _item_xml(item: Item, image_src: Mapping[str, str]) -> Element:
 
     body = SubElement(root, qti_tag("qti-item-body"))
     add_bilingual(SubElement(body, qti_tag("div"), {"class": "ctc-stem"}), item.stem, image_src)
-    if t in ("single_choice", "multiple_response"):
-        inter = SubElement(
-            body,
-            qti_tag("qti-choice-interaction"),
-            {
-                "response-identifier": "RESPONSE",
-                "shuffle": "false",
-                "max-choices": "1" if t == "single_choice" else "0",
-                "min-choices": "0",
-            },
-        )
-    elif t == "ordering":
-        inter = SubElement(
-            body, qti_tag("qti-order-interaction"), {"response-identifier": "RESPONSE", "shuffle": "false"}
-        )
-    if t in ("single_choice", "multiple_response", "ordering"):
-        for option in item.options:
-            choice = SubElement(inter, qti_tag("qti-simple-choice"), {"identifier": option.id})
-            add_bilingual(choice, option.text, image_src)
-    elif t == "matching":
-        inter = SubElement(
-            body,
-            qti_tag("qti-match-interaction"),
-            {
-                "response-identifier": "RESPONSE",
-                "shuffle": "false",
-                "max-associations": str(len(item.left)),
-            },
-        )
-        for options, match_max in ((item.left, "1"), (item.right, str(len(item.left)))):
-            match_set = SubElement(inter, qti_tag("qti-simple-match-set"))
-            for option in options:
-                choice = SubElement(
-                    match_set,
-                    qti_tag("qti-simple-associable-choice"),
-                    {"identifier": option.id, "match-max": match_max},
-                )
-                add_bilingual(choice, option.text, image_src)
-    elif t == "short_answer":
-        p = SubElement(body, qti_tag("p"))
-        SubElement(
-            p,
-            qti_tag("qti-text-entry-interaction"),
-            {"response-identifier": "RESPONSE", "expected-length": "12"},
-        )
-    elif t == "grid_path":
-        assert item.grid is not None
-        inter = SubElement(
-            body,
-            qti_tag("qti-custom-interaction"),
-            {"response-identifier": "RESPONSE", "class": "ctc-grid-path"},
-        )
-        grid = SubElement(inter, ctc_tag("grid"), {"max-moves": str(item.grid.max_moves)})
-        for row in item.grid.rows:
-            SubElement(grid, ctc_tag("row")).text = row
-
-    if t in ("single_choice", "multiple_response") or (
-        t in ("ordering", "matching") and item.max_score == 1
-    ):
-        SubElement(root, qti_tag("qti-response-processing"), {"template": TEMPLATES + "match_correct.xml"})
-    elif t == "ordering":
-        order_key = list(item.key_ids)
-
-        def one_adjacent_swap(parent: Element) -> None:
-            alternatives = SubElement(parent, qti_tag("qti-or"))
-            for i in range(len(order_key) - 1):
-                swapped = order_key[:i] + [order_key[i + 1], order_key[i]] + order_key[i + 2 :]
-                match = SubElement(alternatives, qti_tag("qti-match"))
-                SubElement(match, qti_tag("qti-variable"), {"identifier": "RESPONSE"})
-                ordered = SubElement(match, qti_tag("qti-ordered"))
-                for k in swapped:
-                    SubElement(ordered, qti_tag("qti-base-value"), {"base-type": "identifier"}).text = k
-
-        partial_credit_processing(root, one_adjacent_swap)
-    elif t == "matching":
-
-        def half_right(parent: Element) -> None:
-            gte = SubElement(parent, qti_tag("qti-gte"))
-            SubElement(gte, qti_tag("qti-map-response"), {"identifier": "RESPONSE"})
-            SubElement(gte, qti_tag("qti-base-value"), {"base-type": "float"}).text = repr(
-                len(item.left) / 2
-            )
-
-        partial_credit_processing(root, half_right)
-    elif t == "short_answer":
-        assert item.answer is not None
-        if item.answer.kind == "text":
-            SubElement(
-                root, qti_tag("qti-response-processing"), {"template": TEMPLATES + "map_response.xml"}
-            )
-        else:
-            rp = SubElement(root, qti_tag("qti-response-processing"))
-            cond = SubElement(rp, qti_tag("qti-response-condition"))
-            rif = SubElement(cond, qti_tag("qti-response-if"))
-            tol = item.answer.tolerance
-            attrs = (
-                {"tolerance-mode": "absolute", "tolerance": f"{format_number(tol)} {format_number(tol)}"}
-                if tol
-                else {"tolerance-mode": "exact"}
-            )
-            equal = SubElement(rif, qti_tag("qti-equal"), attrs)
-            SubElement(equal, qti_tag("qti-variable"), {"identifier": "RESPONSE"})
-            SubElement(equal, qti_tag("qti-correct"), {"identifier": "RESPONSE"})
-            set_score(rif, 1)
-            set_score(SubElement(cond, qti_tag("qti-response-else")), 0)
+    kind.qti_interaction(item, body, image_src)
+    kind.qti_processing(item, root)
     return root
 
 
@@ -255,8 +101,7 @@ def _metadata_xml(item: Item) -> Element:
         for lang, value in (("zh-TW", item.rationale.zh_tw), ("en", item.rationale.en)):
             if value is not None:
                 SubElement(meta, ctc_tag("rationale"), {LANG: lang}).text = value
-    if item.answer is not None and item.answer.kind == "numeric":
-        meta.set("tolerance", format_number(item.answer.tolerance))
+    item.item_type.qti_metadata(item, meta)
     if item.irt is not None:
         irt = SubElement(
             meta,

@@ -8,7 +8,6 @@ the item and field, never dropped silently.
 
 from __future__ import annotations
 
-import math
 import os
 import posixpath
 import re
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
+from item_bank import types as item_types
 from item_bank.errors import ItemBankError, ItemValidationError
 from item_bank.model import GRADES, Item
 from item_bank.qti.package import DirPackage, Package, Resource, ZipPackage, read_manifest, safe_member
@@ -24,17 +24,16 @@ from item_bank.qti.xml import (
     LANG,
     QTI2_NS,
     XHTML,
+    QtiInteraction,
+    QtiReadError,
     UnsupportedContent,
     child_named,
     children_named,
-    ctc_tag,
     declared_values,
-    format_number,
     inner_html,
     int_or_text,
     local_name,
     one_language,
-    parse_qti_number,
     qti_tag,
     split_tag,
     text_dict,
@@ -66,128 +65,6 @@ def _to_qti3(elem: Element) -> None:
 
 
 
-def _short_answer_key(
-    root: Element, decl: Element | None, correct: list[str], own_tolerance: Any
-) -> dict[str, Any] | tuple[str, str]:
-    """The answer of a text entry, or (field, problem) when its scoring is more than ctcensus can keep.
-
-    ctcensus short answers score 0 or 1: one number within an absolute tolerance, or any of
-    some texts. A foreign mapping with partial or negative credit, a rounding comparison or an
-    asymmetric tolerance would silently score differently, so they are refused, not dropped.
-    """
-    numeric = decl is not None and decl.get("base-type") in ("float", "integer")
-    full, case_flags, problem = _full_credit_entries(root, decl)
-    if problem is not None:
-        return problem
-    if numeric:
-        keys = full if full else correct
-        values = {parse_qti_number(k) for k in keys}
-        if len(values) > 1:
-            return "answer.value", (
-                f"the item accepts several numbers ({', '.join(keys)}); a ctcensus numeric answer has one "
-                "value and a tolerance: keep one in the package, or edit the item after import"
-            )
-        value = next(iter(values), None)
-        if value is None:
-            found = f"{keys[0]!r} is not a number" if keys else "is missing"
-            return "answer.value", f"the correct response {found}"
-        tolerance = own_tolerance if own_tolerance is not None else _foreign_tolerance(root, value)
-        if isinstance(tolerance, tuple):
-            return tolerance
-        return {"kind": "numeric", "value": value, "tolerance": tolerance}
-    if full:
-        if len(set(case_flags)) > 1:
-            return "answer.case_sensitive", (
-                "the mapping mixes case-sensitive and case-insensitive answers; a ctcensus text answer "
-                "has one setting for all of them"
-            )
-        return {"kind": "text", "accepted": full, "case_sensitive": case_flags[0]}
-    return {"kind": "text", "accepted": correct, "case_sensitive": True}
-
-
-def _full_credit_entries(
-    root: Element, decl: Element | None
-) -> tuple[list[str], list[bool], tuple[str, str] | None]:
-    """Map keys worth the full score, their case sensitivity, or a problem with the mapping."""
-    mapping = child_named(decl, "qti-mapping") if decl is not None else None
-    processing = child_named(root, "qti-response-processing")
-    template = (processing.get("template") or "") if processing is not None else ""
-    if mapping is None or template.rstrip("/").removesuffix(".xml").endswith("match_correct"):
-        return [], [], None  # match_correct scores against the correct response, never the mapping
-    bounds: dict[str, float | None] = {}
-    for name in ("default-value", "lower-bound", "upper-bound"):
-        text = mapping.get(name)
-        number = parse_qti_number(text) if text is not None else None
-        if text is not None and number is None:
-            return [], [], ("answer", f"qti-mapping {name} {text!r} is not a number")
-        bounds[name] = number
-    if bounds["default-value"]:
-        return [], [], ("answer", (
-            f"the mapping gives {bounds['default-value']} to every other answer; a ctcensus short answer "
-            "scores 0 unless the answer is accepted"
-        ))
-    scored: list[tuple[str, float, bool]] = []
-    for entry in children_named(mapping, "qti-map-entry"):
-        key, text = entry.get("map-key", ""), entry.get("mapped-value", "")
-        value = parse_qti_number(text)
-        if value is None:
-            return [], [], ("answer.accepted", f"map entry {key!r} has mapped-value {text!r}, which is not a number")
-        if bounds["upper-bound"] is not None:
-            value = min(value, bounds["upper-bound"])
-        if bounds["lower-bound"] is not None:
-            value = max(value, bounds["lower-bound"])
-        if value < 0:
-            return [], [], ("answer.accepted", (
-                f"map entry {key!r} is worth {value} (negative marking); a ctcensus short answer scores a "
-                "wrong answer 0: set it to 0 or give the mapping lower-bound 0"
-            ))
-        scored.append((key, value, entry.get("case-sensitive", "true").lower() != "false"))
-    top = max((value for _key, value, _cs in scored), default=0)
-    for key, value, _cs in scored:
-        if 0 < value < top:
-            return [], [], ("answer.accepted", (
-                f"map entry {key!r} is worth {format_number(value)} of {format_number(top)} (partial credit); a ctcensus "
-                "short answer scores 0 or 1: make each accepted answer worth the full score, or 0, in the package"
-            ))
-    full = [(key, cs) for key, value, cs in scored if value > 0]
-    return [key for key, _cs in full], [cs for _key, cs in full], None
-
-
-def _foreign_tolerance(root: Element, value: Any) -> float | int | tuple[str, str]:
-    """The absolute tolerance of a foreign numeric comparison (a relative one scaled by the value)."""
-    if next(root.iter(qti_tag("qti-equal-rounded")), None) is not None:
-        return "answer.tolerance", (
-            "the response processing rounds the answer (equalRounded); a ctcensus numeric answer compares "
-            "within an absolute tolerance: give it one after import instead"
-        )
-    equal = next(root.iter(qti_tag("qti-equal")), None)
-    if equal is None:
-        return 0
-    mode = equal.get("tolerance-mode", "exact")
-    if mode == "exact":
-        return 0
-    if mode not in ("absolute", "relative"):
-        return "answer.tolerance", f"tolerance-mode {mode!r} is not exact, absolute or relative"
-    text = equal.get("tolerance") or ""
-    parts = [parse_qti_number(t) for t in text.split()]
-    if not 1 <= len(parts) <= 2 or any(t is None or t < 0 or not math.isfinite(t) for t in parts):
-        return "answer.tolerance", f"tolerance {text!r} is not one or two numbers >= 0"
-    if len(set(parts)) > 1:
-        return "answer.tolerance", (
-            f"tolerance {text!r} differs below and above the answer; a ctcensus tolerance is the same both ways"
-        )
-    if any(equal.get(f"include-{side}-bound", "true").lower() == "false" for side in ("lower", "upper")):
-        return "answer.tolerance", "the comparison excludes its bounds; a ctcensus tolerance includes them"
-    tolerance = parts[0]
-    assert tolerance is not None
-    if mode == "relative":
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            return 0  # the value itself is reported as invalid
-        # relative to a fixed correct value: the same interval as an absolute tolerance
-        tolerance = float(f"{abs(value) * tolerance / 100:.12g}")
-    return tolerance
-
-
 def _meta_dict(meta: Element | None) -> dict[str, Any]:
     """The ctc:item metadata as item-file fields (only those present)."""
     if meta is None:
@@ -207,8 +84,6 @@ def _meta_dict(meta: Element | None) -> dict[str, Any]:
         out["anchor"] = a["anchor"] == "true"
     if "max-score" in a:
         out["max_score"] = int_or_text(a["max-score"])
-    if "tolerance" in a:
-        out["_tolerance"] = parse_qti_number(a["tolerance"])
     title = child_named(meta, "title")
     if title is not None:
         out["_title_en"] = title.text or ""
@@ -363,7 +238,16 @@ def _import_item(
         title = {"zh-TW": root.get("title") or identifier}
     data["title"] = title
 
-    section = "stem"  # where unsupported content was met, for the error
+    source = QtiInteraction(
+        root=root,
+        interaction=inter,
+        kind=kind,
+        declaration=decl,
+        correct=declared_values(decl, "qti-correct-response"),
+        metadata=dict(res.meta.attrib) if res.meta is not None else {},
+        item_lang=item_lang,
+        images=img_elements,
+    )
     try:
         # the stem: our <div class="ctc-stem">, or the body (minus the interaction) plus any prompt
         stem_div = next(
@@ -381,67 +265,23 @@ def _import_item(
             data["stem"] = one_language(stem, item_lang)
         if images:
             data["images"] = images
-
-        def options(container: Element, local: str, field: str = "options") -> list[dict[str, Any]]:
-            nonlocal section
-            section = field
-            return [
-                {"id": c.get("identifier"), "text": text_dict(c, item_lang, img_elements)}
-                for c in children_named(container, local)
-            ]
-
-        cardinality = decl.get("cardinality") if decl is not None else None
-        correct = declared_values(decl, "qti-correct-response")
-        if kind == "qti-choice-interaction":
-            single = cardinality == "single" or (cardinality is None and inter.get("max-choices") == "1")
-            data["type"] = "single_choice" if single else "multiple_response"
-            data["options"] = options(inter, "qti-simple-choice")
-            if single:
-                if len(correct) != 1:
-                    return fail("key", f"a single-choice item needs one correct value, found {len(correct)}")
-                data["key"] = correct[0]
-            else:
-                data["key"] = correct
-        elif kind == "qti-order-interaction":
-            data["type"] = "ordering"
-            data["options"] = options(inter, "qti-simple-choice")
-            data["key"] = correct
-        elif kind == "qti-match-interaction":
-            data["type"] = "matching"
-            sets = children_named(inter, "qti-simple-match-set")
-            if len(sets) != 2:
-                return fail("interaction", f"a match interaction needs 2 match sets, found {len(sets)}")
-            data["left"] = options(sets[0], "qti-simple-associable-choice", "left")
-            data["right"] = options(sets[1], "qti-simple-associable-choice", "right")
-            left_ids = {o["id"] for o in data["left"]}
-            pairs = []
-            for value in correct:
-                ids = value.split()
-                if len(ids) == 2 and ids[0] not in left_ids and ids[1] in left_ids:
-                    ids.reverse()  # an undirected 'pair' written right-first
-                pairs.append(ids)
-            data["key"] = pairs
-        elif kind == "qti-text-entry-interaction":
-            data["type"] = "short_answer"
-            answer = _short_answer_key(root, decl, correct, meta.get("_tolerance"))
-            if isinstance(answer, tuple):
-                return fail(*answer)
-            data["answer"] = answer
-        elif kind == "qti-custom-interaction":
-            grid = next((e for e in inter.iter(ctc_tag("grid"))), None)
-            if grid is None:
-                return fail("interaction", "a custom interaction without ctc:grid data is not supported")
-            data["type"] = "grid_path"
-            block: dict[str, Any] = {"map": [(r.text or "") for r in grid.iter(ctc_tag("row"))]}
-            max_moves = grid.get("max-moves")
-            if max_moves is not None:
-                block["max_moves"] = int_or_text(max_moves)
-            data["grid"] = block
+        readers = [t for t in map(item_types.get, item_types.names()) if kind in t.qti_interactions]
+        for reader in readers:
+            type_fields = reader.qti_read(source)
+            if type_fields is not None:
+                data["type"] = reader.name
+                data.update(type_fields)
+                break
         else:
-            return fail("interaction", f"{kind} is not supported (ctcensus has choice, order, match, "
-                        "text-entry and grid custom interactions)")
+            if readers:
+                return fail("interaction", f"this {kind} holds nothing a ctcensus type reads "
+                            f"({', '.join(t.name for t in readers)}), so it is not supported")
+            known = sorted({i for name in item_types.names() for i in item_types.get(name).qti_interactions})
+            return fail("interaction", f"{kind} is not supported (ctcensus reads {', '.join(known)})")
     except UnsupportedContent as exc:
-        return fail(section, str(exc))
+        return fail(source.section, str(exc))
+    except QtiReadError as exc:
+        return fail(exc.field, exc.message)
 
     if meta.get("type", data["type"]) != data["type"]:
         return fail("type", f"the metadata says {meta['type']}, the interaction makes it {data['type']}")

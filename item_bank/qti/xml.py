@@ -9,12 +9,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
+from item_bank.fields import PLACEHOLDER
 from item_bank.model import Text
-from item_bank.validation import PLACEHOLDER
 
 __all__ = [
     "CP_NS",
@@ -29,6 +30,8 @@ __all__ = [
     "XHTML",
     "XML_NS",
     "XSI_NS",
+    "QtiInteraction",
+    "QtiReadError",
     "UnsupportedContent",
     "XmlWriter",
     "add_bilingual",
@@ -410,3 +413,40 @@ def int_or_text(text: str) -> int | str:
     """ASCII digits as an int (validation then checks the range); anything else, e.g. '²', stays text."""
     return int(text) if re.fullmatch(r"[0-9]{1,400}", text) else text
 
+
+
+class QtiReadError(ValueError):
+    """An item type cannot keep what an imported interaction says (the import names the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass
+class QtiInteraction:
+    """What an item type's ``qti_read`` hook sees of one imported item (QTI 3 names)."""
+
+    root: Element
+    interaction: Element
+    #: The interaction's local name, e.g. "qti-choice-interaction".
+    kind: str
+    #: The response declaration the interaction answers, if any.
+    declaration: Element | None
+    #: Values of its correct response.
+    correct: list[str]
+    #: Attributes of the manifest's ctc:item metadata (empty for foreign items).
+    metadata: Mapping[str, str]
+    item_lang: str
+    images: Mapping[Element, str] = field(default_factory=dict)
+    #: Where unsupported content was met, for the error (set by :meth:`options`).
+    section: str = "stem"
+
+    def options(self, container: Element, local: str, field: str = "options") -> list[dict[str, Any]]:
+        """The (id, text) options under `container` as item-file options; texts in both languages when given."""
+        self.section = field
+        return [
+            {"id": c.get("identifier"), "text": text_dict(c, self.item_lang, self.images)}
+            for c in children_named(container, local)
+        ]

@@ -25,6 +25,7 @@ from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.throttle import TicketLoginThrottle
 from assessment.tickets import TokenClaims, normalize_ticket, read_token
+from item_bank import types as item_types
 
 from ..body import json_object
 from ..extensions import db_session, services
@@ -341,4 +342,7 @@ def submit():  # type: ignore[no-untyped-def]
 def openapi():  # type: ignore[no-untyped-def]
     """This API's OpenAPI 3 document."""
     with OPENAPI_PATH.open(encoding="utf-8") as fh:
-        return jsonify(json.load(fh))
+        doc = json.load(fh)
+    # the item types come from their registry, the one list of them
+    doc["components"]["schemas"]["Item"]["properties"]["type"]["enum"] = list(item_types.names())
+    return jsonify(doc)
