@@ -15,7 +15,7 @@ import click
 
 from assessment.accounts import ROLES
 from assessment.config import Settings
-from item_bank import STATUSES, content_dir
+from item_bank import ITEM_TYPES, STATUSES, content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
 from webapp.commands.results_cli import (
     demo_census_command,
@@ -151,7 +151,7 @@ def items_import(ctx: Context, path: str, dimension: str | None, grades: str | N
 @click.option("--grade", type=click.Choice(["5", "8"]))
 @click.option("--dimension", type=click.Choice(["D1", "D2", "D3", "D4"], case_sensitive=False))
 @click.option("--status", type=click.Choice(STATUSES))
-@click.option("--type", "type_", help="item type, e.g. grid_path")
+@click.option("--type", "type_", type=click.Choice(ITEM_TYPES), help="item type")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_ctx
 def items_list(ctx: Context, grade: str | None, dimension: str | None, status: str | None,

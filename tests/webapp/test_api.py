@@ -442,6 +442,14 @@ def test_openapi_documents_every_route(app, client) -> None:  # type: ignore[no-
                 assert "$ref" in resp or "description" in resp, (path, method, status)
 
 
+def test_openapi_lists_the_registered_item_types(client) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.1: the item-type enum comes from the registry, the one list of types."""
+    from item_bank import types as item_types
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["components"]["schemas"]["Item"]["properties"]["type"]["enum"] == list(item_types.names())
+
+
 def test_every_item_type_of_the_bank_has_a_safe_student_view() -> None:
     for item in starter_items():
         view = item.student_view("zh-TW", seed=123)

@@ -26,6 +26,7 @@ from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.throttle import TicketLoginThrottle
 from assessment.tickets import TokenClaims, normalize_ticket, read_token
+from item_bank import types as item_types
 
 from ..body import json_object
 from ..extensions import db_session, services
@@ -359,4 +360,7 @@ def submit() -> ResponseReturnValue:
 def openapi() -> ResponseReturnValue:
     """This API's OpenAPI 3 document."""
     with OPENAPI_PATH.open(encoding="utf-8") as fh:
-        return jsonify(json.load(fh))
+        doc = json.load(fh)
+    # the item types come from their registry, the one list of them
+    doc["components"]["schemas"]["Item"]["properties"]["type"]["enum"] = list(item_types.names())
+    return jsonify(doc)

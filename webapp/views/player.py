@@ -50,6 +50,8 @@ SHELL_ASSETS = (
     "items.js",
     "storage.js",
     "sync.js",
+    # one module per item type (items.js is their registry)
+    *(f"types/{path.name}" for path in sorted((STATIC_DIR / "types").glob("*.js"))),
 )
 
 CSP = (

@@ -5,7 +5,7 @@ import { Api, ApiError, NetworkError } from './api.js';
 import { ServerClock, formatRemaining } from './clock.js';
 import { h, clear, focus, richText } from './dom.js';
 import { getConfig, t } from './i18n.js';
-import { renderItem, isAnswered } from './items.js';
+import { renderItem, isAnswered, savesWhileTyping } from './items.js';
 import { local, session } from './storage.js';
 import { AnswerSync } from './sync.js';
 
@@ -600,7 +600,7 @@ function showItem(index) {
       if (state.timeUp || isPaused(state.data)) return;
       // An emptied answer (nothing chosen, text erased, moves cleared) is sent as null: "no answer".
       const value = isAnswered(item.type, response) ? response : null;
-      const ok = sync.record(item.id, value, { delayMs: item.type === 'short_answer' ? TEXT_DELAY_MS : 0 });
+      const ok = sync.record(item.id, value, { delayMs: savesWhileTyping(item.type) ? TEXT_DELAY_MS : 0 });
       if (!ok) announce(t('player.storage_full'));
     },
   });
