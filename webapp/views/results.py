@@ -13,8 +13,8 @@ from assessment.access import RESULT_ROLES, Scope
 from assessment.dashboards import Page, city_page, class_page, district_page, school_page, student_report
 from assessment.errors import NotFound
 from assessment.models import District, School, SchoolClass, ScoreRun
-from assessment.results import current_run
 from assessment.responses_export import audit_responses_export, select_responses, write_responses_csv
+from assessment.results import current_run
 from assessment.results_export import BREAKDOWNS, LEVELS, audit_export, result_table, write_table
 from assessment.windows import list_windows
 
