@@ -13,6 +13,7 @@ from assessment.access import RESULT_ROLES, Scope
 from assessment.dashboards import Page, city_page, class_page, district_page, school_page, student_report
 from assessment.errors import NotFound
 from assessment.models import District, School, SchoolClass, ScoreRun
+from assessment.responses_export import audit_responses_export, select_responses, write_responses_csv
 from assessment.results import current_run
 from assessment.results_export import BREAKDOWNS, LEVELS, audit_export, result_table, write_table
 from assessment.windows import list_windows
@@ -213,3 +214,19 @@ def export(code: str, fmt: str) -> Response:
     response = send_file(buf, mimetype=_MIME[fmt], as_attachment=True,
                          download_name=f"ctcensus-{code}-{level}.{fmt}")
     return response
+
+
+@bp.get("/<code>/responses.csv")
+@role_required("researcher", "bureau")
+def responses(code: str) -> Response:
+    """The window's item scores with pseudonyms, as `ctcensus responses export` writes them (audited)."""
+    session = db_session()
+    selection = select_responses(session, code, secret_key=services().settings.secret_key,
+                                 form_id=request.args.get("form", type=int), grade=request.args.get("grade", type=int))
+    text = io.StringIO(newline="")
+    write_responses_csv(selection, text)
+    user = current_user()
+    audit_responses_export(session, user.username if user else "?", selection, "csv", f"web:{code}:responses.csv")
+    session.commit()
+    return send_file(io.BytesIO(text.getvalue().encode("utf-8")), mimetype=_MIME["csv"], as_attachment=True,
+                     download_name=f"ctcensus-{code}-responses.csv")
