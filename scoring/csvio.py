@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from .ability import AbilityEstimates
 from .calibration import Calibration
 from .errors import ScoringInputError
-from .models import MODEL_NAMES, ItemParameters
+from .models import ItemParameters, parse_model_name
 
 __all__ = [
     "ResponseTable",
@@ -246,10 +246,7 @@ def read_params_csv(path: str | Path) -> ItemParameters:
         if len(row) != len(header):
             raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)}")
         names.append(row[col["item"]].strip())
-        m = row[col["model"]].strip().lower()
-        if m not in MODEL_NAMES:
-            raise ScoringInputError(f"{p}: line {line}, column 'model': expected one of {', '.join(MODEL_NAMES)}; found {m!r}")
-        models.append(m)
+        models.append(parse_model_name(row[col["model"]], where=f"{p}: line {line}, column 'model'"))
         a.append(num(row, "a", line, True))
         for k, h in enumerate(dcols):
             d[i, k] = num(row, h, line, k == 0)
