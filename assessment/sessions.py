@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound
@@ -124,8 +124,9 @@ def unique_tickets(session: Session, n: int) -> list[str]:
 
 
 def get_session(session: Session, session_id: int) -> TestSession:
-    """A test session by id, or NotFound."""
-    test_session = session.get(TestSession, session_id)
+    """A test session by id with its class, school and form (one statement), or NotFound."""
+    test_session = session.get(TestSession, session_id, options=[
+        joinedload(TestSession.school_class).joinedload(SchoolClass.school), joinedload(TestSession.form)])
     if test_session is None:
         raise NotFound(f"no test session with id {session_id}")
     return test_session
