@@ -41,7 +41,7 @@ from .models import Answer, Attempt, Form, FormItem, ItemRecord, School, SchoolC
 from .tickets import issue_token, normalize_ticket
 
 __all__ = ["AttemptRef", "DeliveredForm", "DeliveryCache", "attempt_clock", "attempt_document", "save_answer_fast", "start_fast",
-           "ticket_login"]
+           "submit_fast", "ticket_login"]
 
 
 @dataclass(frozen=True)
@@ -463,3 +463,35 @@ def start_fast(engine: Engine, cache: DeliveryCache, attempt_id: int, token_vers
     # Saves are refused before the start, so a just-started attempt has no stored answer.
     body = _document(cache, form, row, school, [], lang=lang, now=now)
     return body, AttemptRef(row.id, row.session_id, row.form_id)
+
+
+_PG_SUBMIT = text("""
+UPDATE attempts SET status = 'submitted', submit_reason = 'student', submitted_at = :now
+FROM test_sessions s
+WHERE attempts.id = :attempt_id AND s.id = attempts.session_id AND attempts.token_version = :token_version
+  AND NOT attempts.locked AND attempts.status = 'in_progress' AND s.status = 'open' AND attempts.deadline_at > :now
+RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
+    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
+    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
+    s.time_limit_minutes, s.form_id
+""").bindparams(_now).columns(started_at=UTCDateTime(), deadline_at=UTCDateTime(), submitted_at=UTCDateTime(),
+                              paused_at=UTCDateTime())
+
+
+def submit_fast(engine: Engine, attempt_id: int, token_version: int, *,
+                now: datetime) -> tuple[dict[str, Any], AttemptRef] | None:
+    """Submit a running, on-time attempt of an open session in one statement (PostgreSQL); None for the full path.
+
+    The full path answers every other case exactly: a repeated submit (idempotent), a paused
+    session (the clock is stopped, so the deadline moves), a due deadline (submitted as
+    `deadline`), a locked attempt or revoked token, not started, and SQLite.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(_PG_SUBMIT, {"attempt_id": attempt_id, "token_version": token_version,
+                                        "now": now}).first()
+    if row is None:
+        return None
+    return timer_view(_detached(row), now), AttemptRef(row.id, row.session_id, row.form_id)

@@ -395,6 +395,41 @@ def test_the_first_start_is_one_statement_on_postgresql(db) -> None:  # type: ig
     assert db.get(Attempt, attempts[1].id).status == "not_started"
 
 
+def test_a_submit_of_a_running_attempt_is_one_statement_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import timer_view
+    from assessment.delivery import submit_fast
+
+    test_session, attempts, _ = open_all_types_session(db, n_students=4)
+    engine = db.get_bind()
+    now = utcnow()
+    for a in attempts:
+        login_and_start(db, a.ticket, secret_key=SECRET, now=now - timedelta(minutes=5))
+    lock_attempt(db, attempts[2].id, actor="t")
+    db.commit()
+    fast = submit_fast(engine, attempts[0].id, 0, now=now)
+    if engine.dialect.name != "postgresql":
+        assert fast is None  # SQLite: the full path submits
+        return
+    assert fast is not None
+    body, ref = fast
+    db.expire_all()
+    stored = db.get(Attempt, attempts[0].id)
+    assert (stored.status, stored.submit_reason, stored.submitted_at) == ("submitted", "student", now)
+    assert body == timer_view(stored, now) and ref.attempt_id == attempts[0].id
+    db.commit()
+    assert submit_fast(engine, attempts[0].id, 0, now=now) is None  # a second submit: the full path (idempotent)
+    assert submit_fast(engine, attempts[1].id, 1, now=now) is None  # another token version
+    assert submit_fast(engine, attempts[2].id, 1, now=now) is None  # locked (the lock revoked the token, too)
+    deadline = db.get(Attempt, attempts[3].id).deadline_at
+    db.commit()
+    assert submit_fast(engine, attempts[3].id, 0, now=deadline) is None  # due: the full path submits it as deadline
+    pause_session(db, test_session.id, actor="t")
+    db.commit()
+    assert submit_fast(engine, attempts[1].id, 0, now=now) is None  # paused: the full path (the clock stopped)
+    db.expire_all()
+    assert [db.get(Attempt, a.id).status for a in attempts[1:]] == ["in_progress"] * 3
+
+
 def test_a_heartbeat_reads_the_clock_in_one_statement(db, started) -> None:  # type: ignore[no-untyped-def]
     from assessment.attempts import timer_view
     from assessment.delivery import attempt_clock
