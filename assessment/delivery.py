@@ -424,6 +424,15 @@ def ticket_login(engine: Engine, cache: DeliveryCache, ticket: str, *, secret_ke
     return body, ref
 
 
+# What a one-statement start or submit returns: the attempt's and its session's clock fields (timer_view).
+_RETURNING_CLOCK = """
+RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
+    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
+    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
+    s.time_limit_minutes, s.form_id"""
+_CLOCK_TYPES = {"started_at": UTCDateTime(), "deadline_at": UTCDateTime(), "submitted_at": UTCDateTime(),
+                "paused_at": UTCDateTime()}
+
 _PG_START = text("""
 UPDATE attempts SET status = 'in_progress', started_at = :now, last_contact_at = :now,
     deadline_at = :now + make_interval(mins => s.time_limit_minutes, secs => attempts.extra_seconds)
@@ -431,13 +440,9 @@ FROM test_sessions s, students st, classes c
 WHERE attempts.id = :attempt_id AND s.id = attempts.session_id AND attempts.token_version = :token_version
   AND NOT attempts.locked AND attempts.status = 'not_started' AND s.status <> 'closed'
   AND st.id = attempts.student_id AND c.id = s.class_id
-RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
-    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
-    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
-    s.time_limit_minutes, s.form_id, st.family_name, st.given_name, st.seat_number, c.name AS class_name,
+""" + _RETURNING_CLOCK + """, st.family_name, st.given_name, st.seat_number, c.name AS class_name,
     c.school_id
-""").bindparams(_now).columns(started_at=UTCDateTime(), deadline_at=UTCDateTime(), submitted_at=UTCDateTime(),
-                              paused_at=UTCDateTime())
+""").bindparams(_now).columns(**_CLOCK_TYPES)
 
 
 def start_fast(engine: Engine, cache: DeliveryCache, attempt_id: int, token_version: int, *, lang: str,
@@ -451,9 +456,7 @@ def start_fast(engine: Engine, cache: DeliveryCache, attempt_id: int, token_vers
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_PG_START, {"attempt_id": attempt_id, "token_version": token_version,
-                                       "now": now}).first()
+        row = _autocommit(conn, _PG_START, attempt_id, token_version, now)
         if row is None:
             return None
         form = cache.form(conn, row.form_id)
@@ -470,12 +473,7 @@ UPDATE attempts SET status = 'submitted', submit_reason = 'student', submitted_a
 FROM test_sessions s
 WHERE attempts.id = :attempt_id AND s.id = attempts.session_id AND attempts.token_version = :token_version
   AND NOT attempts.locked AND attempts.status = 'in_progress' AND s.status = 'open' AND attempts.deadline_at > :now
-RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
-    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
-    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
-    s.time_limit_minutes, s.form_id
-""").bindparams(_now).columns(started_at=UTCDateTime(), deadline_at=UTCDateTime(), submitted_at=UTCDateTime(),
-                              paused_at=UTCDateTime())
+""" + _RETURNING_CLOCK).bindparams(_now).columns(**_CLOCK_TYPES)
 
 
 def submit_fast(engine: Engine, attempt_id: int, token_version: int, *,
@@ -489,9 +487,13 @@ def submit_fast(engine: Engine, attempt_id: int, token_version: int, *,
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_PG_SUBMIT, {"attempt_id": attempt_id, "token_version": token_version,
-                                        "now": now}).first()
+        row = _autocommit(conn, _PG_SUBMIT, attempt_id, token_version, now)
     if row is None:
         return None
     return timer_view(_detached(row), now), AttemptRef(row.id, row.session_id, row.form_id)
+
+
+def _autocommit(conn: Connection, statement: Any, attempt_id: int, token_version: int, now: datetime) -> Any:
+    """Run a one-statement change of an attempt as its own transaction (committed when it answers); its row or None."""
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn.execute(statement, {"attempt_id": attempt_id, "token_version": token_version, "now": now}).first()

@@ -49,7 +49,7 @@ def prepare_tickets(url: str, n_students: int) -> tuple[list[str], list[int]]:
     Also makes a proctor login for those sessions' school (their live view's status poll).
     """
     from assessment.accounts import create_user
-    from assessment.models import SchoolClass, School, TestSession
+    from assessment.models import School, SchoolClass, TestSession
 
     engine, db, _, attempts = open_sessions(url, n_students)
     tickets = [a.ticket for a in attempts]
