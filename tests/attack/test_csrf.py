@@ -95,11 +95,10 @@ def test_every_state_changing_route_has_a_csrf_case(app: Flask) -> None:
                                  f"cases for no route: {sorted(set(CASES) - found)}")
 
 
-def _prepare(key: tuple[str, str], db: Session, app: Flask, world: World) -> None:
+def _prepare(action: str, db: Session, world: World) -> None:
     """Put the target in a state where the real request changes something (unlock needs a lock, resume a pause)."""
     from assessment import proctoring
 
-    endpoint, action = key
     if action == "unlock":
         proctoring.lock_attempt(db, world.a.attempt_ids[0], actor="setup")
     elif action == "resume":
@@ -111,7 +110,7 @@ def _prepare(key: tuple[str, str], db: Session, app: Flask, world: World) -> Non
 def test_no_state_change_without_the_csrf_token(app: Flask, db: Session, two_schools: World, watch,  # type: ignore[no-untyped-def]
                                                 key: tuple[str, str]) -> None:
     world = two_schools
-    _prepare(key, db, app, world)
+    _prepare(key[1], db, world)
     attack = CASES[key](world, db)
     if attack.username is None:
         client, token = app.test_client(), None
