@@ -201,6 +201,7 @@ def test_no_payload_runs_in_any_staff_view(app: Flask, db: Session, census_world
     school = _html(client, f"/results/113/school/{a}?lang=zh-TW")
     assert "&lt;script&gt;alert(&#34;school&#34;)&lt;/script&gt;" in school or \
         "&lt;script&gt;alert(&quot;school&quot;)&lt;/script&gt;" in school
+    assert "<p>click</p>" in school  # the poisoned items are on the page (their previews), as the sanitiser left them
 
 
 def test_json_views_are_json_and_carry_no_live_markup(app: Flask, db: Session, census_world: World) -> None:
