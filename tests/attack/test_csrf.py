@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.routing import AnyConverter
 
@@ -107,7 +108,7 @@ def _prepare(action: str, db: Session, world: World) -> None:
 
 
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]}-{k[1]}" if k[1] else k[0])
-def test_no_state_change_without_the_csrf_token(app: Flask, db: Session, two_schools: World, watch,  # type: ignore[no-untyped-def]
+def test_no_state_change_without_the_csrf_token(app: Flask, db: Session, two_schools: World, watch: Engine,
                                                 key: tuple[str, str]) -> None:
     world = two_schools
     _prepare(key[1], db, world)

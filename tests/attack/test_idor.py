@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from assessment.models import Answer, TestSession
@@ -67,7 +68,7 @@ ODD_ITEM_IDS = [
 ]
 
 
-def test_odd_item_ids_are_4xx_json_and_store_nothing(client: FlaskClient, two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+def test_odd_item_ids_are_4xx_json_and_store_nothing(client: FlaskClient, two_schools: World, watch: Engine) -> None:
     """Traversal, encoding tricks, SQL, markup and over-long ids: a 4xx JSON error, never echoed markup, no row."""
     token = student_token(client, two_schools.a.tickets[0])
     before = snapshot(watch, "answers")
@@ -80,7 +81,7 @@ def test_odd_item_ids_are_4xx_json_and_store_nothing(client: FlaskClient, two_sc
     assert snapshot(watch, "answers") == before
 
 
-def test_item_ids_of_other_forms_are_unknown_items(client: FlaskClient, two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+def test_item_ids_of_other_forms_are_unknown_items(client: FlaskClient, two_schools: World, watch: Engine) -> None:
     """Items of the bank that are not on the attempt's form (other grade, retired, not drawn) are 404 unknown_item
     for a save and 422 unknown_item for a heartbeat; nothing is stored or reported."""
     world = two_schools
@@ -106,7 +107,7 @@ def _session_count(db: Session) -> int:
 
 
 @pytest.mark.parametrize("username", ["a-proctor", "a-admin"])
-def test_school_staff_cannot_act_on_another_schools_sessions(app: Flask, db: Session, two_schools: World, watch,  # type: ignore[no-untyped-def]
+def test_school_staff_cannot_act_on_another_schools_sessions(app: Flask, db: Session, two_schools: World, watch: Engine,
                                                             username: str) -> None:
     """Pause, resume, close, extend, lock, unlock on school B's ids: 403, nothing changes, nothing is audited."""
     world = two_schools
@@ -139,7 +140,7 @@ def test_school_staff_cannot_act_on_another_schools_sessions(app: Flask, db: Ses
 
 
 @pytest.mark.parametrize("username", ["a-teacher", "researcher", "bureau"])
-def test_roles_without_proctoring_cannot_act_on_any_session(app: Flask, two_schools: World, watch,  # type: ignore[no-untyped-def]
+def test_roles_without_proctoring_cannot_act_on_any_session(app: Flask, two_schools: World, watch: Engine,
                                                             username: str) -> None:
     world = two_schools
     client, csrf = staff_client(app, username)

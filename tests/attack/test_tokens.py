@@ -11,6 +11,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.engine import Engine
 
 from assessment.tickets import TOKEN_MAX_AGE, issue_token
 from tests.assessment.factories import correct_response
@@ -47,7 +48,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def test_forged_tampered_and_foreign_key_tokens_are_401(client: FlaskClient, two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+def test_forged_tampered_and_foreign_key_tokens_are_401(client: FlaskClient, two_schools: World, watch: Engine) -> None:
     world = two_schools
     token = student_token(client, world.a.tickets[0])
     payload, stamp, signature = token.split(".")
@@ -90,7 +91,7 @@ def test_an_expired_token_is_401_token_expired(client: FlaskClient, two_schools:
 
 
 def test_tokens_issued_before_a_lock_stay_revoked_after_the_unlock(app: Flask, client: FlaskClient,
-                                                                   two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+                                                                   two_schools: World, watch: Engine) -> None:
     """The proctor's lock bumps token_version: every earlier token is 401 token_revoked for good; a new sign-in works."""
     world = two_schools
     first = student_token(client, world.a.tickets[0])
@@ -114,7 +115,7 @@ def test_tokens_issued_before_a_lock_stay_revoked_after_the_unlock(app: Flask, c
     assert saved.status_code == 200 and saved.get_json() == {"item_id": item.id, "seq": 1}
 
 
-def test_a_token_after_submit_changes_nothing(client: FlaskClient, two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_after_submit_changes_nothing(client: FlaskClient, two_schools: World, watch: Engine) -> None:
     world = two_schools
     token = student_token(client, world.a.tickets[0])
     item = world.items["short_answer"]
@@ -152,7 +153,7 @@ def _with_key(app: Flask, secret: str) -> Flask:
     return fake
 
 
-def test_a_forged_staff_cookie_is_no_login(app: Flask, client: FlaskClient, two_schools: World, watch) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_staff_cookie_is_no_login(app: Flask, client: FlaskClient, two_schools: World, watch: Engine) -> None:
     """A session cookie for the admin signed with a guessed key, or the right key with a stale version, opens nothing."""
     world = two_schools
     from assessment.models import User
