@@ -127,7 +127,10 @@ def test_school_staff_cannot_act_on_another_schools_sessions(app: Flask, db: Ses
     # opening a session for B's class from A's console: refused, no session made
     sessions = _session_count(db)
     page = client.get("/proctor")
-    assert page.status_code == 200 and world.b.class_source_id not in page.get_data(as_text=True)
+    console = page.get_data(as_text=True)
+    assert page.status_code == 200 and world.b.class_source_id not in console
+    assert f'/proctor/sessions/{world.b.session_id}"' not in console and f"/sessions/{world.a.session_id}\"" in console
+    assert not any(t in console for t in world.b.tickets)
     form = {"class_id": str(world.b.class_id), "form_id": "1", "minutes": "35", "window": "113",
             "csrf_token": csrf_of(page.data)}
     opened = client.post("/proctor/sessions", data=form)

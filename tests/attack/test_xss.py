@@ -229,3 +229,56 @@ def test_the_player_shell_holds_no_roster_or_item_data(app: Flask, db: Session, 
     _poison(db, census_world)
     page = _html(app.test_client(), "/take")
     assert not problems_in(page) and "alert(" not in page
+
+
+REFLECTED = '<script>alert("r")</script>"><img src=x onerror=alert(1)>'
+QUERY = ("lang", "window", "next", "grade", "dimension", "status", "level", "breakdown", "school")
+
+
+def _reflecting_urls(app: Flask) -> list[str]:
+    """Every GET route with the payload in each free-text path part (ids stay numbers, any(...) parts valid):
+    once everywhere, and once with a real window and kind so that the payload reaches the lookups behind them."""
+    from flask import url_for
+    from werkzeug.routing import AnyConverter
+    from werkzeug.routing.converters import NumberConverter
+
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or set()) or rule.endpoint == "static":
+            continue
+        for real in ({}, {"code": "113", "kind": "school"}):
+            values: dict[str, Any] = {}
+            for name, converter in rule._converters.items():
+                if isinstance(converter, AnyConverter):
+                    values[name] = sorted(converter.items)[0]
+                elif isinstance(converter, NumberConverter):
+                    values[name] = 1
+                else:
+                    values[name] = real.get(name, REFLECTED)
+            with app.test_request_context():
+                urls.append(url_for(rule.endpoint, **values))
+    return sorted(set(urls))
+
+
+def test_no_request_part_is_reflected_as_markup(app: Flask, census_world: World) -> None:
+    """Reflected XSS: the payload in each path part and in every query parameter a view reads, signed in as the
+    admin (who reaches every view) and anonymous: never a 5xx, and no HTML page runs the payload."""
+    from urllib.parse import quote
+
+    client, _ = staff_client(app, "root")
+    query = "&".join(f"{name}={quote(REFLECTED)}" for name in QUERY)
+    urls = _reflecting_urls(app)
+    assert len(urls) > 30
+    failures: list[str] = []
+    for who, sender in (("root", client), ("anonymous", app.test_client())):
+        for url in urls:
+            response = sender.get(f"{url}?{query}")
+            body = response.get_data(as_text=True)
+            response.close()
+            if response.status_code >= 500:
+                failures.append(f"{who} {url}: {response.status_code}")
+            elif response.mimetype == "text/html":
+                failures.extend(f"{who} {url}: {p}" for p in problems_in(body) if "alert(\"r\")" in p or "onerror" in p)
+            elif "<script>alert" in body and response.mimetype not in ("application/json", "text/csv"):
+                failures.append(f"{who} {url}: {response.mimetype} echoes the payload")
+    assert not failures, "\n".join(failures)
