@@ -9,9 +9,10 @@ builds on stays in tests/webapp/test_openapi_conformance.py.
 | file | what is attacked |
 |---|---|
 | test_answer_payloads.py | PUT /api/v1/attempt/answers/<item> with Hypothesis-made JSON for every item type |
+| test_staff_payloads.py | the proctor's extend action with Hypothesis-made JSON bodies |
 | test_idor.py | a student's token against other attempts and foreign item ids; staff actions on another school |
-| test_tokens.py | forged, re-signed, expired, revoked and post-submit bearer tokens |
+| test_tokens.py | forged, re-signed, expired, revoked and post-submit bearer tokens; forged staff cookies |
 | test_csrf.py | every state-changing staff route without a valid CSRF token (enumerated from url_map) |
 | test_cross_school.py | every staff GET page with path parameters, each role of school A, ids of school B |
-| test_xss.py | script payloads in item text, roster names and short answers, through every view |
+| test_xss.py | script in item text, roster and staff names, short answers, and every GET route's path and query |
 """
