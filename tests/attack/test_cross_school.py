@@ -42,15 +42,16 @@ URLS: dict[str, Callable[[World], tuple[list[str], list[str]]]] = {
         [f"/results/{W}/export.csv?level={level}&school=es-nowhere" for level in ("school", "class", "student")]),
     "results.school_pdf": lambda w: ([f"/results/{W}/school/{w.b.source_id}/report.pdf"],
                                      [f"/results/{W}/school/es-nowhere/report.pdf"]),
+    "results.responses": lambda w: ([f"/results/{W}/responses.csv", f"/results/{W}/responses.csv?grade=5"], []),
 }
 # Pages a role opens with B's ids on purpose: the bureau reads the whole city; researchers read the city and
 # district pages and tables, where schools are pseudonyms.
 BY_DESIGN: dict[str, set[str]] = {
     "bureau": {"overview.district", "overview.school", "overview.api_district", "overview.api_school",
                "results.city", "results.city_table", "results.unit", "results.unit_table", "results.export",
-               "results.school_pdf"},
+               "results.school_pdf", "results.responses"},
     "researcher": {"results.city", "results.city_table", f"/results/{W}/district/kl-test",
-                   f"/results/{W}/district/kl-test/tables/schools.csv"},
+                   f"/results/{W}/district/kl-test/tables/schools.csv", "results.responses"},
 }
 # Proctor pages tell an unknown session id (404) from another school's (403): session ids are sequential
 # numbers that name nothing, and tests/webapp/test_proctor.py pins 404 for unknown ids.
