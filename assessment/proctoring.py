@@ -176,7 +176,9 @@ def extend_time(session: Session, attempt_id: int, seconds: int, *, actor: str, 
     """Give one student extra time; an attempt the deadline had ended is re-opened if time remains."""
     now = now or utcnow()
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 4 * 3600:
-        raise InvalidInput(f"extra time must be 1 to {4 * 3600} seconds; got {seconds!r}")
+        # a client's int can have thousands of digits, which Python refuses to print (ValueError: a 500)
+        shown = repr(seconds) if isinstance(seconds, int) and abs(seconds) < 10**12 else "a number out of range"
+        raise InvalidInput(f"extra time must be 1 to {4 * 3600} seconds; got {shown}")
     attempt = get_attempt(session, attempt_id)
     test_session = attempt.session
     if test_session.status == "closed":

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from assessment.access import RESULT_ROLES, Scope
 from assessment.dashboards import Page, city_page, class_page, district_page, school_page, student_report
-from assessment.errors import NotFound
+from assessment.errors import Forbidden, NotFound
 from assessment.models import District, School, SchoolClass, ScoreRun
 from assessment.responses_export import audit_responses_export, select_responses, write_responses_csv
 from assessment.results import current_run
@@ -31,10 +31,18 @@ _MIME = {"csv": "text/csv; charset=utf-8",
 KINDS = ("district", "school", "class", "student")
 
 
+# The pages show roster names and item text: scripts only from this site, so a name that slipped past
+# escaping could still run nothing (charts carry style attributes, hence inline styles are allowed).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
 @bp.after_request
 def _private(response: Response) -> Response:
     """Results name schools, classes and children: never kept by a shared computer's browser or a proxy."""
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
     return response
 
 
@@ -197,8 +205,13 @@ def export(code: str, fmt: str) -> Response:
     wanted = request.args.get("school")
     school_id = None
     if wanted is not None:
+        if scope.pseudonymous:  # a real school id as the filter would tie that school to its pseudonym
+            raise Forbidden("researchers' exports are pseudonymous and cover the whole city; "
+                            "leave out ?school= (the rows name each school by its pseudonym)")
         school_id = session.scalar(select(School.id).where(School.source_id == wanted))
         if school_id is None:
+            if not scope.sees_all:  # as the dashboards do: unknown and foreign schools answer alike
+                raise Forbidden("you can only see results of your own school")
             abort(404, description=f"no school {wanted!r}")
         scope.check_school(school_id)
     run = current_run(session, code)
