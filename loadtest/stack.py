@@ -30,7 +30,7 @@ from typing import Any
 
 from .plan import choose_classes
 
-__all__ = ["Server", "Stack", "StackError", "open_stack", "start_redis", "start_servers", "stop_server"]
+__all__ = ["Server", "Stack", "StackError", "free_port", "open_stack", "start_redis", "start_servers", "stop_server"]
 
 SERVER_START_SECONDS = 90
 SERVER_STOP_SECONDS = 30
@@ -105,7 +105,8 @@ def ctcensus_many(commands: Sequence[Sequence[str]], env: Mapping[str, str]) -> 
     return outputs
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -188,7 +189,7 @@ def start_servers(hosts: Sequence[tuple[Mapping[str, str], Path]], *, workers: i
     """
     servers = []
     for env, log in hosts:
-        port = _free_port()
+        port = free_port()
         with log.open("wb") as out:
             process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
                                         "--port", str(port)], env=dict(env), stdout=out, stderr=subprocess.STDOUT,
@@ -215,20 +216,24 @@ def _redis_executable() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
 
 
-def start_redis(folder: Path, cleanup: ExitStack) -> str:
-    """A redis-server of our own on a unix socket in `folder` (no persistence), stopped by `cleanup`; its URL.
+def start_redis(folder: Path, cleanup: ExitStack, *, port: int | None = None, args: Sequence[str] = ()) -> str:
+    """A redis-server of our own (no persistence), stopped by `cleanup`; its URL.
 
-    What several app hosts on one machine share when no REDIS_URL is given: each
-    `ctcensus serve` would otherwise start an embedded Redis of its own.
+    On a unix socket in `folder`, or on 127.0.0.1:`port`; `args` come first (a config
+    file, `--sentinel`, `--replicaof HOST PORT`). What several app hosts on one machine
+    share when no REDIS_URL is given: each `ctcensus serve` would otherwise start an
+    embedded Redis of its own.
     """
     import redis
 
     socket_path = folder / "redis.sock"
     log = folder / "redis.log"
-    process = subprocess.Popen([_redis_executable(), "--port", "0", "--unixsocket", str(socket_path),
-                                "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", str(folder),
-                                "--logfile", str(log)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    listen = (["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"] if port is None
+              else ["--port", str(port), "--bind", "127.0.0.1"])
+    url = f"unix://{socket_path}" if port is None else f"redis://127.0.0.1:{port}"
+    process = subprocess.Popen([_redis_executable(), *args, *listen, "--save", "", "--appendonly", "no",
+                                "--dir", str(folder), "--logfile", str(log)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop() -> None:
         process.terminate()
@@ -239,7 +244,6 @@ def start_redis(folder: Path, cleanup: ExitStack) -> str:
             process.wait()
 
     cleanup.callback(stop)
-    url = f"unix://{socket_path}"
     deadline = time.monotonic() + REDIS_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -254,7 +258,7 @@ def start_redis(folder: Path, cleanup: ExitStack) -> str:
         except (redis.RedisError, OSError):
             pass
         time.sleep(0.1)
-    raise StackError(f"redis-server did not answer on {socket_path} within {REDIS_START_SECONDS} s:\n{_tail(log)}")
+    raise StackError(f"redis-server did not answer at {url} within {REDIS_START_SECONDS} s:\n{_tail(log)}")
 
 
 def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str, Any]], minutes: int,
