@@ -18,6 +18,9 @@ browsers do; geventhttpclient does that itself for GET and PUT only, and every
 POST of the student API is idempotent by the answer protocol. Such resends are
 counted, not timed.
 
+With several app hosts (`CensusState.hosts`, `--hosts`) every user sends each request to the next
+host in turn, as a load balancer without sticky sessions may.
+
 The users are abstract: `user_classes(state)` binds them to one run's
 `CensusState` (the headless runner, loadtest/run.py); loadtest/locustfile.py
 binds them for interactive locust.
