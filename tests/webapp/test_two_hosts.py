@@ -257,3 +257,11 @@ def test_a_student_alternating_between_two_hosts_loses_nothing_and_the_proctor_s
     guesser = requests.Session()
     assert [_staff_login(guesser, a, host, "wrong").status_code for host in (a, b, a)] == [401, 401, 401]
     assert _staff_login(guesser, a, b, "wrong").status_code == 429
+
+    # Signing out on one host ends the session on the other, also for a copy of the cookie.
+    copy = staff.cookies.get_dict()
+    assert "session" in copy
+    assert staff.post(f"{b}/logout", headers=csrf, allow_redirects=False, timeout=TIMEOUT).status_code in (302, 303)
+    after = requests.get(f"{a}/proctor/api/sessions/{session_id}/status", cookies=copy, allow_redirects=False,
+                         timeout=TIMEOUT)
+    assert after.status_code == 401, after.text[:200]  # the live view's JSON: sign in again
