@@ -195,8 +195,7 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     except ValueError as exc:
         parser.error(str(exc))
     return RunOptions(students=args.students, duration=args.duration, workers=args.workers, hosts=args.hosts,
-                      database=args.database,
-                      redis=args.redis, rate=args.rate, think=think, overview_url=args.overview_url,
+                      database=args.database, redis=args.redis, rate=args.rate, think=think, overview_url=args.overview_url,
                       max_error_rate=args.max_error_rate, keep=args.keep, as_json=args.as_json)
 
 
