@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assessment.config import Settings, UnsafeConfigError
 from assessment.db import make_engine, make_session_factory, session_scope
 from assessment.errors import DomainError
+from item_bank import DIMENSIONS, GRADES
 
 __all__ = ["Context", "cli_actor", "echo_json", "output_file", "pass_ctx"]
 
@@ -73,6 +74,23 @@ def cli_actor() -> str:
 def echo_json(data: Any) -> None:
     """Print JSON for scripts (zh-TW text kept readable)."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def echo_rows(rows: list[dict[str, Any]], *, as_json: bool, line: Callable[[dict[str, Any]], str],
+              noun: str | None = None) -> None:
+    """The one output of list commands: JSON with --json, else one line per row (and a count, given a noun)."""
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(line(row))
+    if noun is not None:
+        click.echo(f"{len(rows)} {noun}")
+
+
+#: Click choices taken from the domain's constants, so no command repeats the lists.
+GRADE_CHOICE = click.Choice([str(g) for g in GRADES])
+DIMENSION_CHOICE = click.Choice(list(DIMENSIONS), case_sensitive=False)
 
 
 @contextmanager
