@@ -1,0 +1,70 @@
+"""Background jobs on Redis (RQ): the queue long research runs go to, and the worker `ctcensus serve` starts.
+
+The queue lives in the Redis of `REDIS_URL`, or the embedded one (a real
+redis-server, so RQ works on it unchanged). Its name carries the instance's key
+prefix (`CTCENSUS_REDIS_PREFIX`, default `ctc:`), so instances and test runs
+sharing one Redis never take each other's jobs. The job itself only knows a
+run id: the run's row in SQL holds its request, progress and outcome.
+"""
+from __future__ import annotations
+
+import os
+
+import redis
+from rq import Queue, Worker
+
+from .config import Settings
+from .hotstate import embedded_redis_url
+
+__all__ = ["JOB_TIMEOUT_SECONDS", "calibration_job", "calibration_queue", "enqueue_calibration", "queue_name",
+           "run_worker", "workers_listening"]
+
+JOB_TIMEOUT_SECONDS = 4 * 3600
+
+
+def queue_name() -> str:
+    """This instance's queue of research runs."""
+    return f"{os.environ.get('CTCENSUS_REDIS_PREFIX', 'ctc:')}research"
+
+
+def _connection(settings: Settings) -> redis.Redis:
+    # RQ stores pickled bytes: no decode_responses (unlike the hot-state client)
+    return redis.Redis.from_url(settings.redis_url or embedded_redis_url(settings.instance_path))
+
+
+def calibration_queue(settings: Settings) -> Queue:
+    """The RQ queue research runs go to."""
+    return Queue(queue_name(), connection=_connection(settings), default_timeout=JOB_TIMEOUT_SECONDS)
+
+
+def workers_listening(settings: Settings) -> int:
+    """How many live workers take jobs from the queue."""
+    queue = calibration_queue(settings)
+    return int(Worker.count(queue=queue))
+
+
+def enqueue_calibration(settings: Settings, run_id: int) -> str:
+    """Queue a recorded calibration run; returns the job id."""
+    job = calibration_queue(settings).enqueue(calibration_job, run_id, job_id=f"calibration-{run_id}-{os.getpid()}",
+                                              description=f"calibration run {run_id}", result_ttl=86400)
+    return str(job.id)
+
+
+def calibration_job(run_id: int) -> str:
+    """What the worker runs: the calibration run `run_id` to its end; returns its final status."""
+    from .calibration_runs import execute_run
+    from .db import make_engine, make_session_factory
+
+    settings = Settings.load()
+    engine = make_engine(settings.database_url)
+    try:
+        return str(execute_run(make_session_factory(engine), run_id, secret_key=settings.secret_key))
+    finally:
+        engine.dispose()
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    """Take jobs from the queue until stopped (`burst`: until the queue is empty)."""
+    queue = calibration_queue(settings)
+    Worker([queue], connection=queue.connection, name=f"ctcensus-{os.uname().nodename}-{os.getpid()}").work(
+        burst=burst, with_scheduler=False, logging_level="WARNING")
