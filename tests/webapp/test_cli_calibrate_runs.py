@@ -69,6 +69,8 @@ def test_the_exported_csv_calibrated_by_the_cli_gives_the_runs_estimates(db: Ses
     data = json.loads(result.output)
     assert data["status"] == "done" and data["parameter_set"] == "cal-113" and data["result"]["converged"]
     assert {"loglik", "aic", "bic", "n_iter", "n_persons", "n_items"} <= set(data["result"])
+    listing = run_cli("calibrate", "--list", "--window", "113").output
+    assert "run    1" in listing and "done" in listing and "cal-113" in listing
 
 
 def test_bad_input_gives_a_clear_error_and_stores_nothing(db: Session, tmp_path: Path, run_cli, cli_env) -> None:  # type: ignore[no-untyped-def]

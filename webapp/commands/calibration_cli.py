@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .common import Context, cli_actor, echo_json
 
-__all__ = ["calibrate_from_database", "cancel_calibration", "show_calibration", "worker_command"]
+__all__ = ["calibrate_from_database", "cancel_calibration", "list_calibrations", "show_calibration", "worker_command"]
 
 POLL_SECONDS = 0.2
 
@@ -221,6 +221,22 @@ def show_calibration(run_id: int, *, as_json: bool) -> None:
     if data["status"] in ("queued", "running"):
         p = data["progress"]
         click.echo(f"  {p.get('step', '')}" + (f", EM iteration {p['iteration']}" if "iteration" in p else ""))
+
+
+def list_calibrations(window: str | None, *, as_json: bool) -> None:
+    """`ctcensus calibrate --list [--window CODE]`."""
+    from assessment.calibration_runs import list_runs, run_summary
+
+    with _ctx().transaction() as session:
+        runs = [run_summary(r) for r in list_runs(session, window)]
+    if as_json:
+        echo_json(runs)
+        return
+    for r in runs:
+        res = r["result"] or {}
+        fit = f"loglik {res['loglik']:.2f}" if "loglik" in res else r["message"][:60]
+        click.echo(f"run {r['run']:>4}  {r['created_at'][:19]}  window {r['window']:<6} {r['status']:<9} "
+                   f"{r['name']:<24} {fit}")
 
 
 @click.command("worker")

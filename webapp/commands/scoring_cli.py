@@ -66,18 +66,24 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
               help="Cancel a queued or running calibration run (nothing is stored).")
 @click.option("--status", "status", type=click.IntRange(1, 2**31 - 1), default=None, metavar="RUN_ID",
               help="Show a calibration run (add --json for everything it records).")
-@click.option("--json", "as_json", is_flag=True, help="--window/--status: print the run as JSON.")
+@click.option("--list", "list_runs", is_flag=True, help="List the calibration runs (of --window when given), newest first.")
+@click.option("--json", "as_json", is_flag=True, help="--window/--status/--list: print JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def calibrate_command(
     responses: str | None, window: str | None, grade: int | None, model: str | None, group_column: str | None,
     skip_columns: tuple[str, ...], reference_group: str | None, anchors: str | None, anchor_set: str | None,
     name: str | None, out: str | None, max_iter: int, tol: float, se: bool, no_wait: bool, here: bool,
-    cancel: int | None, status: int | None, as_json: bool, quiet: bool,
+    cancel: int | None, status: int | None, list_runs: bool, as_json: bool, quiet: bool,
 ) -> None:
     """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing), or a window's
     responses from the database (--window CODE --name NAME: a stored run making a draft parameter set)."""
-    from .calibration_cli import calibrate_from_database, cancel_calibration, show_calibration
+    from .calibration_cli import calibrate_from_database, cancel_calibration, list_calibrations, show_calibration
 
+    if list_runs:
+        if responses or name:
+            raise click.UsageError("--list takes at most --window (and --json)")
+        list_calibrations(window, as_json=as_json)
+        return
     if cancel is not None or status is not None:
         if responses or window:
             raise click.UsageError("--cancel and --status take a run id alone, without a file or --window")
