@@ -9,6 +9,7 @@ run id: the run's row in SQL holds its request, progress and outcome.
 from __future__ import annotations
 
 import os
+import re
 
 import redis
 from rq import Queue, Worker
@@ -45,8 +46,11 @@ def workers_listening(settings: Settings) -> int:
 
 def enqueue_calibration(settings: Settings, run_id: int) -> str:
     """Queue a recorded calibration run; returns the job id."""
-    job = calibration_queue(settings).enqueue(calibration_job, run_id, job_id=f"calibration-{run_id}-{os.getpid()}",
-                                              description=f"calibration run {run_id}", result_ttl=86400)
+    # the run's row in SQL keeps the outcome: the job is dropped once done (kept a day when it crashed)
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", queue_name())
+    job = calibration_queue(settings).enqueue(calibration_job, run_id, job_id=f"{prefix}-calibration-{run_id}",
+                                              description=f"calibration run {run_id}", result_ttl=0,
+                                              failure_ttl=86400)
     return str(job.id)
 
 

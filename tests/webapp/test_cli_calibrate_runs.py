@@ -100,7 +100,7 @@ def test_bad_input_gives_a_clear_error_and_stores_nothing(db: Session, tmp_path:
 @pytest.fixture
 def worker(cli_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     """A `ctcensus worker` process on the run's Redis (the embedded one unless REDIS_URL is set), own queue."""
-    from assessment.jobs import workers_listening
+    from assessment.jobs import calibration_queue, workers_listening
 
     env = dict(os.environ) | cli_env | {"SECRET_KEY": SECRET, "CTCENSUS_REDIS_PREFIX": f"ctctest:{uuid.uuid4().hex[:8]}:"}
     cli_env.update(env)
@@ -125,6 +125,11 @@ def worker(cli_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        queue = calibration_queue(settings)  # the keys of this test's queue (the workers' sets, registries)
+        keys = [k for k in queue.connection.scan_iter(match="rq:*", count=1000) if env["CTCENSUS_REDIS_PREFIX"].encode()
+                in k or env["CTCENSUS_REDIS_PREFIX"].replace(":", "-").encode() in k]
+        if keys:
+            queue.connection.delete(*keys)
         if old is None:
             os.environ.pop("CTCENSUS_REDIS_PREFIX", None)
         else:
