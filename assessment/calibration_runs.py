@@ -39,7 +39,7 @@ from .results import software_version
 from .states import CalibrationStatus
 
 __all__ = ["ANCHOR_MODES", "GROUP_COLUMNS", "MODELS", "PROGRESS_SECONDS", "RunCancelled", "RunRequest",
-           "cancel_run", "execute_run", "get_run", "list_runs", "run_summary", "start_run"]
+           "cancel_run", "execute_run", "get_run", "list_runs", "mark_failed", "run_summary", "start_run"]
 
 MODELS = ("auto", "2pl", "1pl", "rasch", "3pl", "grm", "gpcm")
 GROUP_COLUMNS = ("grade", "none")
@@ -169,6 +169,15 @@ def cancel_run(session: Session, run_id: int, actor: str) -> CalibrationRun:
         run.message = f"cancelled by {actor} before it started"
     audit.record(session, actor, "calibration.cancel", f"run {run.id}", run_id=run.id, name=run.name,
                  status=str(run.status))
+    return run
+
+
+def mark_failed(session: Session, run_id: int, message: str) -> CalibrationRun:
+    """End a run that can no longer finish (its job was lost) as failed, unless it has ended already."""
+    run = get_run(session, run_id)
+    if not run.status.finished:
+        run.status, run.finished_at, run.message = CalibrationStatus.FAILED, utcnow(), message
+        run.progress = {"step": "failed"}
     return run
 
 

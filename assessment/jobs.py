@@ -13,12 +13,14 @@ import re
 
 import redis
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from .config import Settings
 from .hotstate import embedded_redis_url
 
-__all__ = ["JOB_TIMEOUT_SECONDS", "calibration_job", "calibration_queue", "enqueue_calibration", "queue_name",
-           "run_worker", "workers_listening"]
+__all__ = ["JOB_TIMEOUT_SECONDS", "calibration_job", "calibration_job_failure", "calibration_queue",
+           "enqueue_calibration", "queue_name", "run_worker", "workers_listening"]
 
 JOB_TIMEOUT_SECONDS = 4 * 3600
 
@@ -44,14 +46,34 @@ def workers_listening(settings: Settings) -> int:
     return int(Worker.count(queue=queue))
 
 
+def _job_id(run_id: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', queue_name())}-calibration-{run_id}"
+
+
 def enqueue_calibration(settings: Settings, run_id: int) -> str:
     """Queue a recorded calibration run; returns the job id."""
     # the run's row in SQL keeps the outcome: the job is dropped once done (kept a day when it crashed)
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", queue_name())
-    job = calibration_queue(settings).enqueue(calibration_job, run_id, job_id=f"{prefix}-calibration-{run_id}",
+    job = calibration_queue(settings).enqueue(calibration_job, run_id, job_id=_job_id(run_id),
                                               description=f"calibration run {run_id}", result_ttl=0,
                                               failure_ttl=86400)
     return str(job.id)
+
+
+def calibration_job_failure(settings: Settings, run_id: int) -> str | None:
+    """Why the worker's job of a run failed outside the run's own handling (e.g. its process was killed), or None.
+
+    The run records its own errors; only a job that died (out of memory, killed, timed
+    out) leaves its run `running`, and RQ then holds the job as failed.
+    """
+    try:
+        job = Job.fetch(_job_id(run_id), connection=_connection(settings))
+    except NoSuchJobError:
+        return None
+    if job.get_status() not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return None
+    result = job.latest_result()
+    lines = (result.exc_string or "").strip().splitlines() if result is not None else []
+    return f"the worker's job ended without finishing the run: {lines[-1] if lines else 'failed'}"
 
 
 def calibration_job(run_id: int) -> str:
@@ -70,5 +92,6 @@ def calibration_job(run_id: int) -> str:
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Take jobs from the queue until stopped (`burst`: until the queue is empty)."""
     queue = calibration_queue(settings)
-    Worker([queue], connection=queue.connection, name=f"ctcensus-{os.uname().nodename}-{os.getpid()}").work(
+    name = f"{re.sub(r'[^A-Za-z0-9_-]', '-', queue_name())}-{os.uname().nodename}-{os.getpid()}"
+    Worker([queue], connection=queue.connection, name=name).work(
         burst=burst, with_scheduler=False, logging_level="WARNING")

@@ -117,7 +117,7 @@ def worker(cli_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the worker did not register"
             time.sleep(0.1)
-        yield env
+        yield env | {"WORKER_PID": str(proc.pid)}
     finally:
         proc.terminate()
         try:
@@ -130,6 +130,7 @@ def worker(cli_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
                 in k or env["CTCENSUS_REDIS_PREFIX"].replace(":", "-").encode() in k]
         if keys:
             queue.connection.delete(*keys)
+        queue.connection.srem("rq:queues", queue.key)
         if old is None:
             os.environ.pop("CTCENSUS_REDIS_PREFIX", None)
         else:
@@ -172,3 +173,35 @@ def test_the_queue_path_runs_on_a_real_worker_and_a_cancel_stops_it(db: Session,
     runs, sets, records = _counts(db)
     assert (sets, records) == before[1:] and runs == before[0] + 1
     assert db.scalar(select(ParameterSet).where(ParameterSet.name == "cal-long")) is None
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads processes from Linux /proc")
+def test_a_run_whose_worker_job_dies_ends_failed_not_running_forever(db: Session, tmp_path: Path, run_cli,  # type: ignore[no-untyped-def]
+                                                                      worker) -> None:
+    import signal
+
+    simulate_known_census(db, tmp_path, n_per_grade=200)
+    before = _counts(db)
+    result = run_cli("calibrate", "--window", "113", "--name", "cal-killed", "--tol", "1e-300", "--max-iter",
+                     "1000000", "--no-wait")
+    assert result.exit_code == 0, result.output
+    deadline = time.monotonic() + 60
+    while json.loads(run_cli("calibrate", "--status", "1", "--json").output)["progress"].get("iteration", 0) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    horses = [c for c in _children(int(worker["WORKER_PID"]))]
+    assert len(horses) == 1, horses  # RQ runs each job in a forked work horse
+    os.kill(horses[0], signal.SIGKILL)  # as the kernel's OOM killer would
+    deadline = time.monotonic() + 30
+    while (data := json.loads(run_cli("calibrate", "--status", "1", "--json").output))["status"] == "running":
+        assert time.monotonic() < deadline, data
+        time.sleep(0.2)
+    assert data["status"] == "failed" and "terminated unexpectedly" in data["message"], data
+    assert data["parameter_set"] is None
+    runs, sets, records = _counts(db)
+    assert (sets, records) == before[1:] and runs == before[0] + 1

@@ -10,6 +10,7 @@ status 1 (2 for usage errors), nothing stored.
 """
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from typing import Any
@@ -72,13 +73,23 @@ def calibrate_from_database(
 
 
 def _fail(ctx: Context, run_id: int, message: str) -> None:
-    from assessment.calibration_runs import get_run
-    from assessment.db import utcnow
-    from assessment.states import CalibrationStatus
+    from assessment.calibration_runs import mark_failed
 
     with ctx.transaction() as session:
-        run = get_run(session, run_id)
-        run.status, run.finished_at, run.message = CalibrationStatus.FAILED, utcnow(), message
+        mark_failed(session, run_id, message)
+
+
+def _check_job(ctx: Context, run_id: int) -> None:
+    """A run whose worker job died (killed, out of memory) is marked failed, so nobody waits for it forever."""
+    from assessment.hotstate import REDIS_ERRORS
+    from assessment.jobs import calibration_job_failure
+
+    try:
+        reason = calibration_job_failure(ctx.settings, run_id)
+    except REDIS_ERRORS:  # Redis unreachable: the run's row is all there is to show
+        return
+    if reason is not None:
+        _fail(ctx, run_id, reason)
 
 
 def _progress_bar(quiet: bool, max_iter: int) -> Any:
@@ -137,13 +148,15 @@ def _wait(ctx: Context, run_id: int, *, quiet: bool) -> None:
         max_iter = int(get_run(session, run_id).settings["max_iter"])
     bar = _progress_bar(quiet, max_iter)
     try:
-        while True:
+        for k in itertools.count(1):
             with ctx.transaction() as session:
                 run = get_run(session, run_id)
                 status, progress = run.status, dict(run.progress)
             _show(bar, progress)
             if status.finished:
                 return
+            if k % 10 == 0:
+                _check_job(ctx, run_id)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         _cancel(ctx, run_id, quiet=False)
@@ -211,7 +224,12 @@ def show_calibration(run_id: int, *, as_json: bool) -> None:
     """`ctcensus calibrate --status RUN_ID`."""
     from assessment.calibration_runs import get_run, run_summary
 
-    with _ctx().transaction() as session:
+    ctx = _ctx()
+    with ctx.transaction() as session:
+        active = not get_run(session, run_id).status.finished
+    if active:
+        _check_job(ctx, run_id)
+    with ctx.transaction() as session:
         data = run_summary(get_run(session, run_id))
     if as_json:
         echo_json(data)
