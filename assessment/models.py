@@ -26,12 +26,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from item_bank import ItemStatus
 
 from .db import Base, UTCDateTime, utcnow
-from .states import AttemptSource, AttemptStatus, SessionStatus, SubmitReason
+from .states import AttemptSource, AttemptStatus, CalibrationStatus, SessionStatus, SubmitReason
 
 __all__ = [
     "Answer",
     "Attempt",
     "AuditEntry",
+    "CalibrationRun",
     "District",
     "Form",
     "FormItem",
@@ -92,6 +93,8 @@ class ParameterSet(Base):
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # latent distribution per group of a calibrated set: [{"group", "mean", "sd", "se_mean", "se_sd", "n"}]
+    groups: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     parameters: Mapped[list[ItemParameterRecord]] = relationship(
         back_populates="parameter_set", cascade="all, delete-orphan"
@@ -456,3 +459,37 @@ class ResultItemStat(Base):
     n: Mapped[int | None] = mapped_column(Integer, nullable=True)  # students the item was presented to
     pct: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean score as percent of the item's maximum
     omitted_pct: Mapped[float | None] = mapped_column(Float, nullable=True)  # omitted or not reached, percent
+
+
+# --- research ------------------------------------------------------------------
+
+
+class CalibrationRun(Base):
+    """A calibration of a window's responses (issue 11.2): its selection, settings, progress and outcome.
+
+    Only a run that ends `done` has a parameter set (a draft: provisional, not
+    published); a failed or cancelled run stores none.
+    """
+
+    __tablename__ = "calibration_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)  # the parameter set it makes
+    window_id: Mapped[int] = mapped_column(ForeignKey("test_windows.id"), index=True)
+    status: Mapped[CalibrationStatus] = mapped_column(_state(CalibrationStatus, 16), default=CalibrationStatus.QUEUED)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # window, grade; rows/items once read
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # model, groups, anchors, EM options
+    software_version: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # step, iteration, loglik, change
+    message: Mapped[str] = mapped_column(Text, default="")  # why it failed, or its warnings
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # fit statistics when done
+    parameter_set_id: Mapped[int | None] = mapped_column(ForeignKey("parameter_sets.id", ondelete="SET NULL"),
+                                                          nullable=True)
+
+    window: Mapped[TestWindow] = relationship()
+    parameter_set: Mapped[ParameterSet | None] = relationship()

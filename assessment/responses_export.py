@@ -40,13 +40,13 @@ from .access import pseudonym
 from .errors import InvalidInput
 from .forms import get_form
 from .item_store import item_from_record
-from .models import Answer, Attempt, Form, FormItem, ItemRecord, School, SchoolClass, TestSession
+from .models import Answer, Attempt, Form, FormItem, ItemRecord, School, SchoolClass, TestSession, TestWindow
 from .response_matrix import NOT_PRESENTED, NOT_REACHED, load_response_matrix
 from .results_export import csv_cell
 from .windows import get_window
 
-__all__ = ["FORMATS", "ResponseSelection", "audit_responses_export", "select_responses", "write_qti_results",
-           "write_responses_csv"]
+__all__ = ["FORMATS", "ResponseSelection", "audit_responses_export", "check_selection", "select_responses",
+           "write_qti_results", "write_responses_csv"]
 
 FORMATS = ("csv", "qti-results")
 NOT_REACHED_CODINGS = ("missing", "zero")
@@ -98,10 +98,10 @@ def _window_choices(session: Session, window_id: int) -> tuple[list[int], dict[i
     return sorted({r.grade for r in rows}), {r.id: f"{r.code} v{r.version}" for r in rows}
 
 
-def select_responses(
-    session: Session, window_code: str, *, secret_key: str, form_id: int | None = None, grade: int | None = None
-) -> ResponseSelection:
-    """The window's finished attempts (of one form and/or grade), checked; InvalidInput/NotFound say what is wrong."""
+def check_selection(
+    session: Session, window_code: str, *, form_id: int | None = None, grade: int | None = None
+) -> TestWindow:
+    """The window, once its grade and form choices are known to exist in it (InvalidInput/NotFound say why not)."""
     window = get_window(session, window_code)
     grades, forms = _window_choices(session, window.id)
     if grade is not None and grade not in grades:
@@ -115,6 +115,14 @@ def select_responses(
                                f"its forms: {known}")
         if grade is not None and form.grade != grade:
             raise InvalidInput(f"form {form_id} ({form.code}) is a grade {form.grade} form, not grade {grade}")
+    return window
+
+
+def select_responses(
+    session: Session, window_code: str, *, secret_key: str, form_id: int | None = None, grade: int | None = None
+) -> ResponseSelection:
+    """The window's finished attempts (of one form and/or grade), checked; InvalidInput/NotFound say what is wrong."""
+    window = check_selection(session, window_code, form_id=form_id, grade=grade)
     matrix = load_response_matrix(session, window)
     keep = np.ones(matrix.n_students, dtype=bool)
     if grade is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AttemptSource", "AttemptStatus", "SessionStatus", "SubmitReason"]
+__all__ = ["AttemptSource", "AttemptStatus", "CalibrationStatus", "SessionStatus", "SubmitReason"]
 
 
 class AttemptStatus(StrEnum):
@@ -42,3 +42,18 @@ class AttemptSource(StrEnum):
 
     ONLINE = "online"  # taken in the player
     IMPORT = "import"  # item scores from `ctcensus responses import`
+
+
+class CalibrationStatus(StrEnum):
+    """A calibration run's life (`assessment/calibration_runs.py`): only `done` has a parameter set."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the run can change no more."""
+        return self in (CalibrationStatus.DONE, CalibrationStatus.FAILED, CalibrationStatus.CANCELLED)

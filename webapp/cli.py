@@ -7,13 +7,15 @@
 | `window`, `forms`, `classes`, `session` (`sessions`), `roster` | commands/testday_cli.py |
 | `demo-city`, `demo`, `serve` | commands/server_cli.py |
 | `results`, `responses`, `demo-census` | commands/results_cli.py |
-| `calibrate`, `score` | commands/scoring_cli.py |
+| `calibrate`, `score` | commands/scoring_cli.py (`calibrate --window`: commands/calibration_cli.py) |
+| `worker` (the research queue's) | commands/calibration_cli.py |
 """
 from __future__ import annotations
 
 import click
 
 from webapp.commands.admin_cli import db, users
+from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
 from webapp.commands.items_cli import items
 from webapp.commands.results_cli import demo_census_command, responses_group, results_group
@@ -43,7 +45,7 @@ for _command, _name in (
     (session_group, "sessions"), (roster_group, "roster"),
     (demo_city, "demo-city"), (demo, "demo"), (serve, "serve"),
     (results_group, "results"), (responses_group, "responses"), (demo_census_command, "demo-census"),
-    (calibrate_command, "calibrate"), (score_command, "score"),
+    (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
 ):
     cli.add_command(_command, _name)
 

@@ -34,26 +34,91 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
 
 
 @click.command("calibrate")
-@click.argument("responses", type=click.Path(exists=True, dir_okay=False))
-@click.option("--model", type=click.Choice(MODELS, case_sensitive=False), default="2pl", show_default=True,
-              help="IRT model for every item; 'auto' = 2pl for 0/1 items, gpcm for partial credit.")
-@click.option("--group-column", default=None, help="Column with group labels (e.g. grade) for multigroup calibration.")
+@click.argument("responses", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--window", "window", default=None,
+              help="Calibrate this test window's responses from the database instead of a CSV file (a stored run).")
+@click.option("--grade", type=click.IntRange(1, 12), default=None, help="--window: only students of this grade.")
+@click.option("--model", type=click.Choice(MODELS, case_sensitive=False), default=None,
+              help="IRT model for every item; 'auto' = 2pl for 0/1 items, gpcm for partial credit. "
+                   "Default: 2pl for a CSV file, auto for --window.")
+@click.option("--group-column", default=None,
+              help="Column with group labels (e.g. grade) for multigroup calibration; --window: grade (default: "
+                   "the lowest grade is the reference group N(0,1)) or none.")
 @click.option("--skip-column", "skip_columns", multiple=True,
               help="A column that describes persons, not an item (e.g. school, gender); repeatable.")
 @click.option("--reference-group", default=None, help="Group fixed at N(0,1); default: the lowest label.")
-@click.option("--anchors", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Parameters CSV of anchor items held fixed (matched by item name).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output parameters CSV; the latent mean/SD per group go to OUT.groups.csv beside it.")
+@click.option("--anchors", default=None,
+              help="CSV: a parameters CSV of anchor items held fixed (matched by item name). --window: free "
+                   "(default: every item estimated) or fixed (anchors held at the base scale's published values).")
+@click.option("--anchor-set", default=None,
+              help="--window --anchors fixed: the parameter set the anchor values come from (default: the set "
+                   "published for the base year's window).")
+@click.option("--name", default=None, help="--window: name of the draft parameter set the run stores.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Output parameters CSV (CSV form); the latent mean/SD per group go to OUT.groups.csv beside it.")
 @click.option("--max-iter", default=500, show_default=True, type=int)
 @click.option("--tol", default=1e-4, show_default=True, type=float)
 @click.option("--se/--no-se", default=True, show_default=True, help="Compute standard errors (Louis).")
+@click.option("--no-wait", is_flag=True, help="--window: only queue the run and print its id.")
+@click.option("--here", is_flag=True,
+              help="--window: run in this process instead of on the worker (also when no worker is running).")
+@click.option("--cancel", "cancel", type=click.IntRange(1, 2**31 - 1), default=None, metavar="RUN_ID",
+              help="Cancel a queued or running calibration run (nothing is stored).")
+@click.option("--status", "status", type=click.IntRange(1, 2**31 - 1), default=None, metavar="RUN_ID",
+              help="Show a calibration run (add --json for everything it records).")
+@click.option("--list", "list_runs", is_flag=True, help="List the calibration runs (of --window when given), newest first.")
+@click.option("--json", "as_json", is_flag=True, help="--window/--status/--list: print JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def calibrate_command(
-    responses: str, model: str, group_column: str | None, skip_columns: tuple[str, ...], reference_group: str | None,
-    anchors: str | None, out: str, max_iter: int, tol: float, se: bool, quiet: bool,
+    responses: str | None, window: str | None, grade: int | None, model: str | None, group_column: str | None,
+    skip_columns: tuple[str, ...], reference_group: str | None, anchors: str | None, anchor_set: str | None,
+    name: str | None, out: str | None, max_iter: int, tol: float, se: bool, no_wait: bool, here: bool,
+    cancel: int | None, status: int | None, list_runs: bool, as_json: bool, quiet: bool,
 ) -> None:
-    """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing)."""
+    """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing), or a window's
+    responses from the database (--window CODE --name NAME: a stored run making a draft parameter set)."""
+    from .calibration_cli import calibrate_from_database, cancel_calibration, list_calibrations, show_calibration
+
+    if list_runs:
+        if responses or name:
+            raise click.UsageError("--list takes at most --window (and --json)")
+        list_calibrations(window, as_json=as_json)
+        return
+    if cancel is not None or status is not None:
+        if responses or window:
+            raise click.UsageError("--cancel and --status take a run id alone, without a file or --window")
+        if cancel is not None:
+            cancel_calibration(cancel)
+        else:
+            show_calibration(status, as_json=as_json)  # type: ignore[arg-type]
+        return
+    if window is not None:
+        if responses is not None:
+            raise click.UsageError("give either RESPONSES.csv or --window, not both")
+        wrong = [flag for flag, value in (("--skip-column", skip_columns), ("--out", out)) if value]
+        if wrong:
+            raise click.UsageError(f"{wrong[0]} belongs to the CSV form; a --window run stores its parameter set "
+                                   f"(export it with `ctcensus params export` once that exists)")
+        if not name:
+            raise click.UsageError("--window needs --name NAME: the name of the draft parameter set the run stores")
+        calibrate_from_database(
+            window=window, grade=grade, model=(model or "auto").lower(), group_column=group_column or "grade",
+            anchors=(anchors or "free").lower(), anchor_set=anchor_set, name=name, reference_group=reference_group,
+            max_iter=max_iter, tol=tol, se=se, no_wait=no_wait, here=here, as_json=as_json, quiet=quiet)
+        return
+    if responses is None:
+        raise click.UsageError("give RESPONSES.csv, or --window CODE --name NAME to calibrate from the database")
+    wrong = [flag for flag, value in (("--grade", grade), ("--anchor-set", anchor_set), ("--name", name),
+                                      ("--no-wait", no_wait), ("--here", here), ("--json", as_json)) if value]
+    if wrong:
+        raise click.UsageError(f"{wrong[0]} belongs to --window runs, not to a CSV file")
+    if out is None:
+        raise click.UsageError("Missing option '--out'.")
+    if anchors is not None:
+        click_ctx = click.get_current_context()
+        param = next(p for p in click_ctx.command.params if p.name == "anchors")
+        anchors = str(click.Path(exists=True, dir_okay=False).convert(anchors, param, click_ctx))
+    model = model or "2pl"
     try:
         table = read_responses_csv(responses, group_column=group_column, skip_columns=skip_columns)
         fixed = read_params_csv(anchors) if anchors else None

@@ -98,7 +98,7 @@ def demo(ctx: Context, host: str, port: int, workers: int, no_serve: bool, no_ce
 @click.option("--workers", default=2, show_default=True)
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, workers: int) -> None:
-    """Run the web app under gunicorn (starting the embedded Redis when REDIS_URL is unset)."""
+    """Run the web app under gunicorn and the research queue's worker (starting the embedded Redis when REDIS_URL is unset)."""
     _serve(ctx, host, port, workers)
 
 
@@ -193,6 +193,8 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-b", f"{host}:{port}", "-w", str(workers),
            "webapp:create_app()"]
     server = subprocess.Popen(cmd, env=env)
+    # the worker of the research queue (calibration runs), stopped with the server
+    worker = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env)
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -220,7 +222,19 @@ def _serve(ctx: Context, host: str, port: int, workers: int) -> None:
                 time.sleep(0.1)
         except KeyboardInterrupt:
             stopping = True  # Ctrl+C reached gunicorn too (same process group): wait for it to finish
+    _stop_worker(worker)
     if status != 0 or not (listening or stopping):
         click.echo(f"ctcensus: gunicorn exited with status {status} "
                    f"{'' if listening else f'before listening on {host}:{port} '}(its messages are above)", err=True)
         sys.exit(status or 1)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Stop the queue worker: SIGTERM lets it finish its job's current step; a stuck one is killed after 10 s."""
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
