@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .faults import EmbeddedRedis, PrivatePostgres, PrivateRedis, ServiceUnavailable
 from .plan import choose_classes
 
 __all__ = ["Stack", "StackError", "open_stack", "stop_server"]
@@ -51,6 +52,11 @@ class Stack:
     proctor_login: dict[str, tuple[str, str]]  # school source id -> (username, password)
     bureau_login: tuple[str, str] | None
     server: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    workers: int = 2
+    # What a fault run may restart (loadtest/faults.py): never the machine's shared services.
+    restartable_redis: PrivateRedis | EmbeddedRedis | None = field(default=None, repr=False)
+    restartable_postgres: PrivatePostgres | None = field(default=None, repr=False)
+    unavailable: dict[str, str] = field(default_factory=dict)  # fault kind -> why it cannot be done here
 
 
 def _cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
@@ -97,12 +103,14 @@ def _postgres_database(base_url: str, cleanup: ExitStack) -> str:
     """A fresh database `ctc_loadtest_<pid>` on the server of `base_url`, dropped at the end."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
 
     from .referee import engine_url
 
     url = make_url(engine_url(base_url))
     name = f"ctc_loadtest_{os.getpid()}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)  # no connection kept: a fault
+    # run restarts the server (a pooled connection would be dead by the time the database is dropped)
     cleanup.callback(admin.dispose)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -183,9 +191,51 @@ def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str,
     return [by_class[c["id"]] for c in classes]
 
 
+def _private_services(cleanup: ExitStack, instance: Path, database: str | None, redis_url: str | None,
+                      restart: frozenset[str], say: Callable[[str], None]
+                      ) -> tuple[str | None, str | None, PrivateRedis | None, PrivatePostgres | None, dict[str, str]]:
+    """For a fault run: a private Redis / PostgreSQL in place of the configured servers, which are shared.
+
+    Returns the database and Redis URLs to use, the private servers, and the
+    faults that cannot be done here with the reason.
+    """
+    unavailable: dict[str, str] = {}
+    private_redis = private_postgres = None
+    if "restart-redis" in restart and redis_url:
+        try:
+            private_redis = PrivateRedis(instance)
+        except ServiceUnavailable as exc:
+            unavailable["restart-redis"] = str(exc)
+        else:
+            cleanup.callback(private_redis.stop)
+            say(f"restart-redis: a private redis-server on 127.0.0.1:{private_redis.port} instead of {redis_url} "
+                "(the machine's Redis is shared)")
+            redis_url = private_redis.url
+    if "restart-postgres" in restart:
+        if not database or database.startswith("sqlite"):
+            unavailable["restart-postgres"] = ("the database is an SQLite file (the embedded default), not a server: "
+                                               "there is nothing to restart")
+        else:
+            try:
+                private_postgres = PrivatePostgres()
+            except ServiceUnavailable as exc:
+                unavailable["restart-postgres"] = f"no private PostgreSQL cluster could be made here: {exc}"
+            else:
+                cleanup.callback(private_postgres.remove)
+                say(f"restart-postgres: a private PostgreSQL cluster (initdb, pg_ctl) on 127.0.0.1:"
+                    f"{private_postgres.port} instead of the server of {database} (the machine's is shared)")
+                database = private_postgres.url
+    return database, redis_url, private_redis, private_postgres, unavailable
+
+
 def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: float, database: str | None,
-               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None]) -> Stack:
-    """Set everything up for `students` students; the undoing goes on `cleanup`."""
+               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None],
+               restart: frozenset[str] = frozenset()) -> Stack:
+    """Set everything up for `students` students; the undoing goes on `cleanup`.
+
+    `restart` names the services a fault run will restart ("restart-redis",
+    "restart-postgres"): those get private servers (`_private_services`).
+    """
     instance = Path(tempfile.mkdtemp(prefix="ctc-loadtest-"))
     if keep:
         cleanup.callback(say, f"kept the instance folder {instance} (server.log, the SQLite file if any)")
@@ -193,8 +243,14 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         cleanup.callback(shutil.rmtree, instance, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["CTCENSUS_INSTANCE"] = str(instance)
+    database, redis_url, private_redis, private_postgres, unavailable = _private_services(
+        cleanup, instance, database, redis_url, restart, say)
 
-    if database and not database.startswith("sqlite"):
+    if private_postgres is not None:
+        database_url = _postgres_database(private_postgres.url, cleanup)
+        database_label = (f"PostgreSQL database {database_url.rsplit('/', 1)[-1]} on a private cluster "
+                          f"127.0.0.1:{private_postgres.port} (created for this run)")
+    elif database and not database.startswith("sqlite"):
         database_url = _postgres_database(database, cleanup)
         database_label = f"PostgreSQL database {database_url.rsplit('/', 1)[-1]} (created for this run)"
     else:
@@ -206,6 +262,8 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         env.update(REDIS_URL=redis_url, CTCENSUS_REDIS_PREFIX=prefix)
         cleanup.callback(_forget_redis_keys, redis_url, prefix)
         redis_label = f"Redis {redis_url.split('@')[-1]} (keys {prefix}*)"
+        if private_redis is not None:
+            redis_label = f"private redis-server {redis_url} (started for this run)"
     else:
         redis_label = "embedded Redis"
 
@@ -237,7 +295,9 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
                                   start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
     stack = Stack(url=f"http://127.0.0.1:{port}", database_url=database_url, database=database_label,
                   redis=redis_label, instance=instance, sessions=sessions, proctor_login=proctor_login,
-                  bureau_login=bureau_login, server=server)
+                  bureau_login=bureau_login, server=server, workers=workers, restartable_postgres=private_postgres,
+                  restartable_redis=private_redis or (EmbeddedRedis(server.pid) if not redis_url else None),
+                  unavailable=unavailable)
     cleanup.callback(stop_server, stack)
     _wait_until_serving(stack.url, server, log)
     return stack
