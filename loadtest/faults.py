@@ -99,8 +99,8 @@ class Request:
 
     @property
     def error(self) -> bool:
-        """A failed request with a 5xx or no response, or one the client had to send again (what faults cause)."""
-        return self.resent or (self.failed and (self.status == 0 or self.status >= 500))
+        """A 5xx or no response (also one the client waited out or sent again): what faults cause."""
+        return self.resent or self.status == 0 or self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class FaultWindow:
     end: float
     statuses: dict[str, int] = field(default_factory=dict)  # "200" -> n, "0 (connection)" -> n
     requests: int = 0
-    errors: int = 0  # 5xx and connection errors (resent ones included)
+    errors: int = 0  # 5xx and connection errors (those waited out or sent again included)
     longest_wait: float = 0.0  # the longest request that ended in the window, seconds
     errors_until: float | None = None  # the last error's end, seconds after the fault's start
     first_success: float | None = None  # the first success started after the fault ended, seconds after its start

@@ -266,5 +266,5 @@ def _window_json(w: FaultWindow) -> dict[str, Any]:
 
 
 def errors_outside(timeline: Sequence[Request], windows: Sequence[FaultWindow]) -> int:
-    """5xx and connection errors (resent requests included) that ended outside every fault's window."""
+    """5xx and connection errors (waited out or sent again included) that ended outside every fault's window."""
     return sum(1 for r in timeline if r.error and not in_any_window(r, windows))
