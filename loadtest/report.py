@@ -266,5 +266,10 @@ def _window_json(w: FaultWindow) -> dict[str, Any]:
 
 
 def errors_outside(timeline: Sequence[Request], windows: Sequence[FaultWindow]) -> int:
-    """5xx and connection errors (waited out or sent again included) that ended outside every fault's window."""
-    return sum(1 for r in timeline if r.error and not in_any_window(r, windows))
+    """5xx and connection errors (waited out included) that ended outside every fault's window.
+
+    A request sent again because the server had closed an idle kept-alive connection is no error
+    there: that happens in every run (gunicorn's keep-alive is shorter than a think time) and is
+    counted apart; inside a fault's window it is shown as what the clients saw.
+    """
+    return sum(1 for r in timeline if r.error and not r.resent and not in_any_window(r, windows))

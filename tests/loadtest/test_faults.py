@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.faults import FaultRecord, FaultSpec, Request, fault_windows, format_window, parse_fault
+from loadtest.report import errors_outside
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("kill-worker@8", "restart-redis@15", "drop-connections@22", "restart-postgres@29")
@@ -77,3 +78,15 @@ def test_fault_windows_count_what_clients_saw_until_the_next_fault() -> None:
     assert w2.statuses == {"0 (connection closed, sent again)": 1} and w2.first_success is None
     assert "first success after the fault +NONE" in format_window(w2)
     assert format_window(w3) == "fault restart-redis@5: SKIPPED: no Redis here"
+
+
+def test_only_real_errors_outside_the_windows_fail_a_fault_run() -> None:
+    fault = FaultRecord(FaultSpec("kill-worker", 10), started=10.0, ended=10.2, detail="killed")
+    timeline = [
+        Request("answer", 11.0, 11.1, 0, failed=False, resent=True),  # in the window
+        Request("heartbeat", 40.0, 40.1, 0, failed=False, resent=True),  # an idle keep-alive closed: no error
+        Request("login", 50.0, 50.5, 500, failed=True),  # an error no fault explains
+        Request("answer", 60.0, 60.1, 503, failed=False),  # waited out, still no fault's
+    ]
+    windows = fault_windows([fault], timeline, window=10.0)
+    assert errors_outside(timeline, windows) == 2
