@@ -24,6 +24,7 @@ from .db import utcnow
 from .errors import Conflict, Forbidden, Unauthorized, Unprocessable
 from .forms import form_items
 from .models import Answer, Attempt, FormItem, ItemRecord, TestSession
+from .states import AttemptStatus, SubmitReason
 from .tickets import issue_token, normalize_ticket, read_token
 
 __all__ = [
@@ -98,7 +99,7 @@ def start_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
     test_session = attempt.session
     if test_session.status == "closed":
         raise Conflict("this test session is closed; ask your teacher", code="session_closed")
-    attempt.status = "in_progress"
+    attempt.status = AttemptStatus.IN_PROGRESS
     attempt.started_at = now
     attempt.last_contact_at = now
     attempt.deadline_at = now + timedelta(minutes=test_session.time_limit_minutes, seconds=attempt.extra_seconds)
@@ -154,8 +155,8 @@ def expire_if_due(attempt: Attempt, now: datetime) -> bool:
     deadline = effective_deadline(attempt, attempt.session, now)
     if deadline is None or now < deadline:
         return False
-    attempt.status = "submitted"
-    attempt.submit_reason = "deadline"
+    attempt.status = AttemptStatus.SUBMITTED
+    attempt.submit_reason = SubmitReason.DEADLINE
     attempt.submitted_at = deadline
     return True
 
@@ -241,8 +242,8 @@ def submit_attempt(attempt: Attempt, *, now: datetime | None = None) -> Attempt:
     if attempt.status == "not_started":
         raise Conflict("this test has not been started", code="not_started")
     if attempt.status == "in_progress" and not expire_if_due(attempt, now):
-        attempt.status = "submitted"
-        attempt.submit_reason = "student"
+        attempt.status = AttemptStatus.SUBMITTED
+        attempt.submit_reason = SubmitReason.STUDENT
         attempt.submitted_at = now
     return attempt
 

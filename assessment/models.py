@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -22,7 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from item_bank import ItemStatus
+
 from .db import Base, UTCDateTime, utcnow
+from .states import AttemptSource, AttemptStatus, SessionStatus, SubmitReason
 
 __all__ = [
     "Answer",
@@ -48,6 +52,12 @@ __all__ = [
 ]
 
 
+def _state(enum: type[Any], length: int) -> Enum:
+    """A column holding a StrEnum's values as VARCHAR (loaded as members); migration 0007 adds the CHECK."""
+    return Enum(enum, native_enum=False, create_constraint=False, length=length, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])
+
+
 # --- item bank ---------------------------------------------------------------
 
 class ItemRecord(Base):
@@ -63,7 +73,7 @@ class ItemRecord(Base):
     dimension: Mapped[str] = mapped_column(String(4))
     grades: Mapped[str] = mapped_column(String(16))  # "5", "8" or "5,8"
     anchor: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[ItemStatus] = mapped_column(_state(ItemStatus, 16), index=True)
     max_score: Mapped[int] = mapped_column(Integer)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -272,7 +282,7 @@ class TestSession(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
     time_limit_minutes: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | closed
+    status: Mapped[SessionStatus] = mapped_column(_state(SessionStatus, 16), default=SessionStatus.OPEN)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -294,8 +304,7 @@ class Attempt(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("test_sessions.id"), index=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     ticket: Mapped[str] = mapped_column(String(16), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="not_started")
-    # not_started | in_progress | submitted | expired
+    status: Mapped[AttemptStatus] = mapped_column(_state(AttemptStatus, 16), default=AttemptStatus.NOT_STARTED)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the late-delivery rule's lower bound: the start, then every answer stored before the deadline
@@ -305,10 +314,8 @@ class Attempt(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     shuffle_seed: Mapped[int] = mapped_column(Integer, default=0)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
-    # why it ended: student | deadline | session_closed | proctor (None while open)
-    submit_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    # online (taken here) | import (item scores from `ctcensus responses import`)
-    source: Mapped[str] = mapped_column(String(16), default="online")
+    submit_reason: Mapped[SubmitReason | None] = mapped_column(_state(SubmitReason, 32), nullable=True)  # None: open
+    source: Mapped[AttemptSource] = mapped_column(_state(AttemptSource, 16), default=AttemptSource.ONLINE)
 
     session: Mapped[TestSession] = relationship(back_populates="attempts")
     student: Mapped[Student] = relationship()

@@ -483,8 +483,7 @@ def _load_sessions(session: Session, window_id: int, now: datetime, thresholds: 
     """
     running = and_(Attempt.status == "in_progress",
                    or_(TestSession.status == "paused", Attempt.deadline_at.is_(None), Attempt.deadline_at > now))
-    timed_out = or_(Attempt.status == "expired",
-                    and_(Attempt.status == "submitted", Attempt.submit_reason == "deadline"),
+    timed_out = or_(and_(Attempt.status == "submitted", Attempt.submit_reason == "deadline"),
                     and_(Attempt.status == "in_progress", not_(running)))
     submitted = and_(Attempt.status == "submitted", func.coalesce(Attempt.submit_reason, "") != "deadline")
     quiet_since = now - timedelta(seconds=thresholds.stalled_after_seconds)

@@ -90,6 +90,10 @@ return out
 # KEYS[1] the session's hash; ARGV: attempt id, now (epoch seconds), current item ("" = keep the last
 # known one), "1" when the student acted, the hash's TTL. Times are written as strings so that
 # no precision is lost in Lua (cjson prints 14 digits); `read` takes numbers and strings alike.
+# Each host's writer sends its touches on its own, so a touch may arrive after a newer one from
+# another host (issue 10.7): it then moves nothing back. The last request and the item shown stay
+# the newer touch's (its item fills in only where none is known), and its activity counts only
+# if it is later than the activity known.
 _TOUCH_LUA = """
 local previous = {}
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -97,23 +101,33 @@ if old then
   local ok, value = pcall(cjson.decode, old)
   if ok and type(value) == 'table' then previous = value end
 end
-local item = ARGV[3]
-local last = previous['i']
-if last == cjson.null then last = nil end
-if item == '' then item = last end
-local moved = item ~= nil and item ~= last
-local active_at = previous['a']
-if ARGV[4] == '1' or moved or active_at == nil or active_at == cjson.null then
-  active_at = ARGV[2]
-elseif type(active_at) == 'number' then
-  active_at = string.format('%.6f', active_at)
+local function known(name)
+  local value = previous[name]
+  if value == cjson.null then return nil end
+  if type(value) == 'number' then return string.format('%.6f', value) end
+  return value
 end
-local entry = {t = ARGV[2], a = active_at}
-if item == nil then entry['i'] = cjson.null else entry['i'] = item end
+local now, item = ARGV[2], ARGV[3]
+if item == '' then item = nil end
+local last_t, last_item, active_at = known('t'), known('i'), known('a')
+local entry
+if last_t and tonumber(last_t) and tonumber(now) < tonumber(last_t) then
+  active_at = active_at or last_t
+  local acted = ARGV[4] == '1' or (item ~= nil and item ~= last_item)
+  if acted and tonumber(now) > (tonumber(active_at) or 0) then active_at = now end
+  entry = {t = last_t, a = active_at, i = last_item or item}
+else
+  local shown = item or last_item
+  if ARGV[4] == '1' or (shown ~= nil and shown ~= last_item) or active_at == nil then active_at = now end
+  entry = {t = now, a = active_at, i = shown}
+end
+if entry['i'] == nil then entry['i'] = cjson.null end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+
+
 class _Writer:
     """Sends a process's presence touches to Redis from a background thread, in pipelines, in order.
 

@@ -52,6 +52,7 @@ class ResponseMatrix:
     scores: NDArray[np.float64]
     status: NDArray[np.int8]
     n_without_answers: int
+    form_ids: NDArray[np.int64]  # the form each row's attempt sat
 
     @property
     def n_students(self) -> int:
@@ -155,6 +156,7 @@ def load_response_matrix(session: Session, window: TestWindow) -> ResponseMatrix
         scores=scores[keep],
         status=status[keep],
         n_without_answers=int((~keep).sum()),
+        form_ids=form_of[keep],
     )
 
 

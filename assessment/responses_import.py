@@ -28,6 +28,7 @@ from .errors import InvalidInput
 from .forms import form_items, freeze_form, get_form
 from .models import Attempt, SchoolClass, Student, TestSession
 from .sessions import unique_tickets
+from .states import AttemptSource, AttemptStatus, SessionStatus, SubmitReason
 from .windows import get_window
 
 __all__ = ["ImportReport", "ResponsesImportError", "import_responses"]
@@ -115,7 +116,7 @@ def import_responses(
     if students:
         for attempt in session.scalars(
             select(Attempt).join(TestSession, Attempt.session_id == TestSession.id)
-            .where(TestSession.window_id == window.id, Attempt.status.not_in(("replaced",)),
+            .where(TestSession.window_id == window.id, Attempt.status.not_in((AttemptStatus.REPLACED,)),
                    Attempt.student_id.in_([s.id for s in students.values()]))
         ):
             prior.setdefault(attempt.student_id, []).append(attempt)
@@ -167,7 +168,7 @@ def import_responses(
     replaced = 0
     for student, _ in parsed:
         for attempt in prior.get(student.id, []):
-            attempt.status = "replaced"
+            attempt.status = AttemptStatus.REPLACED
             attempt.locked = True
             replaced += 1
     by_class: dict[int, TestSession] = {}
@@ -178,13 +179,13 @@ def import_responses(
         ts = by_class.get(student.class_id)
         if ts is None:
             ts = TestSession(window_id=window.id, class_id=student.class_id, form_id=form.id,
-                             time_limit_minutes=form.time_limit_minutes, status="closed", created_by=actor,
+                             time_limit_minutes=form.time_limit_minutes, status=SessionStatus.CLOSED, created_by=actor,
                              closed_at=now)
             session.add(ts)
             session.flush()
             by_class[student.class_id] = ts
-        attempt = Attempt(session_id=ts.id, student_id=student.id, ticket=next(tickets), status="submitted",
-                          started_at=now, submitted_at=now, submit_reason="import", source="import",
+        attempt = Attempt(session_id=ts.id, student_id=student.id, ticket=next(tickets), status=AttemptStatus.SUBMITTED,
+                          started_at=now, submitted_at=now, submit_reason=SubmitReason.IMPORT, source=AttemptSource.IMPORT,
                           shuffle_seed=0, token_version=0, extra_seconds=0, locked=True)
         session.add(attempt)
         session.flush()

@@ -24,7 +24,8 @@ from .census_scoring import DIMENSIONS
 from .errors import InvalidInput
 from .models import District, ResultAggregate, School, SchoolClass, ScoreRun, Student, StudentScore
 
-__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "compare_runs", "result_table", "write_table"]
+__all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "compare_runs", "csv_cell", "result_table",
+           "write_table"]
 
 LEVELS = ("student", "class", "school", "district", "city")
 BREAKDOWNS = ("none", "gender", "tags")
@@ -158,7 +159,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """A CSV cell; text that a spreadsheet would run as a formula (a name "=HYPERLINK(...)") gets a leading '."""
     value = _cell(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -172,7 +173,7 @@ def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: 
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.columns)
-        writer.writerows([[_csv_cell(v) for v in row] for row in table.rows])
+        writer.writerows([[csv_cell(v) for v in row] for row in table.rows])
         data = buf.getvalue().encode("utf-8")
         if isinstance(out, io.BytesIO):
             out.write(data)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import freeze_form, get_form
 from .models import Attempt, School, SchoolClass, Student, TestSession
+from .states import SessionStatus
 from .tickets import format_ticket, generate_ticket
 from .windows import current_window, get_window
 
@@ -87,7 +88,7 @@ def create_session(
     if not students:
         raise InvalidInput(f"class {klass.name} (id {klass.id}) has no students")
     test_session = TestSession(window_id=window.id, class_id=klass.id, form_id=form.id,
-                               time_limit_minutes=minutes, status="open", created_by=actor)
+                               time_limit_minutes=minutes, status=SessionStatus.OPEN, created_by=actor)
     session.add(test_session)
     freeze_form(form)
     session.flush()
@@ -123,8 +124,9 @@ def unique_tickets(session: Session, n: int) -> list[str]:
 
 
 def get_session(session: Session, session_id: int) -> TestSession:
-    """A test session by id, or NotFound."""
-    test_session = session.get(TestSession, session_id)
+    """A test session by id with its class, school and form (one statement), or NotFound."""
+    test_session = session.get(TestSession, session_id, options=[
+        joinedload(TestSession.school_class).joinedload(SchoolClass.school), joinedload(TestSession.form)])
     if test_session is None:
         raise NotFound(f"no test session with id {session_id}")
     return test_session

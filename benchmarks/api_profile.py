@@ -8,8 +8,9 @@ Usage::
 
 Each of `--students` students of grade-5 sessions (shuffled options) does what the player does,
 through the app in this process (Flask's test client: routing, auth, SQL, Redis, JSON; no
-network or gunicorn): sign in with the ticket, `GET /attempt` before the start, start,
-`GET /attempt` with the items, and three answer saves. Printed per endpoint: the median and
+network or gunicorn): sign in with the ticket, start (the answer carries the items), three
+answer saves, a heartbeat, a reload (`GET /attempt`) and the submit; after each student the
+proctor's live view of the first session polls its status once (25 students). Printed per endpoint: the median and
 95th percentile of the server time, the median CPU time of this process (the app's Python work,
 the drivers' included, without the waits), SQL statements per request (SQLAlchemy's
 `before_cursor_execute`, BEGIN included) and Redis round trips per request. `--profile NAME`
@@ -36,17 +37,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.answer_save import SECRET, database, open_sessions
 
-ENDPOINTS = ("login", "attempt (before start)", "start", "attempt (items)", "answer")
+ENDPOINTS = ("login", "start", "attempt (reload)", "answer", "heartbeat", "submit", "proctor status")
 
 
-def prepare_tickets(url: str, n_students: int) -> list[str]:
-    """The tickets of `answer_save.open_sessions` (bank, window, classes of 25 on a shuffled grade-5 form)."""
+PROCTOR = ("bench-proctor", "bench-proctor-pass")
+
+
+def prepare_tickets(url: str, n_students: int) -> tuple[list[str], list[int]]:
+    """The tickets and session ids of `answer_save.open_sessions` (classes of 25 on a shuffled grade-5 form).
+
+    Also makes a proctor login for those sessions' school (their live view's status poll).
+    """
+    from assessment.accounts import create_user
+    from assessment.models import School, SchoolClass, TestSession
+
     engine, db, _, attempts = open_sessions(url, n_students)
     tickets = [a.ticket for a in attempts]
+    sessions = sorted({a.session_id for a in attempts})
+    school = db.query(School.source_id).join(SchoolClass, SchoolClass.school_id == School.id).join(
+        TestSession, TestSession.class_id == SchoolClass.id).filter(TestSession.id == sessions[0]).scalar()
+    create_user(db, *PROCTOR, "proctor", school_source_id=school)
     db.commit()
     db.close()
     engine.dispose()
-    return tickets
+    return tickets, sessions
 
 
 class Counters:
@@ -87,7 +101,7 @@ def main() -> None:
         with database(instance) as url:
             from webapp import create_app
 
-            tickets = prepare_tickets(url, args.students)
+            tickets, sessions = prepare_tickets(url, args.students)
             app = create_app({"DATABASE_URL": url, "REDIS_URL": os.environ.get("REDIS_URL", ""),
                               "INSTANCE_PATH": instance, "SECRET_KEY": SECRET,
                               "REDIS_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:"})
@@ -97,8 +111,8 @@ def main() -> None:
             counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
             profiler = cProfile.Profile()
 
-            def call(name: str, method: str, path: str, **kw: Any) -> Any:
-                client = app.test_client()
+            def call(name: str, method: str, path: str, client: Any = None, **kw: Any) -> Any:
+                client = client or app.test_client()
                 counters.take()
                 if name == args.profile:
                     profiler.enable()
@@ -113,16 +127,25 @@ def main() -> None:
                 counts[name].append(counters.take())
                 return response.get_json()
 
+            proctor = app.test_client()  # the live view of the first session, polled once per student
+            page = proctor.get("/login").get_data(as_text=True)
+            csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            signed_in = proctor.post("/login", data={"username": PROCTOR[0], "password": PROCTOR[1], "csrf_token": csrf})
+            assert signed_in.status_code in (302, 303), signed_in.status_code
+
             for ticket in tickets:
                 token = call("login", "POST", "/api/v1/login", json={"ticket": ticket})["token"]
                 auth = {"Authorization": f"Bearer {token}"}
-                call("attempt (before start)", "GET", "/api/v1/attempt", headers=auth)
-                call("start", "POST", "/api/v1/attempt/start", headers=auth)
-                view = call("attempt (items)", "GET", "/api/v1/attempt", headers=auth)
+                view = call("start", "POST", "/api/v1/attempt/start", headers=auth)  # the items come with it
                 for item in view["items"][:3]:
                     response = _response(item)
                     call("answer", "PUT", f"/api/v1/attempt/answers/{item['id']}", headers=auth,
                          json={"seq": 1, "response": response})
+                call("heartbeat", "POST", "/api/v1/attempt/heartbeat", headers=auth,
+                     json={"current_item": view["items"][3]["id"]})
+                call("attempt (reload)", "GET", "/api/v1/attempt", headers=auth)
+                call("submit", "POST", "/api/v1/attempt/submit", headers=auth)
+                call("proctor status", "GET", f"/proctor/api/sessions/{sessions[0]}/status", client=proctor)
             app.extensions["ctcensus"].engine.dispose()
             kind = url.split(":", 1)[0]
     finally:

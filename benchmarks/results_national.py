@@ -183,7 +183,8 @@ def simulate(n_students: int, seed: int) -> dict[str, Any]:
         grades=grade[ids], genders=gender[ids], imported=np.zeros(m, dtype=bool),
         item_pks=np.arange(1, J + 1, dtype=np.int64), item_ids=tuple(it.id for it in items),
         item_dimensions=tuple(it.dimension for it in items), item_max=np.array([it.max_score for it in items]),
-        scores=scores, status=status, n_without_answers=0)
+        scores=scores, status=status, n_without_answers=0,
+        form_ids=np.ones(m, dtype=np.int64))
     return {"matrix": matrix, "params": params, "n": n, "n_schools": n_schools, "n_districts": n_districts,
             "school_grade": school_grade, "school_district": school_district, "tags": tags,
             "class_school": class_school_a, "class_grade": class_grade, "student_class": student_class,

@@ -12,11 +12,14 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from item_bank.grid import MapLayout, parse_map, shortest_path
-from item_bank.presentation import matching_reveals_key, ordering_reveals_key, straight_across_pairs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from item_bank.types import ItemType
 
 #: An image placeholder in a text, {{img:NAME}} (validation.PLACEHOLDER checks the same syntax).
 _IMAGE_REF = re.compile(r"\{\{img:([A-Za-z0-9_-]{1,64})\}\}")
@@ -24,13 +27,12 @@ _IMAGE_REF = re.compile(r"\{\{img:([A-Za-z0-9_-]{1,64})\}\}")
 __all__ = [
     "DIMENSIONS",
     "GRADES",
-    "ITEM_TYPES",
     "LANGUAGES",
-    "PARTIAL_CREDIT_TYPES",
     "STATUSES",
     "Grid",
     "IrtParameters",
     "Item",
+    "ItemStatus",
     "Key",
     "Option",
     "ShortAnswerKey",
@@ -38,19 +40,18 @@ __all__ = [
     "normalize_lang",
 ]
 
-ITEM_TYPES = (
-    "single_choice",
-    "multiple_response",
-    "ordering",
-    "matching",
-    "short_answer",
-    "grid_path",
-)
-#: Types that may be scored 0/1/2 (max_score 2).
-PARTIAL_CREDIT_TYPES = frozenset({"ordering", "matching", "grid_path"})
 DIMENSIONS = ("D1", "D2", "D3", "D4")
 GRADES = (5, 8)
-STATUSES = ("draft", "pilot", "operational", "retired")
+class ItemStatus(StrEnum):
+    """An item version's life: draft (editable), pilot and operational (published), retired."""
+
+    DRAFT = "draft"
+    PILOT = "pilot"
+    OPERATIONAL = "operational"
+    RETIRED = "retired"
+
+
+STATUSES = tuple(status.value for status in ItemStatus)
 LANGUAGES = ("zh-TW", "en")
 
 #: Per-student shuffles drawn before falling back to a fixed non-leaking order.
@@ -60,23 +61,10 @@ Cell = tuple[int, int]
 #: single_choice: an option id; multiple_response/ordering: option ids; matching: (left, right) pairs.
 Key = str | tuple[str, ...] | tuple[tuple[str, str], ...]
 
-# Fields that make up what a student sees and how it is scored: changing any of them needs a new
-# version. Metadata (dimension, grades, anchor, status, rationale, irt) may change in place.
-_CONTENT_FIELDS = (
-    "id",
-    "version",
-    "type",
-    "title",
-    "stem",
-    "options",
-    "left",
-    "right",
-    "key",
-    "answer",
-    "grid",
-    "max_score",
-    "images",
-)
+# Fields that make up what a student sees and how it is scored, with the type's own fields: changing
+# any of them needs a new version. Metadata (dimension, grades, anchor, status, rationale, irt) may
+# change in place.
+_CONTENT_FIELDS = ("id", "version", "type", "title", "stem", "max_score", "images")
 
 
 def normalize_lang(lang: str) -> str:
@@ -217,6 +205,10 @@ def _freeze_images(images: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType({k: images[k] for k in sorted(images)})
 
 
+def _freeze(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data or {}))
+
+
 @dataclass(frozen=True)
 class Item:
     """One version of one item: content, key, metadata and optional IRT parameters; immutable."""
@@ -241,9 +233,19 @@ class Item:
     irt: IrtParameters | None = None
     images: Mapping[str, str] = field(default_factory=dict, hash=False)
     source: str | None = field(default=None, compare=False)
+    #: Parsed fields of a type without a dedicated attribute above (item_bank.types reads them back).
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", _freeze_images(self.images))
+        object.__setattr__(self, "extra", _freeze(self.extra))
+
+    @property
+    def item_type(self) -> ItemType:
+        """The registered type that validates, delivers, scores and exports this item."""
+        from item_bank import types  # the registry's type modules import this one
+
+        return types.get(self.type)
 
     # ----------------------------------------------------------------- ids
     @property
@@ -263,15 +265,15 @@ class Item:
 
     @property
     def key_ids(self) -> tuple[str, ...]:
-        """The keyed option ids of multiple_response (display order) and ordering items, else ()."""
-        if self.type in ("multiple_response", "ordering") and self.key is not None:
+        """A key of several option ids (multiple_response in display order, ordering in keyed order), else ()."""
+        if isinstance(self.key, tuple) and all(isinstance(k, str) for k in self.key):
             return cast(tuple[str, ...], self.key)
         return ()
 
     @property
     def key_pairs(self) -> tuple[tuple[str, str], ...]:
-        """The (left, right) key pairs of a matching item in left display order, else ()."""
-        if self.type == "matching" and self.key is not None:
+        """A key of (left, right) pairs (matching, in left display order), else ()."""
+        if isinstance(self.key, tuple) and self.key and all(isinstance(k, tuple) for k in self.key):
             return cast(tuple[tuple[str, str], ...], self.key)
         return ()
 
@@ -297,21 +299,7 @@ class Item:
         if self.rationale is not None:
             out["rationale"] = self.rationale.to_dict()
         out["max_score"] = self.max_score
-        if self.type in ("single_choice", "multiple_response", "ordering"):
-            out["options"] = [o.to_dict() for o in self.options]
-        if self.type == "matching":
-            out["left"] = [o.to_dict() for o in self.left]
-            out["right"] = [o.to_dict() for o in self.right]
-        if self.type == "single_choice":
-            out["key"] = self.key
-        elif self.type in ("multiple_response", "ordering"):
-            out["key"] = list(self.key_ids)
-        elif self.type == "matching":
-            out["key"] = [list(p) for p in self.key_pairs]
-        if self.answer is not None:
-            out["answer"] = self.answer.to_dict()
-        if self.grid is not None:
-            out["grid"] = self.grid.to_dict()
+        out.update(self.item_type.to_dict(self))
         if self.irt is not None:
             out["irt"] = self.irt.to_dict()
         if self.images:
@@ -335,7 +323,7 @@ class Item:
     def content_hash(self) -> str:
         """SHA-256 of the canonical content a student sees and is scored on (not metadata)."""
         full = self.to_dict()
-        content = {k: full[k] for k in _CONTENT_FIELDS if k in full}
+        content = {k: full[k] for k in (*_CONTENT_FIELDS, *self.item_type.fields) if k in full}
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -348,12 +336,8 @@ class Item:
         items beside their keyed right item; such a draw is drawn again (a few times, then the
         authored order, which validation has checked, or the key rotated by one for ordering).
         """
-        lists: dict[str, tuple[str, ...]] = {}
-        if self.type in ("single_choice", "multiple_response", "ordering"):
-            lists["options"] = self.option_ids
-        elif self.type == "matching":
-            lists["left"] = self.left_ids
-            lists["right"] = self.right_ids
+        kind = self.item_type
+        lists = kind.display_lists(self)
         if seed is None:
             return lists
         rng = random.Random(f"{seed}|{self.id}|{self.version}")
@@ -363,20 +347,9 @@ class Item:
                 order = list(ids)
                 rng.shuffle(order)
                 shuffled[name] = tuple(order)
-            if not self._reveals_key(shuffled):
+            if not kind.reveals_key(self, shuffled):
                 return shuffled
-        if self.type == "ordering":
-            key = self.key_ids
-            return {"options": key[1:] + key[:1]}  # every option one place off: never leaks (3+ options)
-        return lists
-
-    def _reveals_key(self, shown: Mapping[str, tuple[str, ...]]) -> bool:
-        if self.type == "ordering" and self.key_ids:
-            return ordering_reveals_key(shown["options"], self.key_ids)
-        if self.type == "matching" and self.key_pairs:
-            across = straight_across_pairs(shown["left"], shown["right"], self.key_pairs)
-            return matching_reveals_key(across, len(shown["left"]))
-        return False
+        return kind.fallback_order(self) or lists
 
     def student_view(self, lang: str = "zh-TW", seed: int | str | None = None) -> dict[str, Any]:
         """The dict sent to a student's browser: text in `lang` (zh-TW fallback), never key data.
@@ -398,10 +371,7 @@ class Item:
         by_id = {o.id: o for o in (*self.options, *self.left, *self.right)}
         for name, ids in order.items():
             view[name] = [{"id": i, "text": by_id[i].text.get(lang)} for i in ids]
-        if self.type == "short_answer" and self.answer is not None:
-            view["answer_kind"] = self.answer.kind
-        if self.type == "grid_path" and self.grid is not None:
-            view["grid"] = {"map": list(self.grid.rows), "max_moves": self.grid.max_moves}
+        view.update(self.item_type.student_fields(self, lang))
         # Only the images the student's texts show: one used only by the rationale would give it away.
         shown = " ".join(filter(None, [view["title"], view["stem"],
                                        *(o["text"] for name in order for o in view[name])]))

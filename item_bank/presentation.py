@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
+    "is_adjacent_swap",
     "matching_reveals_key",
     "ordering_reveals_key",
     "same_number_pairs",
@@ -27,6 +28,18 @@ def ordering_reveals_key(shown: Sequence[str], key: Sequence[str]) -> bool:
     """
     misplaced = sum(1 for a, b in zip(shown, key, strict=True) if a != b)
     return misplaced <= 2
+
+
+def is_adjacent_swap(order: Sequence[str], key: Sequence[str]) -> bool:
+    """True when `order` differs from `key` by exactly one swap of neighbours (Kendall distance 1)."""
+    diff = [i for i, (a, b) in enumerate(zip(order, key)) if a != b]
+    return (
+        len(order) == len(key)
+        and len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and order[diff[0]] == key[diff[1]]
+        and order[diff[1]] == key[diff[0]]
+    )
 
 
 def straight_across_pairs(left: Sequence[str], right: Sequence[str], key: Sequence[tuple[str, str]]) -> int:

@@ -1,6 +1,6 @@
 """Test-day load for interactive locust: the census scenario's students (loadtest/scenario.py), tickets from a file.
 
-Talks HTTP only, as the player does: login, attempt, start, heartbeats, answers
+Talks HTTP only, as the player does: login, start, heartbeats, answers
 (changed answers, re-sent saves, reloads), submit. Tickets come from
 `ctcensus session create ... --json` output (one session, a list, or JSON
 lines; `loadtest/prepare.sh` writes a list):

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from itertools import zip_longest
 from typing import Any
 
-__all__ = ["REAL_THINK", "choose_classes", "default_think", "heartbeat_seconds", "login_offsets", "parse_think"]
+__all__ = ["REAL_THINK", "choose_classes", "default_think", "heartbeat_seconds", "login_offsets", "make_response",
+           "parse_think"]
 
 REAL_THINK = (10.0, 30.0)  # seconds between a real student's answers (issue 10's census pace)
 SHORT_THINK = (1.0, 3.0)  # for runs under SHORT_RUN seconds, so that they still save answers
@@ -83,3 +84,25 @@ def heartbeat_seconds(think: tuple[float, float]) -> float:
     """The player's 30 s heartbeat, scaled with the think time (a 10x faster student beats 10x as often)."""
     scale = sum(think) / sum(REAL_THINK)
     return max(PLAYER_HEARTBEAT * scale, 0.5)
+
+
+def make_response(item: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A well-formed (not necessarily right) response for any item type."""
+    kind = item["type"]
+    if kind == "single_choice":
+        return {"choice": rng.choice(item["options"])["id"]}
+    if kind == "multiple_response":
+        ids = [o["id"] for o in item["options"]]
+        return {"choices": rng.sample(ids, rng.randint(1, len(ids)))}
+    if kind == "ordering":
+        ids = [o["id"] for o in item["options"]]
+        rng.shuffle(ids)
+        return {"order": ids}
+    if kind == "matching":
+        rights = [r["id"] for r in item["right"]]
+        return {"pairs": [[left["id"], rng.choice(rights)] for left in item["left"]]}
+    if kind == "short_answer":
+        return {"text": str(rng.randint(0, 20))}
+    if kind == "grid_path":
+        return {"moves": "".join(rng.choice("URDL") for _ in range(rng.randint(1, 8)))}
+    raise ValueError(f"unknown item type {kind!r}")

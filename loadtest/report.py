@@ -194,6 +194,12 @@ def _answers_line(a: AnswerVerdict) -> str:
     return f"answers: acknowledged {a.acknowledged}, stored {a.stored} ({coverage})"
 
 
+def _hosts(setting: dict[str, Any]) -> str:
+    """"2 app hosts x " for a run on several hosts; nothing for one (as reports always read)."""
+    hosts = int(setting.get("hosts", 1))
+    return f"{hosts} app hosts x " if hosts > 1 else ""
+
+
 def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
     """The text report, one line per fact; `acknowledged N` and `stored N` are on the answers line."""
     s = summary.setting
@@ -201,7 +207,7 @@ def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
         f"load test: {s['students']} students in {s['classes']} classes of {s['schools']} schools, "
         f"{s['proctors']} proctors{', the bureau overview' if s.get('overview_url') else ''}; "
         f"each sitting {s['duration']:g} s, {s['rate']:g} new students/s, think {s['think'][0]:g}-{s['think'][1]:g} s; "
-        f"gunicorn {s['workers']} workers; {s['database']} + {s['redis']}",
+        f"{_hosts(s)}gunicorn {s['workers']} workers; {s['database']} + {s['redis']}",
         f"requests: {summary.requests} in {summary.seconds:.1f} s = {summary.requests_per_second:.1f} requests/s; "
         f"failures {summary.failures}; errors (5xx/connection) {summary.errors} ({summary.error_rate:.2%})",
         f"{'endpoint':<20} {'requests':>9} {'failures':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}",

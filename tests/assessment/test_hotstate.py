@@ -130,3 +130,86 @@ def test_limiter_falls_back_to_local_counts_when_redis_is_gone(tmp_path, caplog)
         assert limiter.count("k")[0] == 2
     warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per outage, not once per call
+
+
+# A process that starts (or attaches to) the embedded Redis of an instance folder, prints its pid and
+# socket, then waits for a line on stdin ("fork": a forked child exits first; anything else: exit).
+_HOLD = """
+import os, sys
+from pathlib import Path
+from assessment import hotstate
+url = hotstate.embedded_redis_url(Path(sys.argv[1]))
+owned = next(iter(hotstate._embedded.values()), None)
+print(url, owned.pid if owned else 0, flush=True)
+if sys.stdin.readline().strip() == "fork":
+    child = os.fork()
+    if child == 0:
+        sys.exit(0)  # a normal exit: atexit hooks inherited from the parent run here
+    os.waitpid(child, 0)
+    print("forked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _hold(instance):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["PYTHONPATH"] = root
+    return subprocess.Popen([sys.executable, "-c", _HOLD, str(instance)], env=env, cwd=root, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def test_only_the_process_that_started_the_embedded_redis_stops_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: a second process on the same instance folder (a shell's create_app(), a second gunicorn
+    worker) attaches to the running server and leaves it running at its exit; so does a forked child."""
+    starter = _hold(tmp_path)
+    url, pid = starter.stdout.readline().split()
+    try:
+        assert int(pid) > 0 and _answers(url)
+        attacher = _hold(tmp_path)
+        url2, pid2 = attacher.stdout.readline().split()
+        assert (url2, pid2) == (url, "0")  # the same server; this process did not start one
+        attacher.communicate("exit\n", timeout=60)
+        assert attacher.returncode == 0 and _answers(url), "an attached process stopped the server at its exit"
+        starter.stdin.write("fork\n")
+        starter.stdin.flush()
+        assert starter.stdout.readline().strip() == "forked"
+        assert _answers(url), "a forked child stopped its parent's server at its exit"
+        starter.communicate("exit\n", timeout=60)
+        assert starter.returncode == 0
+        assert not _answers(url) and not _running(int(pid)), "the starter left its server running"
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+
+
+def test_processes_starting_together_share_one_embedded_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Plain `gunicorn -w 2` without REDIS_URL: the workers start at once and must share one server."""
+    holders = [_hold(tmp_path) for _ in range(3)]
+    try:
+        seen = [h.stdout.readline().split() for h in holders]
+        assert len({url for url, _ in seen}) == 1 and sum(int(pid) > 0 for _, pid in seen) == 1, seen
+        starter = next(h for h, (_, pid) in zip(holders, seen, strict=True) if int(pid) > 0)
+        for h in holders:
+            if h is not starter:
+                h.communicate("exit\n", timeout=60)
+        assert _answers(seen[0][0])
+        starter.communicate("exit\n", timeout=60)
+        assert not _answers(seen[0][0])
+    finally:
+        for h in holders:
+            if h.poll() is None:
+                h.kill()

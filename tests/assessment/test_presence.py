@@ -26,3 +26,30 @@ def test_a_dead_redis_never_fails_or_delays_a_touch(app) -> None:  # type: ignor
     presence = Presence(dead, "x:")
     presence.touch(1, 1, utcnow(), "item")  # queued; the writer logs the failure
     assert presence.read(1) == {}
+
+
+def test_a_touch_from_another_host_arriving_late_does_not_move_the_live_status_back(app) -> None:  # type: ignore[no-untyped-def]
+    """Two hosts' writers send their touches independently; the newer request wins whatever the arrival order.
+
+    The student's save on host B (newer, the next item) reaches Redis before host A's
+    writer sends the heartbeat A received just before: the proctor must still see the
+    save's time and item, not the older heartbeat's.
+    """
+    from assessment.hotstate import connect_redis
+
+    svc = app.extensions["ctcensus"]
+    host_a = Presence(connect_redis(svc.settings.redis_url, svc.settings.instance_path), svc.redis_prefix)
+    host_b = Presence(svc.redis, svc.redis_prefix)
+    t0 = utcnow()
+    host_b.touch(9, 1, t0 + timedelta(seconds=1), "item-2", active=True)
+    assert host_b.read(9)[1].current_item == "item-2"  # B's writer has sent it
+    host_a.touch(9, 1, t0, "item-1")  # older, sent later by A's writer
+    host_a.touch(9, 2, t0 - timedelta(seconds=5), None, active=True)
+    host_b.touch(9, 2, t0 - timedelta(seconds=9), "item-3")  # an older request that moved to an item: active then
+    host_a.read(9)
+    seen = host_b.read(9)
+    assert (seen[1].at, seen[1].current_item, seen[1].active_at) == (t0 + timedelta(seconds=1), "item-2",
+                                                                      t0 + timedelta(seconds=1))
+    # the older touch's activity still counts where it is the latest known; its item does not replace a newer one
+    assert (seen[2].at, seen[2].current_item, seen[2].active_at) == (t0 - timedelta(seconds=5), "item-3",
+                                                                      t0 - timedelta(seconds=5))

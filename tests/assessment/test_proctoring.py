@@ -17,7 +17,7 @@ from assessment.attempts import (
 )
 from assessment.db import utcnow
 from assessment.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from assessment.models import Attempt, AuditEntry, User
+from assessment.models import Attempt, AuditEntry, ItemRecord, User
 from assessment.presence import Presence
 from assessment.proctoring import (
     check_access,
@@ -297,3 +297,23 @@ def test_access_is_limited_to_the_school(db) -> None:  # type: ignore[no-untyped
                  User(username="r", role="researcher", active=True)):
         with pytest.raises(Forbidden):
             check_access(user, test_session)
+
+
+def test_live_status_counts_answered_items_and_the_last_saved_in_the_database(db) -> None:  # type: ignore[no-untyped-def]
+    """The poll's per-attempt summary comes from SQL: a cleared answer (null) or {} is not answered."""
+    from assessment.models import Answer
+
+    test_session, attempts, items = open_all_types_session(db, n_students=2)
+    a = login_and_start(db, attempts[0].ticket, secret_key=SECRET, now=utcnow() - timedelta(minutes=5)).attempt
+    save_answer(db, a.id, items["single_choice"].id, 1, correct_response(items["single_choice"]))
+    save_answer(db, a.id, items["ordering"].id, 1, correct_response(items["ordering"]))
+    save_answer(db, a.id, items["ordering"].id, 2, None)  # cleared
+    save_answer(db, a.id, items["matching"].id, 1, correct_response(items["matching"]))
+    db.commit()
+    last = db.query(Answer).filter_by(attempt_id=a.id).order_by(Answer.saved_at.desc()).first()
+    status = live_status(db, test_session.id, presence=None)
+    row = next(r for r in status["students"] if r["attempt_id"] == a.id)
+    other = next(r for r in status["students"] if r["attempt_id"] != a.id)
+    assert row["answered"] == 2 and row["n_items"] == 6
+    assert row["current_item"] == items["matching"].id == db.get(ItemRecord, last.item_pk).item_id
+    assert (other["answered"], other["current_item"], other["last_saved"]) == (0, None, None)

@@ -157,6 +157,10 @@ def test_take_whole_test_offline_reload_and_submit(browser, live_server, demo_te
     status, started_at, deadline_at = attempt_clock(live_server.app, row.attempt_id)
     assert status == "in_progress" and (deadline_at - started_at).total_seconds() == 35 * 60
     assert start_requests(live_server) == 1
+    # sign-in and start answer with the attempt document: the arrival is two requests, no GET /attempt
+    arrival = [r for r in live_server.requests if r.startswith(("GET /api/", "POST /api/", "PUT /api/"))]
+    assert arrival[:2] == ["POST /api/v1/login", "POST /api/v1/attempt/start"], arrival[:4]
+    assert "GET /api/v1/attempt" not in arrival, arrival
     page.wait_for_selector("#clock:not([hidden])")
     clock = re.search(r"剩下 (\d+):(\d\d)", page.locator("#clock").inner_text())
     assert clock and 34 <= int(clock.group(1)) <= 35, page.locator("#clock").inner_text()

@@ -13,7 +13,7 @@ FORBIDDEN = {"flask", "sqlalchemy", "webapp", "assessment", "redis", "alembic", 
 
 def test_item_bank_imports_stay_in_their_layer() -> None:
     root = Path(item_bank.__file__).parent
-    for path in root.glob("*.py"):
+    for path in root.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -28,7 +28,7 @@ def test_item_bank_imports_stay_in_their_layer() -> None:
 
 def test_xml_is_only_parsed_through_defusedxml() -> None:
     root = Path(item_bank.__file__).parent
-    for path in root.glob("*.py"):
+    for path in root.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         for unsafe in (r"\bET\.fromstring\(", r"\bET\.parse\(", r"minidom", r"xml\.sax", r"expat"):
             assert not re.search(unsafe, source), f"{path.name} uses {unsafe}"
@@ -37,6 +37,7 @@ def test_xml_is_only_parsed_through_defusedxml() -> None:
 def test_public_api_is_declared() -> None:
     for name in item_bank.__all__:
         assert hasattr(item_bank, name), name
-    for module in ("errors", "grid", "loader", "model", "qti", "responses", "sanitizer", "validation"):
+    for module in ("errors", "grid", "loader", "model", "qti", "qti.export", "qti.import_", "qti.package", "qti.xml",
+                   "responses", "sanitizer", "validation"):
         mod = __import__(f"item_bank.{module}", fromlist=["__all__"])
         assert mod.__all__ and all(hasattr(mod, n) for n in mod.__all__), module

@@ -29,7 +29,7 @@ def test_two_hundred_students_for_twenty_seconds_lose_no_acknowledged_answer() -
     assert int(answers[1]) == int(answers[2]) > 0
     assert re.search(r"^requests: \d+ in [\d.]+ s = [\d.]+ requests/s; failures 0; errors \(5xx/connection\) 0 ",
                      run.stdout, re.MULTILINE), run.stdout
-    for endpoint in ("login", "start", "attempt", "answer", "answer (changed)", "heartbeat", "proctor status",
+    for endpoint in ("login", "start", "attempt (reload)", "answer", "answer (changed)", "heartbeat", "proctor status",
                      "submit"):
         assert re.search(rf"^{re.escape(endpoint)} +\d+ +0 +0 ", run.stdout, re.MULTILINE), endpoint
     assert "submits: acknowledged 200, stored 200" in run.stdout
@@ -41,3 +41,5 @@ def test_bad_options_are_refused_before_anything_starts() -> None:
     assert run.returncode == 2 and "--think '3,1': expected 0 <= MIN <= MAX" in run.stderr
     run = _loadtest("run", "--students", "0", "--duration", "10", timeout=60)
     assert run.returncode == 2 and "must be positive" in run.stderr
+    run = _loadtest("run", "--students", "5", "--duration", "10", "--hosts", "0", timeout=60)
+    assert run.returncode == 2 and "--hosts" in run.stderr and "must be positive" in run.stderr

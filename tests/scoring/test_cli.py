@@ -148,6 +148,18 @@ def test_read_responses_group_column_errors(tmp_path: Path) -> None:
     assert t.ids == ("A",) and t.groups is None
 
 
+def test_read_responses_skips_person_columns(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("student,grade,school,gender,q1,q2\nS1,5,Sab,female,1,\nS2,8,Scd,,0,2\n")
+    t = read_responses_csv(path, group_column="grade", skip_columns=("school", "gender"))
+    assert t.item_names == ("q1", "q2") and t.groups.tolist() == [5, 8]
+    np.testing.assert_array_equal(t.responses, [[1.0, np.nan], [0.0, 2.0]])
+    with pytest.raises(ScoringInputError, match="skipped column 'class' not found"):
+        read_responses_csv(path, skip_columns=("class",))
+    with pytest.raises(ScoringInputError, match="column 'school': expected a number"):
+        read_responses_csv(path, group_column="grade", skip_columns=("gender",))
+
+
 def _params_file(tmp_path: Path) -> Path:
     out = tmp_path / "params.csv"
     write_params_csv(out, ItemParameters("2pl", [1.0, 1.2], [0.0, 0.5], item_names=("q1", "q2")))

@@ -171,3 +171,28 @@ def test_property_probabilities_valid_and_monotone(p: ItemParameters, thetas: li
     assert np.all(np.diff(pr[:, 0, top]) >= -1e-12)  # highest category non-decreasing
     info = item_information(th, p)
     assert np.all(info >= 0) and np.all(np.isfinite(info))
+
+
+def test_one_model_name_parser_serves_the_whole_package(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: calibrate(), ItemParameters, anchors and parameter CSV files all read names the same way."""
+    import numpy as np
+
+    from scoring import calibrate, parse_model_name
+    from scoring.csvio import read_params_csv
+
+    assert [parse_model_name(n, where="m") for n in ("Rasch", " 2PL", "GRADED", "gpcm", "3pl")] == \
+        ["1pl", "2pl", "grm", "gpcm", "3pl"]
+    for bad in ("4pl", "", None, 2):
+        with pytest.raises(ScoringInputError, match=r"^m: expected"):
+            parse_model_name(bad, where="m")
+    assert ItemParameters(model="GRADED", a=[1.0], d=[[0.5, -0.5]]).model == ("grm",)
+    rng = np.random.default_rng(3)
+    x = (rng.random((300, 4)) < np.array([0.3, 0.5, 0.6, 0.7])).astype(float)
+    fit = calibrate(x, model=["2PL", "2pl", " 2pl", "2Pl"], se=False)
+    assert fit.params.model == ("2pl",) * 4
+    path = tmp_path / "p.csv"
+    path.write_text("item,model,a,d1,d2\nq1,2PL,1.0,0.0,\nq2,Graded,1.0,0.5,-0.5\n", encoding="utf-8")
+    assert read_params_csv(path).model == ("2pl", "grm")
+    path.write_text("item,model,a,d1\nq1,2PL,1.0,0.0\nq2,4pl,1.0,0.5\n", encoding="utf-8")
+    with pytest.raises(ScoringInputError, match=r"p\.csv: line 3, column 'model': expected one of"):
+        read_params_csv(path)

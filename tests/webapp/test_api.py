@@ -442,6 +442,14 @@ def test_openapi_documents_every_route(app, client) -> None:  # type: ignore[no-
                 assert "$ref" in resp or "description" in resp, (path, method, status)
 
 
+def test_openapi_lists_the_registered_item_types(client) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.1: the item-type enum comes from the registry, the one list of types."""
+    from item_bank import types as item_types
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["components"]["schemas"]["Item"]["properties"]["type"]["enum"] == list(item_types.names())
+
+
 def test_every_item_type_of_the_bank_has_a_safe_student_view() -> None:
     for item in starter_items():
         view = item.student_view("zh-TW", seed=123)
@@ -598,3 +606,27 @@ def test_client_address_comes_through_the_configured_proxies(app_config, clean_d
     finally:
         behind.extensions["ctcensus"].engine.dispose()
         direct.extensions["ctcensus"].engine.dispose()
+
+
+def test_arrival_is_two_requests_sign_in_and_start_answer_with_the_attempt_document(client, setup) -> None:  # type: ignore[no-untyped-def]
+    """Sign-in and start answer with GET /attempt's body, so the player reads nothing in between (issue 10)."""
+    _, attempts, _ = setup
+    volatile = ("server_time", "remaining_seconds")
+
+    def document(body):  # type: ignore[no-untyped-def]
+        return {k: v for k, v in body.items() if k not in volatile + ("token", "token_type")}
+
+    signed_in = client.post("/api/v1/login?lang=en", json={"ticket": attempts[0].ticket}).get_json()
+    headers = _auth(signed_in["token"])
+    read = client.get("/api/v1/attempt?lang=en", headers=headers).get_json()
+    assert document(signed_in) == document(read) and signed_in["items"] == [] and signed_in["item_count"] == 6
+    started = client.post("/api/v1/attempt/start?lang=en", headers=headers)
+    assert started.status_code == 200
+    body = started.get_json()
+    assert body["status"] == "in_progress" and len(body["items"]) == 6 and body["lang"] == "en"
+    assert document(body) == document(client.get("/api/v1/attempt?lang=en", headers=headers).get_json())
+    assert not set(_walk_keys(body["items"])) & FORBIDDEN_KEYS  # no key material in the start's answer
+    again = client.post("/api/v1/attempt/start", headers=headers).get_json()  # idempotent: the full path
+    assert again["deadline_at"] == body["deadline_at"] and len(again["items"]) == 6
+    assert client.post("/api/v1/attempt/start?lang=xx").status_code == 401  # authentication first
+    assert client.post("/api/v1/attempt/start?lang=xx", headers=headers).get_json()["error"] == "bad_lang"

@@ -47,6 +47,7 @@ def test_health_check_and_pages_say_503_too(outage_app) -> None:  # type: ignore
     client = outage_app.test_client()
     health = client.get("/healthz")
     assert health.status_code == 503 and health.headers["Retry-After"] == "2"
+    assert client.get("/readyz").status_code == 503  # the load balancer's check
     page = client.get("/overview")  # a staff page: the HTML error page, same status
     assert page.status_code in (302, 503)  # not signed in may redirect before any database read
 

@@ -69,7 +69,8 @@ def test_shell_is_csp_friendly(client) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_static_player_code_never_evals() -> None:
-    for path in STATIC.glob("*.js"):
+    assert any(STATIC.glob("types/*.js")), "the item-type modules are checked too"
+    for path in STATIC.rglob("*.js"):
         source = path.read_text(encoding="utf-8")
         for banned in ("eval(", "new Function", "document.write", "setTimeout('", 'setTimeout("', "outerHTML"):
             assert banned not in source, f"{path.name} uses {banned}"
@@ -116,3 +117,15 @@ def test_practice_item_in_every_language(client, lang: str) -> None:  # type: ig
     practice = _config(client.get(f"/take?lang={lang}").get_data(as_text=True))["practice"]
     assert practice["type"] == "single_choice" and len(practice["options"]) == 3
     assert all(option["text"] for option in practice["options"])
+
+
+def test_every_item_type_has_its_player_module() -> None:
+    """Issue 12.1: each registered item type has one module under player/types/, registered in items.js."""
+    from item_bank import types as item_types
+
+    registry = (STATIC / "items.js").read_text(encoding="utf-8")
+    for name in item_types.names():
+        module = STATIC / "types" / f"{name}.js"
+        assert module.is_file(), f"no player module for item type {name}"
+        assert f"type: '{name}'" in module.read_text(encoding="utf-8"), module.name
+        assert f"from './types/{name}.js'" in registry, f"items.js does not register {name}"

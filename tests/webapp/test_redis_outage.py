@@ -122,6 +122,8 @@ def _sign_ins_work(application, attempts) -> None:  # type: ignore[no-untyped-de
     health = client.get("/healthz")
     assert health.status_code == 503 and health.is_json
     assert health.get_json()["status"] == "degraded" and health.get_json()["redis"] is False
+    ready = client.get("/readyz")  # what the load balancer checks: this host still serves (issue 10.7)
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ok"
 
 
 @pytest.fixture

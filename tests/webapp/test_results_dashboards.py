@@ -92,7 +92,10 @@ def test_teacher_reads_their_class_and_prints_a_students_report(client, census) 
     assert klass.count('data-student="') == 60 and "/results/113/student/es-a-c1-01" in klass
     assert 'data-table="items"' in klass
     report = _page(client, "/results/113/student/es-a-c1-01")
-    assert "王同學1" in report and "window.print()" in report and "results-print.css" in report
+    assert "王同學1" in report and "<button type=\"button\" data-print>" in report and "results-print.css" in report
+    script = client.get("/static/results.js")
+    assert "window.print()" in script.get_data(as_text=True)  # the button's handler (the CSP forbids inline ones)
+    script.close()
     assert "萌芽" in report and "精熟" in report  # every level with what it means
     assert len(_svgs(report)) == 2  # the score band and the dimension profile
     for url in ("/results/113/school/es-a", "/results/113/class/es-b-c1", "/results/113/student/es-b-c1-01",

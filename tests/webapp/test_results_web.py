@@ -64,3 +64,19 @@ def test_other_roles_get_403_and_researchers_pseudonyms(client, census) -> None:
     assert rows and not any(r["student"].startswith("es-") or r["school"].startswith("es-") for r in rows)
     assert client.get("/results/113/export.csv?level=nonsense").status_code == 400
     assert client.get("/results/999/export.csv?level=city").status_code == 404
+
+
+def test_researchers_download_the_responses_csv_others_get_403(client, census, db) -> None:  # type: ignore[no-untyped-def]
+    _login(client, "boss-b", "school-pass")
+    assert client.get("/results/113/responses.csv").status_code == 403
+    client.delete_cookie("session")
+    _login(client, "res", "research-pass")
+    assert "responses.csv" in client.get("/results").get_data(as_text=True)
+    rows = _rows(client.get("/results/113/responses.csv?grade=8"))
+    assert rows and {r["grade"] for r in rows} == {"8"}
+    assert list(rows[0])[:4] == ["student", "grade", "school", "gender"]
+    assert all(r["student"].startswith("S") and not r["school"].startswith("jh-") for r in rows)
+    bad = client.get("/results/113/responses.csv?grade=7")
+    assert bad.status_code == 400 and "no grade 7" in bad.get_data(as_text=True)
+    entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "responses.export")).all()
+    assert [(e.actor, e.target, e.detail["rows"]) for e in entries] == [("res", "web:113:responses.csv", len(rows))]

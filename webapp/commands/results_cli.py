@@ -7,7 +7,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .common import Context, cli_actor, echo_json, pass_ctx
+from .common import Context, cli_actor, echo_json, output_file, pass_ctx
 
 __all__ = ["demo_census_command", "responses_group", "results_group"]
 
@@ -122,7 +122,7 @@ def results_export(ctx: Context, window: str, level: str, fmt: str, out: str, ru
 
 @click.group("responses")
 def responses_group() -> None:
-    """Item scores collected outside the online test."""
+    """Item scores: import those collected outside the online test, export them for research."""
 
 
 @responses_group.command("import")
@@ -140,6 +140,47 @@ def responses_import(ctx: Context, path: str, window: str, form_id: int, replace
                                   actor=cli_actor())
     click.echo(f"imported {report.attempts} students ({report.answers} item scores) in {report.sessions} class "
                f"sessions; {report.replaced} earlier attempts replaced")
+
+
+@responses_group.command("export")
+@click.option("--window", "window", required=True, help="test window code, e.g. 113")
+@click.option("--form", "form_id", type=click.IntRange(1, 2**31 - 1), default=None, help="only attempts of this form")
+@click.option("--grade", type=click.IntRange(1, 12), default=None, help="only students of this grade")
+@click.option("--format", "fmt", type=click.Choice(["csv", "qti-results"]), default="csv", show_default=True,
+              help="csv: the file `ctcensus calibrate` reads; qti-results: a zip of QTI 3.0 assessmentResult "
+                   "documents, one per attempt")
+@click.option("--not-reached", type=click.Choice(["missing", "zero"]), default="missing", show_default=True,
+              help="CSV cells of items after a student's last answer: empty (as calibration reads them) or 0 "
+                   "(as the scoring run counts them)")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@pass_ctx
+def responses_export(ctx: Context, window: str, form_id: int | None, grade: int | None, fmt: str, not_reached: str,
+                     out: str, quiet: bool) -> None:
+    """Export item scores of every finished attempt, with stable pseudonyms (audited)."""
+    from assessment.responses_export import (
+        audit_responses_export,
+        select_responses,
+        write_qti_results,
+        write_responses_csv,
+    )
+
+    with output_file(out) as tmp, ctx.transaction() as session:
+        selection = select_responses(session, window, secret_key=ctx.settings.secret_key, form_id=form_id,
+                                     grade=grade)
+        with tqdm(total=selection.n_rows, desc="attempts", unit="attempt", disable=quiet, leave=False) as bar:
+            if fmt == "csv":
+                with tmp.open("w", newline="", encoding="utf-8") as fh:
+                    write_responses_csv(selection, fh, not_reached=not_reached, progress=bar.update)
+            else:
+                write_qti_results(session, selection, tmp, progress=bar.update)
+        audit_responses_export(session, cli_actor(), selection, fmt, out, not_reached=not_reached)
+    what = "attempts" if fmt == "csv" else "QTI 3.0 assessmentResult documents (zip)"
+    click.echo(f"wrote {selection.n_rows} {what} of window {selection.window_code} with "
+               f"{len(selection.item_ids)} items to {out}")
+    if fmt == "csv":
+        click.echo(f"calibrate it: ctcensus calibrate {out} --model auto --group-column grade --skip-column school "
+                   f"--skip-column gender --out params.csv")
 
 
 @click.command("demo-census")

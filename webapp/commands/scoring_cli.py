@@ -38,6 +38,8 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
 @click.option("--model", type=click.Choice(MODELS, case_sensitive=False), default="2pl", show_default=True,
               help="IRT model for every item; 'auto' = 2pl for 0/1 items, gpcm for partial credit.")
 @click.option("--group-column", default=None, help="Column with group labels (e.g. grade) for multigroup calibration.")
+@click.option("--skip-column", "skip_columns", multiple=True,
+              help="A column that describes persons, not an item (e.g. school, gender); repeatable.")
 @click.option("--reference-group", default=None, help="Group fixed at N(0,1); default: the lowest label.")
 @click.option("--anchors", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Parameters CSV of anchor items held fixed (matched by item name).")
@@ -48,12 +50,12 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
 @click.option("--se/--no-se", default=True, show_default=True, help="Compute standard errors (Louis).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def calibrate_command(
-    responses: str, model: str, group_column: str | None, reference_group: str | None, anchors: str | None,
-    out: str, max_iter: int, tol: float, se: bool, quiet: bool,
+    responses: str, model: str, group_column: str | None, skip_columns: tuple[str, ...], reference_group: str | None,
+    anchors: str | None, out: str, max_iter: int, tol: float, se: bool, quiet: bool,
 ) -> None:
     """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing)."""
     try:
-        table = read_responses_csv(responses, group_column=group_column)
+        table = read_responses_csv(responses, group_column=group_column, skip_columns=skip_columns)
         fixed = read_params_csv(anchors) if anchors else None
         if fixed is not None:
             missing = [n for n in fixed.item_names if n not in table.item_names]
@@ -118,12 +120,15 @@ def calibrate_command(
               help="Column with each person's group (e.g. grade): not an item; with EAP/MAP each group's "
                    "estimated mean and SD from PARAMS.groups.csv are its prior. Without it, a single-group "
                    "PARAMS.groups.csv (e.g. from --anchors) is everyone's prior.")
+@click.option("--skip-column", "skip_columns", multiple=True,
+              help="A column that describes persons, not an item (e.g. school, gender); repeatable.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV: id,theta,se,n_responses.")
-def score_command(responses: str, params_path: str, method: str, group_column: str | None, out: str) -> None:
+def score_command(responses: str, params_path: str, method: str, group_column: str | None,
+                  skip_columns: tuple[str, ...], out: str) -> None:
     """Estimate abilities for RESPONSES.csv with item parameters from --params."""
     try:
         params = read_params_csv(params_path)
-        table = read_responses_csv(responses, group_column=group_column)
+        table = read_responses_csv(responses, group_column=group_column, skip_columns=skip_columns)
         prior_mean, prior_sd, prior_note = _group_priors(table, params_path, method.lower())
         unknown = [n for n in params.item_names if n not in table.item_names]
         if unknown:

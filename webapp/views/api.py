@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from assessment import answers as answer_service
 from assessment import attempts as attempt_service
@@ -25,6 +26,7 @@ from assessment.models import Attempt
 from assessment.presence import Presence
 from assessment.throttle import TicketLoginThrottle
 from assessment.tickets import TokenClaims, normalize_ticket, read_token
+from item_bank import types as item_types
 
 from ..body import json_object
 from ..extensions import db_session, services
@@ -134,7 +136,7 @@ def _admitted(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @bp.post("/login")
 @_admitted
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     """Ticket → attempt id + bearer token (the clock starts later, at POST /attempt/start).
 
     A ticket that exists is always admitted (a prankster behind a school's NAT
@@ -146,13 +148,16 @@ def login():  # type: ignore[no-untyped-def]
     if not isinstance(raw, str) or len(raw) > 64 or not _encodable(raw):
         raise InvalidInput("send your ticket as {\"ticket\": \"ABCD-EFGH\"} (letters, digits and dashes)",
                            code="bad_ticket")
+    lang = _lang()
     throttle = _ticket_throttle()
     ticket = normalize_ticket(raw) or raw.strip().upper()[:16]
     try:
         throttle.before(ticket)
         db = db_session()
         now = utcnow()
-        fast = delivery.ticket_login(services().engine, raw, secret_key=services().settings.secret_key, now=now)
+        svc = services()
+        fast = delivery.ticket_login(svc.engine, svc.delivery, raw, secret_key=svc.settings.secret_key, lang=lang,
+                                     now=now)
         if fast is not None:  # an attempt that needs no change: read in one statement
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now)
@@ -168,11 +173,8 @@ def login():  # type: ignore[no-untyped-def]
     db.commit()
     attempt = result.attempt
     _presence().touch(attempt.session_id, attempt.id, now)
-    student = attempt.student
-    body = attempt_service.timer_view(attempt, now)
-    body.update({"token": result.token, "token_type": "Bearer",
-                 "student": {"name": student.display_name, "seat": student.seat_number,
-                             "class": attempt.session.school_class.name}})
+    body = attempt_service.attempt_view(db, attempt, lang=lang, now=now)
+    body.update({"token": result.token, "token_type": "Bearer"})
     return jsonify(body)
 
 
@@ -186,7 +188,7 @@ def _encodable(text: str) -> bool:
 
 @bp.get("/attempt")
 @_admitted
-def attempt():  # type: ignore[no-untyped-def]
+def attempt() -> ResponseReturnValue:
     """Status, clock, items (no keys) and every acknowledged answer."""
     claims = _claims()
     if claims is not None:
@@ -209,33 +211,50 @@ def attempt():  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
-def _clock_action(action: Callable[..., Any]):  # type: ignore[no-untyped-def]
-    """Lock the attempt, apply `action` (start or submit), commit, then answer with the clock."""
-    current = _current_attempt(for_update=True)
+def _clock_action(action: Callable[..., Any], *, document: bool = False) -> ResponseReturnValue:
+    """Lock the attempt, apply `action` (start or submit), commit, then answer with the clock.
+
+    With `document` the answer is the whole attempt document (`GET /attempt`'s body).
+    """
+    current = _current_attempt(for_update=True)  # authenticate first: no token is 401 whatever else is wrong
+    lang = _lang() if document else ""
     now = utcnow()
     action(current, now=now)
-    db_session().commit()
+    db = db_session()
+    db.commit()
     _presence().touch(current.session_id, current.id, now, active=True)  # start or submit: the student acted
+    if document:
+        return jsonify(attempt_service.attempt_view(db, current, lang=lang, now=now))
     return jsonify(attempt_service.timer_view(current, now))
 
 
 @bp.post("/attempt/start")
 @_admitted
-def start():  # type: ignore[no-untyped-def]
-    """Start the clock (idempotent: a second start returns the same deadline); answers with the clock."""
+def start() -> ResponseReturnValue:
+    """Start the clock (idempotent: a second start returns the same deadline); answers with the attempt document.
+
+    The document carries the items, which the server sends only once the clock runs, so
+    the player needs no `GET /attempt` after the start.
+    """
     claims = _claims()
     if claims is not None:
+        try:
+            lang = _lang()
+        except InvalidInput:
+            lang = ""  # judged below, after the full authentication
         now = utcnow()
-        fast = delivery.start_fast(services().engine, claims.attempt_id, claims.token_version, now=now)
+        svc = services()
+        fast = delivery.start_fast(svc.engine, svc.delivery, claims.attempt_id, claims.token_version, lang=lang,
+                                   now=now) if lang else None
         if fast is not None:  # the first start of a signed-in attempt, in one statement
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now, active=True)
             return jsonify(body)
-    return _clock_action(attempt_service.start_attempt)
+    return _clock_action(attempt_service.start_attempt, document=True)
 
 
 @bp.post("/attempt/heartbeat")
-def heartbeat():  # type: ignore[no-untyped-def]
+def heartbeat() -> ResponseReturnValue:
     """The client is alive and shows `current_item`; answers with the clock (pause, extra time)."""
     fast = _heartbeat_fast()
     if fast is not None:
@@ -278,7 +297,7 @@ def _heartbeat_fast() -> Response | None:
 
 
 @bp.put("/attempt/answers/<item_id>")
-def save_answer(item_id: str):  # type: ignore[no-untyped-def]
+def save_answer(item_id: str) -> ResponseReturnValue:
     """Upsert one answer if its seq is newer; commit; then acknowledge {item_id, seq}."""
     # Authenticate first (no token is 401 whatever the body), but receive the upload before the
     # attempt row is locked, so a slow client never holds the lock.
@@ -332,13 +351,24 @@ def _save_answer_fast(item_id: str) -> Response | None:
 
 
 @bp.post("/attempt/submit")
-def submit():  # type: ignore[no-untyped-def]
+def submit() -> ResponseReturnValue:
     """End the attempt (idempotent: submitting twice answers the same)."""
+    claims = _claims()
+    if claims is not None:
+        now = utcnow()
+        fast = delivery.submit_fast(services().engine, claims.attempt_id, claims.token_version, now=now)
+        if fast is not None:  # a running, on-time attempt of an open session, in one statement
+            body, ref = fast
+            _presence().touch(ref.session_id, ref.attempt_id, now, active=True)
+            return jsonify(body)
     return _clock_action(attempt_service.submit_attempt)
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> ResponseReturnValue:
     """This API's OpenAPI 3 document."""
     with OPENAPI_PATH.open(encoding="utf-8") as fh:
-        return jsonify(json.load(fh))
+        doc = json.load(fh)
+    # the item types come from their registry, the one list of them
+    doc["components"]["schemas"]["Item"]["properties"]["type"]["enum"] = list(item_types.names())
+    return jsonify(doc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from assessment.errors import Forbidden, NotFound, Unauthorized
 from assessment.models import TestWindow, User
@@ -45,7 +46,7 @@ def _cache() -> SnapshotCache[CityOverview]:
         cache = SnapshotCache(svc.redis, svc.redis_prefix, encode=CityOverview.to_json, decode=CityOverview.from_json,
                               max_age=float(_config("CACHE_SECONDS", CACHE_SECONDS)))
         current_app.extensions["ctcensus.overview_cache"] = cache
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def _window() -> TestWindow | None:
@@ -83,7 +84,7 @@ def _model(level: str, unit: str | None) -> tuple[TestWindow | None, dict[str, A
     return window, model, overview
 
 
-def _page(level: str, unit: str | None = None):  # type: ignore[no-untyped-def]
+def _page(level: str, unit: str | None = None) -> ResponseReturnValue:
     window, model, overview = _model(level, unit)
     lang = current_language()
     api = {"city": url_for("overview.api_city"),
@@ -108,21 +109,21 @@ def _page(level: str, unit: str | None = None):  # type: ignore[no-untyped-def]
 
 @bp.get("")
 @role_required(*READER_ROLES)
-def city():  # type: ignore[no-untyped-def]
+def city() -> ResponseReturnValue:
     """Every district: students by state, classes not yet tested, schools with problems."""
     return _page("city")
 
 
 @bp.get("/districts/<source_id>")
 @role_required(*READER_ROLES)
-def district(source_id: str):  # type: ignore[no-untyped-def]
+def district(source_id: str) -> ResponseReturnValue:
     """A district's schools."""
     return _page("district", source_id)
 
 
 @bp.get("/schools/<source_id>")
 @role_required(*READER_ROLES)
-def school(source_id: str):  # type: ignore[no-untyped-def]
+def school(source_id: str) -> ResponseReturnValue:
     """A school's class sessions (admins get links to each session's live view) and its classes not yet tested."""
     return _page("school", source_id)
 
@@ -137,7 +138,7 @@ def _reader() -> User:
     return user
 
 
-def _json(level: str, unit: str | None = None):  # type: ignore[no-untyped-def]
+def _json(level: str, unit: str | None = None) -> ResponseReturnValue:
     _reader()
     window, model, _unused = _model(level, unit)
     if window is None or model is None:
@@ -151,16 +152,16 @@ def _json(level: str, unit: str | None = None):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/city")
-def api_city():  # type: ignore[no-untyped-def]
+def api_city() -> ResponseReturnValue:
     """The city page's figures and tables as JSON (what the page polls)."""
     return _json("city")
 
 
 @bp.get("/api/districts/<source_id>")
-def api_district(source_id: str):  # type: ignore[no-untyped-def]
+def api_district(source_id: str) -> ResponseReturnValue:
     return _json("district", source_id)
 
 
 @bp.get("/api/schools/<source_id>")
-def api_school(source_id: str):  # type: ignore[no-untyped-def]
+def api_school(source_id: str) -> ResponseReturnValue:
     return _json("school", source_id)

@@ -40,16 +40,10 @@ PRACTICE_ITEM: dict[str, Any] = {
 }
 
 # Files the Service Worker precaches so that a reload without network still shows the player.
+# Every module of the player: main.js and its parts (screens/, one module per item type in types/).
 SHELL_ASSETS = (
     "player.css",
-    "main.js",
-    "api.js",
-    "clock.js",
-    "dom.js",
-    "i18n.js",
-    "items.js",
-    "storage.js",
-    "sync.js",
+    *sorted(path.relative_to(STATIC_DIR).as_posix() for path in STATIC_DIR.rglob("*.js") if path.name != "sw.js"),
 )
 
 CSP = (

@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from assessment import proctoring
 from assessment import sessions as session_service
@@ -110,7 +111,7 @@ def _actor() -> tuple[str, str]:
 
 @bp.get("")
 @role_required("proctor", "school_admin")
-def console():  # type: ignore[no-untyped-def]
+def console() -> ResponseReturnValue:
     """Today's and open sessions, and the form to open a session for a class."""
     return _console()
 
@@ -122,7 +123,7 @@ def _int_or_none(text: str) -> int | None:
 
 @bp.post("/sessions")
 @role_required("proctor", "school_admin")
-def open_session():  # type: ignore[no-untyped-def]
+def open_session() -> ResponseReturnValue:
     """Open a session for a class (CSRF form post), then go to its live view; bad input shows the form again."""
     check_csrf()
     values = {k: request.form.get(k, "").strip() for k in ("class_id", "form_id", "minutes", "window")}
@@ -158,7 +159,7 @@ def console_messages(lang: str) -> dict[str, str]:
 
 @bp.get("/sessions/<id:session_id>")
 @role_required("proctor", "school_admin")
-def live(session_id: int):  # type: ignore[no-untyped-def]
+def live(session_id: int) -> ResponseReturnValue:
     """The live class view: one row per student, refreshed from the status JSON every few seconds."""
     test_session = _session_for_staff(session_id)
     lang = current_language()
@@ -182,7 +183,7 @@ def live(session_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/sessions/<id:session_id>/tickets")
 @role_required("proctor", "school_admin")
-def tickets(session_id: int):  # type: ignore[no-untyped-def]
+def tickets(session_id: int) -> ResponseReturnValue:
     """A printable sheet: one cut-out card per student with name, seat, class, ticket and URL."""
     test_session = _session_for_staff(session_id)
     rows = session_service.ticket_sheet(db_session(), test_session.id)
@@ -192,7 +193,7 @@ def tickets(session_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/sessions/<id:session_id>/status")
-def status(session_id: int):  # type: ignore[no-untyped-def]
+def status(session_id: int) -> ResponseReturnValue:
     """Live status of the class: joined, in progress, current item, answered, last saved, idle, done."""
     test_session = _session_for_staff(session_id)
     svc = services()
@@ -207,7 +208,7 @@ def _json() -> dict[str, Any]:
 
 
 @bp.post("/api/sessions/<id:session_id>/<any(pause, resume, close):action>")
-def session_action(session_id: int, action: str):  # type: ignore[no-untyped-def]
+def session_action(session_id: int, action: str) -> ResponseReturnValue:
     """Pause, resume or close a session (CSRF token in the X-CSRF-Token header)."""
     _staff_user()
     check_csrf()
@@ -222,7 +223,7 @@ def session_action(session_id: int, action: str):  # type: ignore[no-untyped-def
 
 
 @bp.post("/api/attempts/<id:attempt_id>/<any(extend, lock, unlock):action>")
-def attempt_action(attempt_id: int, action: str):  # type: ignore[no-untyped-def]
+def attempt_action(attempt_id: int, action: str) -> ResponseReturnValue:
     """Extend one student's time ({"seconds": n} or {"minutes": n}), lock or unlock them."""
     _staff_user()  # authenticate, and check the CSRF token, before the attempt is looked up (and locked)
     check_csrf()

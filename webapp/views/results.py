@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from assessment.access import RESULT_ROLES, Scope
 from assessment.dashboards import Page, city_page, class_page, district_page, school_page, student_report
-from assessment.errors import NotFound
+from assessment.errors import Forbidden, NotFound
 from assessment.models import District, School, SchoolClass, ScoreRun
+from assessment.responses_export import audit_responses_export, select_responses, write_responses_csv
 from assessment.results import current_run
 from assessment.results_export import BREAKDOWNS, LEVELS, audit_export, result_table, write_table
 from assessment.windows import list_windows
@@ -30,10 +31,18 @@ _MIME = {"csv": "text/csv; charset=utf-8",
 KINDS = ("district", "school", "class", "student")
 
 
+# The pages show roster names and item text: scripts only from this site, so a name that slipped past
+# escaping could still run nothing (charts carry style attributes, hence inline styles are allowed).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
 @bp.after_request
 def _private(response: Response) -> Response:
     """Results name schools, classes and children: never kept by a shared computer's browser or a proxy."""
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
     return response
 
 
@@ -196,8 +205,13 @@ def export(code: str, fmt: str) -> Response:
     wanted = request.args.get("school")
     school_id = None
     if wanted is not None:
+        if scope.pseudonymous:  # a real school id as the filter would tie that school to its pseudonym
+            raise Forbidden("researchers' exports are pseudonymous and cover the whole city; "
+                            "leave out ?school= (the rows name each school by its pseudonym)")
         school_id = session.scalar(select(School.id).where(School.source_id == wanted))
         if school_id is None:
+            if not scope.sees_all:  # as the dashboards do: unknown and foreign schools answer alike
+                raise Forbidden("you can only see results of your own school")
             abort(404, description=f"no school {wanted!r}")
         scope.check_school(school_id)
     run = current_run(session, code)
@@ -213,3 +227,19 @@ def export(code: str, fmt: str) -> Response:
     response = send_file(buf, mimetype=_MIME[fmt], as_attachment=True,
                          download_name=f"ctcensus-{code}-{level}.{fmt}")
     return response
+
+
+@bp.get("/<code>/responses.csv")
+@role_required("researcher", "bureau")
+def responses(code: str) -> Response:
+    """The window's item scores with pseudonyms, as `ctcensus responses export` writes them (audited)."""
+    session = db_session()
+    selection = select_responses(session, code, secret_key=services().settings.secret_key,
+                                 form_id=request.args.get("form", type=int), grade=request.args.get("grade", type=int))
+    text = io.StringIO(newline="")
+    write_responses_csv(selection, text)
+    user = current_user()
+    audit_responses_export(session, user.username if user else "?", selection, "csv", f"web:{code}:responses.csv")
+    session.commit()
+    return send_file(io.BytesIO(text.getvalue().encode("utf-8")), mimetype=_MIME["csv"], as_attachment=True,
+                     download_name=f"ctcensus-{code}-responses.csv")

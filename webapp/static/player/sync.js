@@ -40,6 +40,7 @@ export class AnswerSync {
     this.closed = false;
     this.waiters = [];
     this.sendAnsweredAt = true;
+    this.lastAckAt = 0;    // Date.now() of the last acknowledged save: the attempt was open then
     this._onOnline = () => { this.failures = 0; this.flush(); };
     this._onOffline = () => { this.online = false; this.onChange(); };
     window.addEventListener('online', this._onOnline);
@@ -203,6 +204,7 @@ export class AnswerSync {
       return undefined;
     }
     this.online = true;
+    this.lastAckAt = Date.now();
     const seq = Number(ack && ack.seq) || entry.seq;
     const prev = this.acked[itemId];
     if (!prev || prev.seq <= seq) {
