@@ -300,6 +300,16 @@ class EmbeddedRedis:
                 return process, Path(socket_file).parent / "redis.config"
         raise RuntimeError(f"no redis-server listening on {socket_file}")
 
+    def _wait_started(self, deadline: float, sleep: Callable[[float], None]) -> psutil.Process:
+        """The restarted server, once it shows its socket in its title (it daemonizes first, then names itself)."""
+        while True:
+            try:
+                return self._find()[0]
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                sleep(0.05)
+
     def restart(self, down: float = REDIS_DOWN_SECONDS, sleep: Callable[[float], None] = time.sleep) -> str:
         """SIGKILL the embedded redis-server, `down` seconds down, start it again with its configuration file."""
         process, config = self._find()
@@ -308,7 +318,7 @@ class EmbeddedRedis:
         sleep(down)
         began = time.monotonic()
         subprocess.run([exe, str(config)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        new, _ = self._find()  # it daemonizes once it has bound the socket
+        new = self._wait_started(time.monotonic() + START_SECONDS, sleep)
         return (f"SIGKILL to the embedded redis-server (pid {pid}), down {down:g} s, started again (empty, "
                 f"pid {new.pid}) on the same socket in {time.monotonic() - began:.1f} s")
 
