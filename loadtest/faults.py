@@ -42,7 +42,7 @@ from pathlib import Path
 import psutil
 
 __all__ = ["DROP_SECONDS", "FAULT_KINDS", "REDIS_DOWN_SECONDS", "EmbeddedRedis", "FaultRecord", "FaultSpec",
-           "FaultWindow", "PrivatePostgres", "PrivateRedis", "Request", "ServiceUnavailable", "fault_windows",
+           "FaultWindow", "PrivatePostgres", "PrivateRedis", "Request", "ServiceUnavailable", "cut_short", "fault_windows",
            "format_window", "gunicorn_workers", "in_any_window", "kill_worker", "parse_fault"]
 
 FAULT_KINDS = ("kill-worker", "restart-redis", "restart-postgres", "drop-connections")
@@ -59,6 +59,15 @@ class ServiceUnavailable(RuntimeError):
 class FaultSpec:
     kind: str
     at: float  # seconds after the run's start
+
+
+def cut_short(content_length: str | None, body: bytes | None) -> bool:
+    """Whether a reply's body is shorter than its Content-Length: the connection closed mid-body (a worker
+    killed while answering). A browser's fetch fails then, and the player retries as after a network error."""
+    try:
+        return content_length is not None and len(body or b"") < int(content_length)
+    except ValueError:
+        return False
 
 
 def parse_fault(text: str) -> FaultSpec:

@@ -53,8 +53,10 @@ from urllib.parse import urlencode
 import gevent
 from gevent.event import Event
 from locust import FastHttpUser, User, constant, task
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 from locust.exception import StopUser
 
+from .faults import cut_short
 from .plan import heartbeat_seconds, make_response
 from .referee import AckLedger
 
@@ -147,6 +149,15 @@ class Reply:
         return self.status == 0 or self.status >= 500
 
 
+def _body_cut(response: Any) -> bool:
+    """Whether the body of a reply whose headers arrived was cut off (or could not be read at all)."""
+    try:
+        body = response.content
+    except FAILURE_EXCEPTIONS:
+        return True
+    return cut_short(response.headers.get("Content-Length"), body)
+
+
 def _retry_after(response: Any) -> float | None:
     if response.status_code not in (429, 503) or not response.headers:
         return None
@@ -192,7 +203,10 @@ class _Client(FastHttpUser):
         while True:
             with self.client.request(method, url, name=name, catch_response=True, **kwargs) as r:
                 status = r.status_code or 0
-                if status == 0 and resends < MAX_RESENDS and type(getattr(r, "error", None)).__name__ in _CLOSED:
+                closed = status == 0 and type(getattr(r, "error", None)).__name__ in _CLOSED
+                if status and r.headers and _body_cut(r):
+                    closed = True  # the headers came, then the connection closed: no reply either
+                if closed and resends < MAX_RESENDS:
                     r.request_meta["context"]["resent"] = True  # RequestLog counts it apart, untimed
                     r.success()
                     resends += 1

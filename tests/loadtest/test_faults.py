@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.faults import FaultRecord, FaultSpec, Request, fault_windows, format_window, parse_fault
+from loadtest.faults import FaultRecord, FaultSpec, Request, cut_short, fault_windows, format_window, parse_fault
 from loadtest.report import errors_outside
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,3 +90,12 @@ def test_only_real_errors_outside_the_windows_fail_a_fault_run() -> None:
     ]
     windows = fault_windows([fault], timeline, window=10.0)
     assert errors_outside(timeline, windows) == 2
+
+
+def test_a_reply_cut_off_mid_body_is_no_reply() -> None:
+    """A worker killed while answering leaves headers and part of a body: a browser's fetch fails, so it is re-sent."""
+    assert cut_short("120", b'{"token": "abc"')
+    assert cut_short("10", None)
+    assert not cut_short("15", b'{"token": "abc"}'[:15])
+    assert not cut_short(None, b"")  # no Content-Length (chunked): nothing to compare
+    assert not cut_short("many", b"")
