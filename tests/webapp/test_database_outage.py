@@ -59,3 +59,25 @@ def test_other_database_errors_stay_errors(app) -> None:  # type: ignore[no-unty
 
     with pytest.raises(IntegrityError):  # TESTING propagates it: a bug, never dressed up as an outage
         app.test_client().get("/_boom")
+
+
+def test_a_database_lost_after_the_response_is_made_does_not_turn_it_into_a_500(app) -> None:  # type: ignore[no-untyped-def]
+    """The request's transaction is open (it read), then PostgreSQL drops its connection (a restart) before
+    the teardown's rollback: the response stands. Found by the fault proof: gunicorn's own 500 page."""
+    from sqlalchemy import text
+
+    from webapp.extensions import db_session, services
+
+    if app.extensions["ctcensus"].engine.dialect.name != "postgresql":
+        pytest.skip("needs a PostgreSQL server to drop the connection (DATABASE_URL=postgresql://...)")
+
+    @app.get("/_read_then_lose_the_database")
+    def read_then_lose() -> str:
+        pid = db_session().execute(text("SELECT pg_backend_pid()")).scalar_one()  # opens the transaction
+        with services().engine.connect() as other:  # another backend ends ours, as a restart does
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        return "read"
+
+    response = app.test_client().get("/_read_then_lose_the_database")
+    assert response.status_code == 200 and response.data == b"read"
