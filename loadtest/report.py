@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .faults import FaultWindow, Request, format_window, in_any_window
 from .referee import AnswerVerdict
 
-__all__ = ["EndpointStats", "LoadSummary", "RequestLog", "failure_reasons", "format_summary", "percentile",
-           "summary_json"]
+__all__ = ["EndpointStats", "LoadSummary", "RequestLog", "errors_outside", "failure_reasons", "format_summary",
+           "percentile", "summary_json"]
 
 SHOWN_PROBLEMS = 10  # missing answers etc. listed by name; the rest are counted
 
@@ -42,6 +44,8 @@ class RequestLog:
         self._by_name: dict[str, _Endpoint] = {}
         self.problems: Counter[str] = Counter()  # failure messages, for the report
         self.resent = 0  # requests sent again after the server had closed the kept-alive connection
+        self.t0 = time.monotonic()  # the run's start: the timeline counts seconds from it
+        self.timeline: list[Request] = []  # every request with its times and status, for the fault windows
 
     def record(self, name: str, milliseconds: float, *, failure: str | None = None, status: int = 200) -> None:
         """One request; a failure is an *error* when the server failed (5xx) or the connection did (status 0)."""
@@ -56,11 +60,15 @@ class RequestLog:
     def on_request(self, name: str, response_time: float, response: Any = None, exception: Any = None,
                    context: dict[str, Any] | None = None, **_kw: Any) -> None:
         """locust `request` event listener (a request the scenario sent again is counted, not timed)."""
+        ended = time.monotonic() - self.t0
+        started = ended - float(response_time or 0.0) / 1000
+        status = int(getattr(response, "status_code", 0) or 0)
         if context and context.get("resent"):
             self.resent += 1
+            self.timeline.append(Request(name, started, ended, 0, failed=False, resent=True))
             return
-        status = int(getattr(response, "status_code", 0) or 0)
         failure = None if exception is None else (str(exception) or type(exception).__name__)
+        self.timeline.append(Request(name, started, ended, status, failed=failure is not None))
         self.record(name, float(response_time or 0.0), failure=failure, status=status)
 
     def endpoints(self) -> list[EndpointStats]:
@@ -97,6 +105,8 @@ class LoadSummary:
     user_errors: tuple[str, ...] = ()  # exceptions raised in the simulated users (a scenario bug)
     problems: tuple[tuple[str, int], ...] = ()  # the most frequent failure messages with their counts
     server_exit: int | None = None  # the exit status of `ctcensus serve` if it stopped during the run
+    faults: tuple[FaultWindow, ...] = ()  # a fault run: each fault and what the clients saw around it
+    errors_outside_faults: int = 0  # a fault run: 5xx / connection errors that ended outside every fault's window
 
     @property
     def requests(self) -> int:
@@ -122,7 +132,7 @@ class LoadSummary:
 def failure_reasons(summary: LoadSummary, max_error_rate: float = 0.0) -> list[str]:
     """Why the run fails (empty: it passes): lost answers, errors above the threshold, other failed requests."""
     a = summary.answers
-    reasons = []
+    reasons = _fault_reasons(summary) if summary.faults else []
     if summary.server_exit is not None:
         reasons.append(f"the server stopped during the run (ctcensus serve exit status {summary.server_exit}; "
                        "--keep keeps its server.log)")
@@ -132,7 +142,7 @@ def failure_reasons(summary: LoadSummary, max_error_rate: float = 0.0) -> list[s
         reasons.append(f"{len(a.duplicates)} (attempt, item) pairs stored more than once")
     if a.submitted_stored < a.submits_acknowledged:
         reasons.append(f"{a.submits_acknowledged - a.submitted_stored} acknowledged submits are not stored")
-    if summary.error_rate > max_error_rate:
+    if not summary.faults and summary.error_rate > max_error_rate:
         reasons.append(f"{summary.errors} requests failed with a 5xx or connection error "
                        f"({summary.error_rate:.2%} > --max-error-rate {max_error_rate:.2%})")
     others = summary.failures - summary.errors
@@ -142,6 +152,30 @@ def failure_reasons(summary: LoadSummary, max_error_rate: float = 0.0) -> list[s
         reasons.append(f"{len(summary.user_errors)} exceptions in the simulated users, e.g. {summary.user_errors[0]}")
     if a.acknowledged == 0:
         reasons.append("no answer was acknowledged (run longer, or with a shorter --think)")
+    return reasons
+
+
+def _fault_reasons(summary: LoadSummary) -> list[str]:
+    """A fault run may see errors only in its faults' windows; each fault must be followed by a success,
+    a killed worker replaced, and every seated student must resume."""
+    reasons = []
+    if summary.errors_outside_faults:
+        reasons.append(f"{summary.errors_outside_faults} requests failed with a 5xx or connection error outside "
+                       "every fault's window")
+    for w in summary.faults:
+        r = w.record
+        if r.skipped or r.started is None:
+            continue
+        if r.detail.startswith("FAILED"):
+            reasons.append(f"{r.spec.kind}@{r.spec.at:g}: {r.detail}")
+        if "NO replacement" in r.detail:
+            reasons.append(f"{r.spec.kind}@{r.spec.at:g}: gunicorn did not replace the killed worker")
+        if w.first_success is None:
+            reasons.append(f"{r.spec.kind}@{r.spec.at:g}: no request succeeded after the fault")
+    seated, resumed = summary.client.get("seated", 0), summary.client.get("resumed", 0)
+    if resumed < seated:
+        reasons.append(f"{seated - resumed} of {seated} students could not resume (sign in again and find every "
+                       "acknowledged answer)")
     return reasons
 
 
@@ -182,6 +216,12 @@ def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
         lines.append(f"{e.name:<20} {e.count:>9} {e.failures:>9} {e.errors:>7} {_ms(e.p50_ms):>8} "
                      f"{_ms(e.p95_ms):>8} {_ms(e.p99_ms):>8}")
     lines += [f"  failed {n}x: {message}" for message, n in summary.problems[:SHOWN_PROBLEMS]]
+    lines += [format_window(w) for w in summary.faults]
+    if summary.faults:
+        lines.append(f"errors outside the fault windows: {summary.errors_outside_faults}")
+        c = summary.client
+        lines.append(f"students resumed: {c.get('resumed', 0)} of {c.get('seated', 0)} seated (signed in again "
+                     "before submitting; GET /attempt held every acknowledged answer)")
     lines.append(_answers_line(summary.answers))
     lines.append("saves acknowledged: " + ", ".join(f"{kind} {n}" for kind, n in summary.saves.items()))
     if summary.client:
@@ -216,6 +256,26 @@ def summary_json(summary: LoadSummary, max_error_rate: float = 0.0) -> dict[str,
         "user_errors": list(summary.user_errors),
         "server_exit": summary.server_exit,
         "problems": [{"message": m, "count": n} for m, n in summary.problems],
+        "faults": [_window_json(w) for w in summary.faults],
+        "errors_outside_faults": summary.errors_outside_faults,
         "passed": not reasons,
         "failure_reasons": reasons,
     }
+
+
+def _window_json(w: FaultWindow) -> dict[str, Any]:
+    r = w.record
+    return {"kind": r.spec.kind, "at": r.spec.at, "started": r.started, "ended": r.ended, "detail": r.detail,
+            "skipped": r.skipped, "window": [round(w.start, 3), round(w.end, 3)], "requests": w.requests,
+            "statuses": w.statuses, "errors": w.errors, "longest_wait": round(w.longest_wait, 3),
+            "errors_until": w.errors_until, "first_success": w.first_success, "cut_off": w.dropped}
+
+
+def errors_outside(timeline: Sequence[Request], windows: Sequence[FaultWindow]) -> int:
+    """5xx and connection errors (waited out included) that ended outside every fault's window.
+
+    A request sent again because the server had closed an idle kept-alive connection is no error
+    there: that happens in every run (gunicorn's keep-alive is shorter than a think time) and is
+    counted apart; inside a fault's window it is shown as what the clients saw.
+    """
+    return sum(1 for r in timeline if r.error and not r.resent and not in_any_window(r, windows))

@@ -3,6 +3,12 @@
 Exit status 0 when every acknowledged answer is stored and no request failed
 (5xx and connection errors up to `--max-error-rate`); 1 otherwise; 2 for bad
 options or a stack that would not start; 130 when interrupted.
+
+With `--fault KIND@SECONDS` (loadtest/faults.py) the stack suffers each fault
+at its second; 5xx and connection errors are then allowed only within
+`--fault-window` seconds after a fault, every fault must be followed by a
+success, and every student must resume (sign in again and find every
+acknowledged answer) before it submits.
 """
 from __future__ import annotations
 
@@ -21,9 +27,18 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from .faults import DROP_SECONDS, FaultRecord, FaultSpec, fault_windows, kill_worker, parse_fault
 from .plan import default_think, login_offsets, parse_think
 from .referee import judge, read_stored
-from .report import SHOWN_PROBLEMS, LoadSummary, RequestLog, failure_reasons, format_summary, summary_json
+from .report import (
+    SHOWN_PROBLEMS,
+    LoadSummary,
+    RequestLog,
+    errors_outside,
+    failure_reasons,
+    format_summary,
+    summary_json,
+)
 from .scenario import CensusState, ProctorPlan, StudentPlan, user_classes
 from .stack import Stack, StackError, open_stack, stop_server
 
@@ -46,6 +61,8 @@ class RunOptions:
     max_error_rate: float = 0.0
     keep: bool = False
     as_json: bool = False
+    faults: tuple[FaultSpec, ...] = ()
+    fault_window: float = 10.0  # seconds after a fault's end in which its errors are counted as its own
 
 
 _STARTED = time.monotonic()
@@ -78,9 +95,11 @@ class _NotAboutSpawnRate(logging.Filter):
         return "spawn rate is very high" not in record.getMessage()
 
 
-def drive(url: str, state: CensusState, duration: float, grace: float = END_GRACE_SECONDS
-          ) -> tuple[RequestLog, float, list[str]]:
+def drive(url: str, state: CensusState, duration: float, grace: float = END_GRACE_SECONDS,
+          during: Callable[[], None] | None = None) -> tuple[RequestLog, float, list[str]]:
     """Run the users for `duration` s, then let them wind up (students submit); the log, seconds, user errors.
+
+    `during` runs in a greenlet of its own from the start (the fault schedule) and is waited for at the end.
 
     With `state.sitting` set, students end by themselves (sign-in + sitting), so `duration` should cover
     the last sign-in plus the sitting; whoever is left then is asked to wind up.
@@ -94,9 +113,13 @@ def drive(url: str, state: CensusState, duration: float, grace: float = END_GRAC
     users = sum(c.fixed_count for c in env.user_classes)
     logging.getLogger("locust.runners").addFilter(_NotAboutSpawnRate())
     state.start()
+    log.t0 = state.t0
+    side = gevent.spawn(during) if during else None
     try:
         runner.start(users, spawn_rate=users)  # all at once: each user waits for its own moment
         gevent.sleep(duration)
+        if side is not None:
+            side.join()  # a fault still under way ends before the students are asked to wind up
         state.ending.set()
         ends = time.monotonic() + grace
         while runner.user_count and time.monotonic() < ends:
@@ -104,7 +127,55 @@ def drive(url: str, state: CensusState, duration: float, grace: float = END_GRAC
     finally:
         seconds = time.monotonic() - state.t0
         runner.quit()
+        if side is not None:
+            side.kill()
     return log, seconds, errors
+
+
+def _do_fault(stack: Stack, state: CensusState, spec: FaultSpec) -> str:
+    """Do one fault to the running stack; what was done, in words (RuntimeError: it could not be done)."""
+    if spec.kind == "kill-worker":
+        first = stack.servers[0].process  # with several hosts, a worker of the first
+        assert first is not None
+        return kill_worker(first.pid, stack.workers)
+    if spec.kind == "restart-redis":
+        if stack.restartable_redis is None:
+            raise RuntimeError("no restartable Redis")
+        return stack.restartable_redis.restart()
+    if spec.kind == "restart-postgres":
+        if stack.restartable_postgres is None:
+            raise RuntimeError("no restartable PostgreSQL")
+        return stack.restartable_postgres.restart()
+    before = len(state.dropped)
+    state.drop_until = time.monotonic() + DROP_SECONDS
+    gevent.sleep(DROP_SECONDS)
+    return (f"for {DROP_SECONDS:g} s each save was sent on a socket of its own and closed by the client right "
+            f"after sending ({len(state.dropped) - before} saves), then re-sent with the same seq")
+
+
+def fault_schedule(stack: Stack, state: CensusState, records: list[FaultRecord]) -> Callable[[], None]:
+    """The greenlet's body: each fault at its second (unless the run ends first), noted in `records`."""
+    def run_faults() -> None:
+        for record in records:
+            reason = stack.unavailable.get(record.spec.kind)
+            if reason:
+                record.skipped = reason
+                _say(f"fault {record.spec.kind}@{record.spec.at:g} SKIPPED: {reason}")
+        for record in sorted(records, key=lambda r: r.spec.at):
+            if record.skipped:
+                continue
+            if not state.wait_until(record.spec.at):
+                return
+            record.started = time.monotonic() - state.t0
+            _say(f"fault {record.spec.kind}@{record.spec.at:g}: starting")
+            try:
+                record.detail = _do_fault(stack, state, record.spec)
+            except Exception as exc:  # the run goes on; the report says the fault failed
+                record.detail = f"FAILED to do the fault: {type(exc).__name__}: {exc}"
+            record.ended = time.monotonic() - state.t0
+            _say(f"fault {record.spec.kind}@{record.spec.at:g}: {record.detail}")
+
+    return run_faults
 
 
 def run(options: RunOptions) -> LoadSummary:
@@ -115,15 +186,19 @@ def run(options: RunOptions) -> LoadSummary:
     with ExitStack() as cleanup:
         stack = open_stack(cleanup, students=options.students, workers=options.workers, duration=options.duration,
                            database=database, redis_url=redis_url, keep=options.keep,
-                           bureau=bool(options.overview_url), say=_say, hosts=options.hosts)
+                           bureau=bool(options.overview_url), say=_say, hosts=options.hosts,
+                           restart=frozenset(f.kind for f in options.faults))
         students, proctors, n_classes = _plans(stack, options.students, options.rate)
         state = CensusState(students, think=think, sitting=options.duration, proctors=proctors,
                             overview_url=options.overview_url, bureau=stack.bureau_login,
                             hosts=stack.urls if options.hosts > 1 else ())
+        state.resume_check = bool(options.faults)
+        records = [FaultRecord(spec) for spec in options.faults]
         last_wave = max(p.login_at for p in students)
         _say(f"running {len(students)} students (signing in over {last_wave:.0f} s, each sitting "
              f"{options.duration:g} s) and {len(proctors)} proctors against {', '.join(stack.urls)}")
-        log, seconds, user_errors = drive(stack.url, state, last_wave + options.duration)
+        log, seconds, user_errors = drive(stack.url, state, last_wave + options.duration,
+                                          during=fault_schedule(stack, state, records) if records else None)
         exits = [s.process.poll() for s in stack.servers if s.process is not None]
         server_exit = next((e for e in exits if e is not None), None)  # None: all still serving, as they should be
         for server in stack.servers:
@@ -134,13 +209,16 @@ def run(options: RunOptions) -> LoadSummary:
                "schools": len({s["school"] for s in stack.sessions[:n_classes]}), "proctors": len(proctors),
                "duration": options.duration, "rate": options.rate, "think": list(think), "workers": options.workers,
                "hosts": options.hosts,
-               "database": stack.database, "redis": stack.redis, "overview_url": options.overview_url}
+               "database": stack.database, "redis": stack.redis, "overview_url": options.overview_url,
+               "faults": [f"{f.kind}@{f.at:g}" for f in options.faults]}
+    windows = fault_windows(records, log.timeline, options.fault_window, [t - state.t0 for t in state.dropped])
     saves = {kind: state.counts.pop(kind, 0) for kind in ("first", "changed", "same seq again", "after an error")}
     client = {"reloads": 0, "waited (Retry-After)": 0, **state.counts,
               "resent on a closed keep-alive connection": log.resent}
     return LoadSummary(setting=setting, seconds=seconds, endpoints=tuple(log.endpoints()), answers=verdict,
                        saves=saves, client=client, user_errors=tuple(user_errors), server_exit=server_exit,
-                       problems=tuple(log.problems.most_common(SHOWN_PROBLEMS)))
+                       problems=tuple(log.problems.most_common(SHOWN_PROBLEMS)), faults=tuple(windows),
+                       errors_outside_faults=errors_outside(log.timeline, windows) if windows else 0)
 
 
 def _interrupt_main(main: Any) -> Callable[..., None]:
@@ -185,6 +263,12 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
                                           "overview); skipped when unset")
     p.add_argument("--max-error-rate", type=float, default=0.0,
                    help="share of requests allowed to fail with a 5xx or connection error (default 0)")
+    p.add_argument("--fault", dest="faults", action="append", default=[], metavar="KIND@SECONDS",
+                   help="do a fault at that second of the run: kill-worker, restart-redis, restart-postgres (a "
+                        "private server is started for these two), drop-connections; repeatable")
+    p.add_argument("--fault-window", type=float, default=10.0,
+                   help="seconds after a fault's end in which errors are the fault's (default 10); a fault run "
+                        "fails on any other error")
     p.add_argument("--keep", action="store_true", help="keep the instance folder (server.log, SQLite file)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print the summary as one JSON object")
     args = parser.parse_args(argv)
@@ -192,11 +276,15 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         parser.error("--students, --duration, --workers, --hosts and --rate must be positive")
     try:
         think = parse_think(args.think) if args.think else None
+        faults = tuple(parse_fault(text) for text in args.faults)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.fault_window < 0:
+        parser.error("--fault-window must be 0 or more")
     return RunOptions(students=args.students, duration=args.duration, workers=args.workers, hosts=args.hosts,
                       database=args.database, redis=args.redis, rate=args.rate, think=think, overview_url=args.overview_url,
-                      max_error_rate=args.max_error_rate, keep=args.keep, as_json=args.as_json)
+                      max_error_rate=args.max_error_rate, keep=args.keep, as_json=args.as_json, faults=faults,
+                      fault_window=args.fault_window)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

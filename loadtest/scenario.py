@@ -19,6 +19,15 @@ browsers do; geventhttpclient does that itself for GET and PUT only, and every
 POST of the student API is idempotent by the answer protocol. Such resends are
 counted, not timed.
 
+For a fault run (loadtest/faults.py) the state also says when saves are cut
+off by the client (`drop_until`: the save is sent on a socket of its own that
+is closed before the reply, then re-sent with the same seq) and asks each
+student to prove it can resume (`resume_check`): before submitting it signs in
+again with its ticket and its attempt must hold every acknowledged answer.
+Sign-in, start, the attempt reads and submit are re-sent after a 5xx or a
+connection error, as the player does (it treats them as an outage), so a fault
+does not end a student's sitting.
+
 With several app hosts (`CensusState.hosts`, `--hosts`) every user sends each request to the next
 host in turn, as a load balancer without sticky sessions may.
 
@@ -32,6 +41,7 @@ import json
 import math
 import random
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -43,8 +53,10 @@ from urllib.parse import urlencode
 import gevent
 from gevent.event import Event
 from locust import FastHttpUser, User, constant, task
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 from locust.exception import StopUser
 
+from .faults import cut_short
 from .plan import heartbeat_seconds, make_response
 from .referee import AckLedger
 
@@ -56,6 +68,7 @@ OVERVIEW_POLL_SECONDS = 15.0
 SAVE_TRIES = 4  # a save that fails with a 5xx or a dropped connection is re-sent, as the player's queue does
 MAX_WAITS = 20  # 429/503 + Retry-After answers obeyed per request before it counts as failed
 MAX_RESENDS = 2  # sends again after the server closed a kept-alive connection without answering
+PATIENT_TRIES = 8  # sign-in, start, attempt reads and submit after a 5xx or connection error (~40 s in all)
 _CLOSED = ("HTTPConnectionClosed", "ConnectionResetError", "BrokenPipeError")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _KEY_MATERIAL = ('"key"', '"rationale"', '"accepted"')
@@ -94,6 +107,9 @@ class CensusState:
         self.ledger = AckLedger()
         self.counts: Counter[str] = Counter()  # saves by kind, reloads, waits
         self.ending = Event()  # set: every user winds up at once (students submit) and stops
+        self.drop_until = 0.0  # monotonic time: until then every save is cut off by the client after sending
+        self.dropped: list[float] = []  # monotonic times of the saves cut off
+        self.resume_check = False  # students sign in again before submitting and check their answers
         self._next_student = iter(self.students)
         self._next_proctor = iter(self.proctors)
         self._first_host = 0
@@ -133,6 +149,15 @@ class Reply:
         return self.status == 0 or self.status >= 500
 
 
+def _body_cut(response: Any) -> bool:
+    """Whether the body of a reply whose headers arrived was cut off (or could not be read at all)."""
+    try:
+        body = response.content
+    except FAILURE_EXCEPTIONS:
+        return True
+    return cut_short(response.headers.get("Content-Length"), body)
+
+
 def _retry_after(response: Any) -> float | None:
     if response.status_code not in (429, 503) or not response.headers:
         return None
@@ -161,6 +186,15 @@ class _Client(FastHttpUser):
         self.turn += 1
         return hosts[self.turn % len(hosts)] + path
 
+    def patient(self, method: str, path: str, name: str, **kwargs: Any) -> Reply:
+        """`call`, sent again after a 5xx or a connection error (with a growing pause), as the player does."""
+        for attempt in range(PATIENT_TRIES):
+            reply = self.call(method, path, name if attempt == 0 else f"{name} (retry)", **kwargs)
+            if reply.ok or not reply.retryable:
+                return reply
+            gevent.sleep(min(0.5 * 2**attempt, 8.0) * self.rng.uniform(1.0, 1.5))
+        return reply
+
     def call(self, method: str, path: str, name: str, *, expect: Sequence[int] = (200,),
              check: Callable[[Any], str | None] | None = None, as_json: bool = True, **kwargs: Any) -> Reply:
         """One request (repeated while the server asks to wait); a wrong status or body is recorded as failed."""
@@ -169,7 +203,10 @@ class _Client(FastHttpUser):
         while True:
             with self.client.request(method, url, name=name, catch_response=True, **kwargs) as r:
                 status = r.status_code or 0
-                if status == 0 and resends < MAX_RESENDS and type(getattr(r, "error", None)).__name__ in _CLOSED:
+                closed = status == 0 and type(getattr(r, "error", None)).__name__ in _CLOSED
+                if status and r.headers and _body_cut(r):
+                    closed = True  # the headers came, then the connection closed: no reply either
+                if closed and resends < MAX_RESENDS:
                     r.request_meta["context"]["resent"] = True  # RequestLog counts it apart, untimed
                     r.success()
                     resends += 1
@@ -223,6 +260,8 @@ class Student(_Client):
 
     def on_start(self) -> None:
         self.seated = self.sign_in_and_start()  # no StopUser here: locust logs those as errors
+        if self.seated and self.state.resume_check:
+            self.state.counts["seated"] += 1
 
     def sign_in_and_start(self) -> bool:
         """Wait for the class's wave, sign in, read the attempt, start, read the items; False to stop."""
@@ -230,8 +269,8 @@ class Student(_Client):
         if plan is None or not self.state.wait_until(plan.login_at):
             return False
         self.rng = random.Random(plan.ticket)
-        login = self.call("POST", "/api/v1/login", "login", json={"ticket": plan.ticket},
-                          check=lambda b: None if b.get("token") and b.get("attempt_id") else "no token")
+        self.ticket = plan.ticket
+        login = self.sign_in()
         if not login.ok:
             return False
         sitting = self.state.sitting
@@ -243,13 +282,18 @@ class Student(_Client):
         self.next_beat = time.monotonic() + (self.state.heartbeat_every or 0)
         # As the player: sign-in answers with the attempt document (clock, item count), and the start
         # with the document and its items (the items arrive only once the clock runs): no reads between.
-        started = self.call("POST", "/api/v1/attempt/start", "start", headers=self.headers,
-                            check=self._check_started)
+        started = self.patient("POST", "/api/v1/attempt/start", "start", headers=self.headers,
+                               check=self._check_started)
         if not started.ok:
             return False
         self.items: list[dict[str, Any]] = list(started.body["items"])
         self.position = 0
         return True
+
+    def sign_in(self, name: str = "login") -> Reply:
+        """POST /login with the ticket (again after an outage); a reply with the token."""
+        return self.patient("POST", "/api/v1/login", name, json={"ticket": self.ticket},
+                            check=lambda b: None if b.get("token") and b.get("attempt_id") else "no token")
 
     def _check_started(self, body: dict[str, Any]) -> str | None:
         if body.get("status") != "in_progress" or not body.get("deadline_at"):
@@ -258,7 +302,7 @@ class Student(_Client):
 
     def load(self, name: str = "attempt") -> Reply:
         """GET /attempt: no key material, items once started, every acknowledged answer with its seq."""
-        return self.call("GET", "/api/v1/attempt", name, headers=self.headers, check=self._check_attempt)
+        return self.patient("GET", "/api/v1/attempt", name, headers=self.headers, check=self._check_attempt)
 
     def _check_attempt(self, body: dict[str, Any]) -> str | None:
         if any(k in json.dumps(body) for k in _KEY_MATERIAL):
@@ -322,8 +366,12 @@ class Student(_Client):
             ok = b.get("item_id") == item["id"] and isinstance(b.get("seq"), int) and b["seq"] >= body["seq"]
             return None if ok else f"seq {body['seq']} of {item['id']} acknowledged as {b}"
 
+        dropped = time.monotonic() < self.state.drop_until
+        if dropped:
+            self.cut_off(f"/api/v1/attempt/answers/{item['id']}", body)
         for attempt in range(SAVE_TRIES):
-            reply = self.call("PUT", f"/api/v1/attempt/answers/{item['id']}", name if attempt == 0 else "answer (retry)",
+            again = "answer (after a drop)" if dropped else "answer (retry)"
+            reply = self.call("PUT", f"/api/v1/attempt/answers/{item['id']}", again if attempt or dropped else name,
                               headers=self.headers, json=body, check=acknowledged)
             if reply.ok:
                 self.state.ledger.acknowledge(self.attempt_id, item["id"], reply.body["seq"])
@@ -335,10 +383,38 @@ class Student(_Client):
                 return
             gevent.sleep(self.rng.uniform(0.5, 2.0) * 2**attempt)
 
+    def cut_off(self, path: str, body: dict[str, Any]) -> None:
+        """Send a save on a socket of its own and close it before the reply (within 0-30 ms of sending)."""
+        url = self.url(path)  # with several hosts, the one whose turn it is
+        base = url[:-len(path)] if url.startswith("http://") else self.host or ""
+        host, _, port = base.removeprefix("http://").partition(":")
+        payload = json.dumps(body).encode()
+        head = (f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {self.headers['Authorization']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
+        try:
+            with socket.create_connection((host, int(port or 80)), timeout=5) as conn:
+                conn.sendall(head + payload)
+                gevent.sleep(self.rng.uniform(0, 0.03))
+        except OSError:
+            pass  # it never got through: the re-send below delivers it
+        self.state.dropped.append(time.monotonic())
+        self.state.counts["cut off by the client"] += 1
+
+    def resume(self) -> None:
+        """Sign in again with the ticket, as after a crash or on another Chromebook: every acknowledged answer is there."""
+        login = self.sign_in("login (resume)")
+        if not login.ok or int(login.body["attempt_id"]) != self.attempt_id:
+            return
+        self.headers = {"Authorization": f"Bearer {login.body['token']}"}
+        if self.load("attempt (resume)").ok:
+            self.state.counts["resumed"] += 1
+
     def submit(self) -> None:
         """Submit (after every save has its answer) and stop."""
-        done = self.call("POST", "/api/v1/attempt/submit", "submit", headers=self.headers,
-                         check=lambda b: None if b.get("status") == "submitted" else f"status {b.get('status')}")
+        if self.state.resume_check:
+            self.resume()
+        done = self.patient("POST", "/api/v1/attempt/submit", "submit", headers=self.headers,
+                            check=lambda b: None if b.get("status") == "submitted" else f"status {b.get('status')}")
         if done.ok:
             self.state.ledger.submits += 1
         raise StopUser()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .faults import EmbeddedRedis, PrivatePostgres, PrivateRedis, ServiceUnavailable
 from .plan import choose_classes
 
 __all__ = ["Server", "Stack", "StackError", "free_port", "open_stack", "start_redis", "start_servers", "stop_server"]
@@ -69,6 +70,11 @@ class Stack:
     @property
     def urls(self) -> list[str]:
         return [server.url for server in self.servers]
+    workers: int = 2
+    # What a fault run may restart (loadtest/faults.py): never the machine's shared services.
+    restartable_redis: PrivateRedis | EmbeddedRedis | None = field(default=None, repr=False)
+    restartable_postgres: PrivatePostgres | None = field(default=None, repr=False)
+    unavailable: dict[str, str] = field(default_factory=dict)  # fault kind -> why it cannot be done here
 
 
 def _cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
@@ -116,12 +122,14 @@ def _postgres_database(base_url: str, cleanup: ExitStack) -> str:
     """A fresh database `ctc_loadtest_<pid>` on the server of `base_url`, dropped at the end."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
 
     from .referee import engine_url
 
     url = make_url(engine_url(base_url))
     name = f"ctc_loadtest_{os.getpid()}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)  # no connection kept: a fault
+    # run restarts the server (a pooled connection would be dead by the time the database is dropped)
     cleanup.callback(admin.dispose)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -281,12 +289,53 @@ def _sessions(classes: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str,
     return [by_class[c["id"]] for c in classes]
 
 
+def _private_services(cleanup: ExitStack, instance: Path, database: str | None, redis_url: str | None,
+                      restart: frozenset[str], say: Callable[[str], None], shared_redis: bool = False
+                      ) -> tuple[str | None, str | None, PrivateRedis | None, PrivatePostgres | None, dict[str, str]]:
+    """For a fault run: a private Redis / PostgreSQL in place of the configured servers, which are shared.
+
+    Returns the database and Redis URLs to use, the private servers, and the
+    faults that cannot be done here with the reason. With `shared_redis` (several
+    hosts) and no Redis URL, the private redis-server is the one the hosts share.
+    """
+    unavailable: dict[str, str] = {}
+    private_redis = private_postgres = None
+    if "restart-redis" in restart and (redis_url or shared_redis):
+        try:
+            private_redis = PrivateRedis(instance)
+        except ServiceUnavailable as exc:
+            unavailable["restart-redis"] = str(exc)
+        else:
+            cleanup.callback(private_redis.stop)
+            say(f"restart-redis: a private redis-server on 127.0.0.1:{private_redis.port} instead of "
+                f"{redis_url or 'one started for the hosts'} (the machine's Redis is shared)")
+            redis_url = private_redis.url
+    if "restart-postgres" in restart:
+        if not database or database.startswith("sqlite"):
+            unavailable["restart-postgres"] = ("the database is an SQLite file (the embedded default), not a server: "
+                                               "there is nothing to restart")
+        else:
+            try:
+                private_postgres = PrivatePostgres()
+            except ServiceUnavailable as exc:
+                unavailable["restart-postgres"] = f"no private PostgreSQL cluster could be made here: {exc}"
+            else:
+                cleanup.callback(private_postgres.remove)
+                say(f"restart-postgres: a private PostgreSQL cluster (initdb, pg_ctl) on 127.0.0.1:"
+                    f"{private_postgres.port} instead of the server of {database} (the machine's is shared)")
+                database = private_postgres.url
+    return database, redis_url, private_redis, private_postgres, unavailable
+
+
 def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: float, database: str | None,
-               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None], hosts: int = 1) -> Stack:
+               redis_url: str | None, keep: bool, bureau: bool, say: Callable[[str], None], hosts: int = 1,
+               restart: frozenset[str] = frozenset()) -> Stack:
     """Set everything up for `students` students on `hosts` app hosts; the undoing goes on `cleanup`.
 
     Several hosts share nothing but the database, Redis and SECRET_KEY, as in production: each
     has an instance folder of its own; without a Redis URL one redis-server is started for all.
+    `restart` names the services a fault run will restart ("restart-redis",
+    "restart-postgres"): those get private servers (`_private_services`).
     """
     instance = Path(tempfile.mkdtemp(prefix="ctc-loadtest-"))
     if keep:
@@ -296,8 +345,14 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["CTCENSUS_INSTANCE"] = str(instance)
     env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_hex(32)  # one key for every host
+    database, redis_url, private_redis, private_postgres, unavailable = _private_services(
+        cleanup, instance, database, redis_url, restart, say, shared_redis=hosts > 1)
 
-    if database and not database.startswith("sqlite"):
+    if private_postgres is not None:
+        database_url = _postgres_database(private_postgres.url, cleanup)
+        database_label = (f"PostgreSQL database {database_url.rsplit('/', 1)[-1]} on a private cluster "
+                          f"127.0.0.1:{private_postgres.port} (created for this run)")
+    elif database and not database.startswith("sqlite"):
         database_url = _postgres_database(database, cleanup)
         database_label = f"PostgreSQL database {database_url.rsplit('/', 1)[-1]} (created for this run)"
     else:
@@ -309,6 +364,8 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
         env.update(REDIS_URL=redis_url, CTCENSUS_REDIS_PREFIX=prefix)
         cleanup.callback(_forget_redis_keys, redis_url, prefix)
         redis_label = f"Redis {redis_url.split('@')[-1]} (keys {prefix}*)"
+        if private_redis is not None:
+            redis_label = f"private redis-server {redis_url} (started for this run)"
     elif hosts > 1:
         env["REDIS_URL"] = start_redis(instance, cleanup)
         redis_label = "a redis-server started for this run"
@@ -340,5 +397,13 @@ def open_stack(cleanup: ExitStack, *, students: int, workers: int, duration: flo
     say(f"starting {hosts} x ctcensus serve --workers {workers}")
     servers = start_servers([({**env, "CTCENSUS_INSTANCE": str(home)}, home / "server.log") for home in homes],
                             workers=workers, cleanup=cleanup)
+    embedded = EmbeddedRedis(_pid(servers[0])) if not redis_url and hosts == 1 else None
     return Stack(database_url=database_url, database=database_label, redis=redis_label, instance=instance,
-                 sessions=sessions, proctor_login=proctor_login, bureau_login=bureau_login, servers=servers)
+                 sessions=sessions, proctor_login=proctor_login, bureau_login=bureau_login, servers=servers,
+                 workers=workers, restartable_redis=private_redis or embedded, restartable_postgres=private_postgres,
+                 unavailable=unavailable)
+
+
+def _pid(server: Server) -> int:
+    assert server.process is not None
+    return server.process.pid
