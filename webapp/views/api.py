@@ -73,6 +73,14 @@ def _lang() -> str:
     return cookie if cookie in ("zh-TW", "en") else "zh-TW"
 
 
+def _fast_lang() -> str:
+    """The language for a fast path, or "" when `lang` is bad: the full path then authenticates first, then says 400."""
+    try:
+        return _lang()
+    except InvalidInput:
+        return ""
+
+
 def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -191,15 +199,12 @@ def _encodable(text: str) -> bool:
 def attempt() -> ResponseReturnValue:
     """Status, clock, items (no keys) and every acknowledged answer."""
     claims = _claims()
-    if claims is not None:
-        try:
-            lang = _lang()
-        except InvalidInput:
-            lang = ""  # judged below, after the full authentication
+    lang = _fast_lang()
+    if claims is not None and lang:
         now = utcnow()
         svc = services()
         fast = delivery.attempt_document(svc.engine, svc.delivery, claims.attempt_id, claims.token_version,
-                                         lang=lang, now=now) if lang else None
+                                         lang=lang, now=now)
         if fast is not None:
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now)
@@ -237,15 +242,12 @@ def start() -> ResponseReturnValue:
     the player needs no `GET /attempt` after the start.
     """
     claims = _claims()
-    if claims is not None:
-        try:
-            lang = _lang()
-        except InvalidInput:
-            lang = ""  # judged below, after the full authentication
+    lang = _fast_lang()
+    if claims is not None and lang:
         now = utcnow()
         svc = services()
         fast = delivery.start_fast(svc.engine, svc.delivery, claims.attempt_id, claims.token_version, lang=lang,
-                                   now=now) if lang else None
+                                   now=now)
         if fast is not None:  # the first start of a signed-in attempt, in one statement
             body, ref = fast
             _presence().touch(ref.session_id, ref.attempt_id, now, active=True)
