@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -117,7 +117,20 @@ def attempt_for_token(session: Session, token: str, *, secret_key: str, for_upda
     return attempt
 
 
-def effective_deadline(attempt: Attempt, test_session: TestSession, now: datetime) -> datetime | None:
+class AttemptClock(Protocol):
+    """What the clock of an attempt needs: an Attempt, or a row of its columns (the proctor's live view)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def deadline_at(self) -> datetime | None: ...
+    @property
+    def extra_seconds(self) -> int: ...
+
+
+def effective_deadline(attempt: AttemptClock, test_session: TestSession, now: datetime) -> datetime | None:
     """The deadline counting a pause in progress as not spent (None before the start)."""
     if attempt.deadline_at is None:
         return None
@@ -136,7 +149,7 @@ def running_deadline(deadline: datetime, started_at: datetime | None, test_sessi
     return deadline
 
 
-def remaining_seconds(attempt: Attempt, test_session: TestSession, now: datetime) -> int | None:
+def remaining_seconds(attempt: AttemptClock, test_session: TestSession, now: datetime) -> int | None:
     """Whole seconds left on the clock (the whole time before the start; 0 when over)."""
     if attempt.status == "not_started":
         return test_session.time_limit_minutes * 60 + attempt.extra_seconds

@@ -144,6 +144,8 @@ class _Writer:
         self._cond = threading.Condition()
         self._writing = False
         self._running = False
+        self._waiting = False  # the writer is waiting for touches (only then does a touch wake it)
+        self._flushing = 0  # readers waiting in flush: the writer sends at once, without gathering
         self._pid = 0
 
     def submit(self, keys: list[str], args: list[Any]) -> None:
@@ -157,24 +159,38 @@ class _Writer:
                 threading.Thread(target=self._run, name="presence-writer", daemon=True).start()
             if len(self._pending) < _MAX_PENDING:  # Redis far behind: drop rather than grow without bound
                 self._pending.append((keys, args))
-            self._cond.notify_all()
+            if self._waiting:  # a busy or gathering writer takes this touch with its next batch anyway
+                self._waiting = False
+                self._cond.notify_all()
 
     def flush(self, timeout: float = 2.0) -> None:
         deadline = time.monotonic() + timeout
         with self._cond:
-            while (self._pending or self._writing) and self._pid == os.getpid():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
+            self._flushing += 1
+            self._cond.notify_all()  # a gathering writer sends now
+            try:
+                while (self._pending or self._writing) and self._pid == os.getpid():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    self._cond.wait(remaining)
+            finally:
+                self._flushing -= 1
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._pending:
+                    self._waiting = True
                     if not self._cond.wait(_IDLE_SECONDS) and not self._pending:
-                        self._running = False  # quiet: end (no idle thread per Redis client)
+                        self._waiting = self._running = False  # quiet: end (no idle thread per Redis client)
                         return
+                self._waiting = False
+                # Gather: the touches of a few ms share one pipeline (one round trip, one wake-up of this
+                # thread) instead of one each; a reader's flush cuts the wait short.
+                gather_until = time.monotonic() + _GATHER_SECONDS
+                while not self._flushing and len(self._pending) < _BATCH and time.monotonic() < gather_until:
+                    self._cond.wait(gather_until - time.monotonic())
                 batch = list(self._pending)
                 self._pending.clear()
                 self._writing = True
@@ -194,6 +210,8 @@ class _Writer:
 
 
 _MAX_PENDING = 50_000
+_GATHER_SECONDS = 0.02  # how long the writer lets touches gather before it sends them (hot state: no one waits)
+_BATCH = 200  # send at once when this many are waiting
 _IDLE_SECONDS = 5.0
 _writers: weakref.WeakKeyDictionary[redis.Redis, _Writer] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, or_, select
+from sqlalchemy import Select, Text, and_, bindparam, case, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
@@ -268,16 +268,14 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
     """
     now = now or utcnow()
     test_session = get_session(session, session_id)  # with class, school and form (often loaded already)
-    attempts = session.execute(select(Attempt, Student).join(Student, Student.id == Attempt.student_id)
-                               .where(Attempt.session_id == test_session.id)).all()
-    positions = dict(session.execute(
-        select(ItemRecord.item_id, FormItem.position).join(FormItem, FormItem.item_pk == ItemRecord.pk)
-        .where(FormItem.form_id == test_session.form_id)).all())
+    # Columns, not ORM objects, from statements built once: a poll every 5 s per class, all day.
+    attempts = session.execute(_STATUS_ATTEMPTS, {"session_id": test_session.id}).all()
+    positions = dict(session.execute(_FORM_POSITIONS, {"form_id": test_session.form_id}).all())
     n_items = len(positions)
     answers = _answer_summaries(session, test_session.id)
     seen = presence.read(test_session.id) if presence is not None else {}
     rows = []
-    for a, student in attempts:
+    for a in attempts:
         last = answers.get(a.id)  # (last saved item, its saved_at, answered)
         hot = seen.get(a.id)
         last_seen = hot.at if hot else (last[1] if last else a.started_at)
@@ -289,7 +287,7 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
         idle_seconds = (int((now - last_active).total_seconds())
                         if last_active and a.status == "in_progress" else None)
         rows.append(StatusRow(
-            attempt_id=a.id, student_id=a.student_id, seat=student.seat_number, name=student.display_name,
+            attempt_id=a.id, student_id=a.student_id, seat=a.seat_number, name=f"{a.family_name}{a.given_name}",
             status=a.status, joined=hot is not None or a.started_at is not None, started=a.started_at is not None,
             done=a.status == "submitted", locked=a.locked,
             current_item=current, current_position=positions.get(current) if current else None,
@@ -315,8 +313,18 @@ def live_status(session: Session, session_id: int, presence: Presence | None = N
     }
 
 
-def _answer_summaries(session: Session, session_id: int) -> dict[int, tuple[str, datetime, int]]:
-    """Per attempt of the session: the item of its last saved answer, when, and how many items are answered.
+_STATUS_ATTEMPTS = (
+    select(Attempt.id, Attempt.student_id, Attempt.status, Attempt.started_at, Attempt.deadline_at,
+           Attempt.extra_seconds, Attempt.locked, Attempt.submit_reason, Student.seat_number, Student.family_name,
+           Student.given_name)
+    .join(Student, Student.id == Attempt.student_id)
+    .where(Attempt.session_id == bindparam("session_id")))
+_FORM_POSITIONS = (select(ItemRecord.item_id, FormItem.position).join(FormItem, FormItem.item_pk == ItemRecord.pk)
+                   .where(FormItem.form_id == bindparam("form_id")))
+
+
+def _answer_summaries_statement() -> Select[Any]:
+    """Per attempt of a session: the item of its last saved answer, when, and how many items are answered.
 
     One row per attempt from the database (a window over its answers), so a poll every few
     seconds neither moves nor decodes every stored response. Answered means a response that
@@ -330,9 +338,16 @@ def _answer_summaries(session: Session, session_id: int) -> dict[int, tuple[str,
                                             order_by=(Answer.saved_at.desc(), Answer.item_pk)).label("rank"))
               .join(ItemRecord, ItemRecord.pk == Answer.item_pk)
               .join(Attempt, Attempt.id == Answer.attempt_id)
-              .where(Attempt.session_id == session_id)).subquery()
-    rows = session.execute(select(ranked.c.attempt_id, ranked.c.item_id, ranked.c.saved_at, ranked.c.answered)
-                           .where(ranked.c.rank == 1))
+              .where(Attempt.session_id == bindparam("session_id"))).subquery()
+    return select(ranked.c.attempt_id, ranked.c.item_id, ranked.c.saved_at, ranked.c.answered).where(ranked.c.rank == 1)
+
+
+_ANSWER_SUMMARIES = _answer_summaries_statement()
+
+
+def _answer_summaries(session: Session, session_id: int) -> dict[int, tuple[str, datetime, int]]:
+    """{attempt id: (last saved item, its saved_at, items answered)} for a session (see the statement)."""
+    rows = session.execute(_ANSWER_SUMMARIES, {"session_id": session_id})
     return {attempt_id: (item_id, saved_at, int(n)) for attempt_id, item_id, saved_at, n in rows}
 
 

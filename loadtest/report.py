@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .cpu import CpuUse, format_cpu
 from .faults import FaultWindow, Request, format_window, in_any_window
 from .referee import AnswerVerdict
 
@@ -107,6 +108,7 @@ class LoadSummary:
     server_exit: int | None = None  # the exit status of `ctcensus serve` if it stopped during the run
     faults: tuple[FaultWindow, ...] = ()  # a fault run: each fault and what the clients saw around it
     errors_outside_faults: int = 0  # a fault run: 5xx / connection errors that ended outside every fault's window
+    cpu: CpuUse | None = None  # where the machine's CPU went during the load phase (Linux only)
 
     @property
     def requests(self) -> int:
@@ -228,6 +230,8 @@ def format_summary(summary: LoadSummary, max_error_rate: float = 0.0) -> str:
         lines.append("client: " + ", ".join(f"{kind} {n}" for kind, n in summary.client.items()))
     a = summary.answers
     lines.append(f"submits: acknowledged {a.submits_acknowledged}, stored {a.submitted_stored}")
+    if summary.cpu is not None:
+        lines.append(format_cpu(summary.cpu, summary.requests))
     reasons = failure_reasons(summary, max_error_rate)
     lines.append("verdict: " + ("PASS" if not reasons else "FAIL: " + "; ".join(reasons)))
     return "\n".join(lines)
@@ -258,6 +262,9 @@ def summary_json(summary: LoadSummary, max_error_rate: float = 0.0) -> dict[str,
         "problems": [{"message": m, "count": n} for m, n in summary.problems],
         "faults": [_window_json(w) for w in summary.faults],
         "errors_outside_faults": summary.errors_outside_faults,
+        "cpu_seconds": None if summary.cpu is None else {**summary.cpu.seconds, "other": summary.cpu.other,
+                                                         "machine busy": summary.cpu.machine_busy,
+                                                         "machine total": summary.cpu.machine_total},
         "passed": not reasons,
         "failure_reasons": reasons,
     }

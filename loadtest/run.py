@@ -27,6 +27,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from .cpu import cpu_sample, cpu_use
 from .faults import DROP_SECONDS, FaultRecord, FaultSpec, fault_windows, kill_worker, parse_fault
 from .plan import default_think, login_offsets, parse_think
 from .referee import judge, read_stored
@@ -197,8 +198,11 @@ def run(options: RunOptions) -> LoadSummary:
         last_wave = max(p.login_at for p in students)
         _say(f"running {len(students)} students (signing in over {last_wave:.0f} s, each sitting "
              f"{options.duration:g} s) and {len(proctors)} proctors against {', '.join(stack.urls)}")
+        app_roots = [s.process.pid for s in stack.servers if s.process is not None]
+        before = cpu_sample(app_roots)
         log, seconds, user_errors = drive(stack.url, state, last_wave + options.duration,
                                           during=fault_schedule(stack, state, records) if records else None)
+        cpu = cpu_use(before, cpu_sample(app_roots))
         exits = [s.process.poll() for s in stack.servers if s.process is not None]
         server_exit = next((e for e in exits if e is not None), None)  # None: all still serving, as they should be
         for server in stack.servers:
@@ -218,7 +222,7 @@ def run(options: RunOptions) -> LoadSummary:
     return LoadSummary(setting=setting, seconds=seconds, endpoints=tuple(log.endpoints()), answers=verdict,
                        saves=saves, client=client, user_errors=tuple(user_errors), server_exit=server_exit,
                        problems=tuple(log.problems.most_common(SHOWN_PROBLEMS)), faults=tuple(windows),
-                       errors_outside_faults=errors_outside(log.timeline, windows) if windows else 0)
+                       errors_outside_faults=errors_outside(log.timeline, windows) if windows else 0, cpu=cpu)
 
 
 def _interrupt_main(main: Any) -> Callable[..., None]:
