@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -341,7 +341,10 @@ class _Layout:
 
 def _layout(spec: DesignSpec) -> _Layout:
     ids = {name: j for j, name in enumerate(spec.params.item_names)}
-    grade_parts, school_parts, presented_parts, school_grade = [], [], [], []
+    grade_parts: list[NDArray[np.int64]] = []
+    school_parts: list[NDArray[np.int64]] = []
+    presented_parts: list[NDArray[np.bool_]] = []
+    school_grade: list[int] = []
     sizes: dict[int, NDArray[np.int64]] = {}
     for g in spec.grades:
         forms = [f for f in spec.forms if f.grade == g]
