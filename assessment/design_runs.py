@@ -36,7 +36,7 @@ from .jobs import JOB_TIMEOUT_SECONDS, calibration_queue, queue_name
 from .models import Form, ItemParameterRecord, ParameterSet
 from .results import PROVISIONAL_SET
 
-__all__ = ["INLINE_SECONDS", "DesignJobState", "bank_design", "design_job", "design_job_state", "estimated_seconds",
+__all__ = ["INLINE_SECONDS", "DesignJobState", "bank_design", "design_choices", "design_job", "design_job_state", "estimated_seconds",
            "item_table_rows", "queue_design", "record_design", "report_dict", "run_design"]
 
 INLINE_SECONDS = 2.0  # longer simulations go to the research queue
@@ -255,3 +255,11 @@ def design_job_state(settings: Settings, job_id: str) -> DesignJobState:
         state = "running" if status == JobStatus.STARTED else "queued"
     return DesignJobState(job_id, state, int(meta.get("done", 0)), int(meta.get("total", 0)), report, error,
                           str(meta.get("source", "")))
+
+
+def design_choices(session: Session) -> dict[str, Any]:
+    """What the page offers: operational forms (newest first) and parameter set names."""
+    forms = [{"id": f.id, "label": f"{f.code} v{f.version} (grade {f.grade}, {len(f.items)} items)", "grade": f.grade}
+             for f in operational_forms(session)]
+    return {"forms": forms, "parameter_sets": list(session.scalars(select(ParameterSet.name).order_by(
+        ParameterSet.name))), "default_set": PROVISIONAL_SET}
