@@ -36,7 +36,7 @@ from .jobs import JOB_TIMEOUT_SECONDS, calibration_queue, queue_name
 from .models import Form, ItemParameterRecord, ParameterSet
 from .results import PROVISIONAL_SET
 
-__all__ = ["INLINE_SECONDS", "DesignJobState", "bank_design", "design_choices", "design_job", "design_job_state", "estimated_seconds",
+__all__ = ["INLINE_SECONDS", "ITEM_COLUMNS", "DesignJobState", "bank_design", "design_choices", "design_job", "design_job_state", "estimated_seconds",
            "item_table_rows", "queue_design", "record_design", "report_dict", "run_design"]
 
 INLINE_SECONDS = 2.0  # longer simulations go to the research queue

@@ -28,6 +28,7 @@ from assessment.design_runs import (
 from assessment.errors import DomainError, InvalidInput
 from assessment.hotstate import REDIS_ERRORS
 from assessment.jobs import workers_listening
+from scoring.design import DesignSpec
 
 from ..charts import ScatterPoint, recovery_scatter
 from ..extensions import db_session, services
@@ -106,7 +107,7 @@ def simulate() -> ResponseReturnValue:
     return redirect(url_for("research_design.job", job_id=job_id), code=303)
 
 
-def _spec(values: dict[str, Any]) -> tuple[Any, str]:
+def _spec(values: dict[str, Any]) -> tuple[DesignSpec, str]:
     """The design of the posted form: an uploaded file, or the bank's forms with the form's numbers."""
     replications = _int_field(request.form, "replications", 2, WEB_MAX_REPLICATIONS)
     seed = _int_field(request.form, "seed", 0, 2**31 - 1)
