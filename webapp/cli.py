@@ -9,6 +9,7 @@
 | `results`, `responses`, `demo-census` | commands/results_cli.py |
 | `calibrate`, `score` | commands/scoring_cli.py (`calibrate --window`: commands/calibration_cli.py) |
 | `worker` (the research queue's) | commands/calibration_cli.py |
+| `simulate-design` | commands/design_cli.py |
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import click
 from webapp.commands.admin_cli import db, users
 from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
+from webapp.commands.design_cli import simulate_design_command
 from webapp.commands.items_cli import items
 from webapp.commands.results_cli import demo_census_command, responses_group, results_group
 from webapp.commands.scoring_cli import calibrate_command, score_command
@@ -46,6 +48,7 @@ for _command, _name in (
     (demo_city, "demo-city"), (demo, "demo"), (serve, "serve"),
     (results_group, "results"), (responses_group, "responses"), (demo_census_command, "demo-census"),
     (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
+    (simulate_design_command, "simulate-design"),
 ):
     cli.add_command(_command, _name)
 

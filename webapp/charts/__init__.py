@@ -35,6 +35,7 @@ from ._data import (
     Wording,
 )
 from ._distributions import histogram, level_bars, score_band
+from ._scatter import ScatterPoint, recovery_scatter
 from ._svg import nice_ticks
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "IntervalRow",
     "LevelRow",
     "Reference",
+    "ScatterPoint",
     "TrendPoint",
     "TrendSeries",
     "Wording",
@@ -60,6 +62,7 @@ __all__ = [
     "intervals",
     "level_bars",
     "nice_ticks",
+    "recovery_scatter",
     "score_band",
     "trend",
 ]
