@@ -9,12 +9,14 @@
 | `results`, `responses`, `demo-census` | commands/results_cli.py |
 | `calibrate`, `score` | commands/scoring_cli.py (`calibrate --window`: commands/calibration_cli.py) |
 | `worker` (the research queue's) | commands/calibration_cli.py |
+| `analysis` (a run's item analysis) | commands/analysis_cli.py |
 """
 from __future__ import annotations
 
 import click
 
 from webapp.commands.admin_cli import db, users
+from webapp.commands.analysis_cli import analysis_command
 from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
 from webapp.commands.items_cli import items
@@ -46,6 +48,7 @@ for _command, _name in (
     (demo_city, "demo-city"), (demo, "demo"), (serve, "serve"),
     (results_group, "results"), (responses_group, "responses"), (demo_census_command, "demo-census"),
     (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
+    (analysis_command, "analysis"),
 ):
     cli.add_command(_command, _name)
 
