@@ -372,7 +372,7 @@ def analyse_run(session: Session, run_id: int, *, secret_key: str, progress: Pro
     pks = [int(selection.item_pks[j]) for j in columns]
     names = tuple(selection.item_ids[j] for j in columns)
     cells = selection.cells()[:, columns]
-    keep_rows = ~np.isnan(cells).all(axis=1)
+    keep_rows: NDArray[np.bool_] = np.asarray(~np.isnan(cells).all(axis=1), dtype=bool)
     if not keep_rows.all():
         cells = cells[keep_rows]
     sel = _subset(selection, keep_rows, np.array(columns))

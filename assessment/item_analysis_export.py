@@ -13,8 +13,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import audit
-from .item_analysis import DIF_FLAG_CLASSES, DRIFT_LOGITS, FIT_MS_RANGE, MIN_ITEM_REST_R, MIN_SLOPE, SX2_ALPHA
-from .item_analysis import ItemAnalysis
+from .item_analysis import (
+    DIF_FLAG_CLASSES,
+    DRIFT_LOGITS,
+    FIT_MS_RANGE,
+    MIN_ITEM_REST_R,
+    MIN_SLOPE,
+    SX2_ALPHA,
+    ItemAnalysis,
+)
 from .results_export import ResultTable, write_workbook
 
 __all__ = ["SHEETS", "analysis_json", "analysis_tables", "audit_analysis_export", "write_analysis_xlsx"]

@@ -25,8 +25,9 @@ def curves(xs: Sequence[float], series: Sequence[CurveSeries], *, title: str, x_
            chart_id: str | None = None) -> Markup:
     """Lines over a shared numeric x (e.g. theta); `y_range` fixes the y axis (probabilities: (0, 1))."""
     cid = s.make_id("curves", (tuple(xs), series, title, x_label, y_label, y_range, height), chart_id)
-    x_values = [s.finite(x, f"curves: xs[{i}]") for i, x in enumerate(xs)]
-    if any(x is None for x in x_values) or len(x_values) < 2:
+    checked = [s.finite(x, f"curves: xs[{i}]") for i, x in enumerate(xs)]
+    x_values = [x for x in checked if x is not None]
+    if len(x_values) != len(checked) or len(x_values) < 2:
         raise ChartDataError("curves: xs must hold at least two finite numbers")
     parsed = []
     for i, cs in enumerate(series):
@@ -43,7 +44,7 @@ def curves(xs: Sequence[float], series: Sequence[CurveSeries], *, title: str, x_
     bottom = top + height
     lo, hi = y_range if y_range is not None else (min(0.0, min(values)), max(values))
     y_ticks = s.nice_ticks(lo, hi, 4)
-    x_ticks = s.nice_ticks(min(x_values), max(x_values), 8)  # type: ignore[type-var]
+    x_ticks = s.nice_ticks(min(x_values), max(x_values), 8)
     y = s.Scale(y_ticks[0], y_ticks[-1], bottom, top)
     x = s.Scale(x_ticks[0], x_ticks[-1], left, right)
     body = [key, s.y_axis(y, y_ticks, left=left, right=right, fmt_tick=s.tick_formatter(y_ticks), title=y_label),
@@ -56,11 +57,11 @@ def curves(xs: Sequence[float], series: Sequence[CurveSeries], *, title: str, x_
             if yv is None:
                 runs.append([])
             else:
-                runs[-1].append((x(xv), y.clamped(yv)))  # type: ignore[arg-type]
+                runs[-1].append((x(xv), y.clamped(yv)))
         lines = [s.el("path", d=s.polyline(run), fill="none", stroke=colour, stroke_width=2,
                       stroke_dasharray=dash or None, class_="chart-line") for run in runs if len(run) > 1]
         body.append(s.el("g", s.el("title", cs.label), *lines, class_="chart-series"))
-        top_k = max(range(len(ys)), key=lambda k: ys[k] if ys[k] is not None else float("-inf"))
-        phrases.append(f"{cs.label}: max {s.fmt_auto(round(ys[top_k] or 0.0, 2))} at "
-                       f"{s.fmt_auto(round(x_values[top_k] or 0.0, 2))}")
+        peak = max(((yv, xv) for xv, yv in zip(x_values, ys, strict=True) if yv is not None), default=None)
+        if peak is not None:
+            phrases.append(f"{cs.label}: max {s.fmt_auto(round(peak[0], 2))} at {s.fmt_auto(round(peak[1], 2))}")
     return s.document(cid, "curves", title=title, desc="; ".join(phrases), height=bottom + 44, body=body)
