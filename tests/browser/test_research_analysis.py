@@ -26,7 +26,7 @@ def test_a_researcher_reads_sorts_and_opens_the_report_at_1366_px_and_200_percen
         context = browser.new_context(viewport=WIDE, locale=lang)
         page = context.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
         page.goto(f"{live_server.url}/login?lang={lang}")
         page.fill("input[name=username]", "res")
         page.fill("input[name=password]", "research-pass")

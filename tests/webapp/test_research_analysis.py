@@ -143,3 +143,17 @@ def test_the_cli_writes_the_workbook_prints_json_and_names_a_bad_run(db: Session
     result = run_cli("analysis", str(run_id + 1), "--out", str(tmp_path / "x.xlsx"))
     assert result.exit_code == 1 and f"calibration run {run_id + 1} is queued, not done" in result.output
     assert _audits(db) == 2
+
+
+def test_the_curves_chart_escapes_labels_and_refuses_data_it_cannot_draw() -> None:
+    from webapp import charts as ch
+
+    svg = ch.curves([-1.0, 0.0, 1.0], [ch.CurveSeries("<b>P</b>", [0.2, None, 0.8]), ch.CurveSeries("Q", [0.1, 0.5, 0.9])],
+                    title="t & u", x_label="θ", y_label="P", y_range=(0.0, 1.0))
+    assert "<b>" not in svg and "&lt;b&gt;P&lt;/b&gt;" in svg and "t &amp; u" in svg
+    assert svg.count('class="chart-line"') == 1  # the gap leaves the first series single points: no line for it
+    assert ch.curves([0.0, 1.0], [ch.CurveSeries("a", [None, None])], title="t", x_label="x", y_label="y",
+                     no_data_text="nothing").count("nothing") >= 1
+    for xs, ys in (([0.0], [1.0]), ([0.0, float("nan")], [1.0, 2.0]), ([0.0, 1.0], [1.0])):
+        with pytest.raises(ch.ChartDataError, match="curves"):
+            ch.curves(xs, [ch.CurveSeries("a", ys)], title="t", x_label="x", y_label="y")
