@@ -58,8 +58,7 @@ def _redraw(db: Session, item_id: str, probability: object, seed: int) -> None:
     rows = db.execute(select(Answer, Attempt.student_id, Student.gender)
                       .join(Attempt, Answer.attempt_id == Attempt.id).join(Student, Attempt.student_id == Student.id)
                       .where(Answer.item_pk == pk)).all()
-    return_rows = [(answer, sid, gender) for answer, sid, gender in rows]
-    for answer, sid, gender in return_rows:
+    for answer, sid, gender in rows:
         score = int(rng.random() < probability(sid, gender))  # type: ignore[operator]
         answer.response = response_for_score(item, score, pick)
         answer.score = score_response(item, answer.response)
