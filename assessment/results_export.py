@@ -25,7 +25,7 @@ from .errors import InvalidInput
 from .models import District, ResultAggregate, School, SchoolClass, ScoreRun, Student, StudentScore
 
 __all__ = ["BREAKDOWNS", "LEVELS", "ResultTable", "audit_export", "compare_runs", "csv_cell", "result_table",
-           "write_table"]
+           "write_table", "write_workbook"]
 
 LEVELS = ("student", "class", "school", "district", "city")
 BREAKDOWNS = ("none", "gender", "tags")
@@ -181,14 +181,22 @@ def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: 
             Path(out).write_bytes(data)
         return
     if fmt == "xlsx":
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
+        write_workbook([(sheet, table)], out)
+        return
+    raise InvalidInput(f"format must be csv or xlsx; got {fmt!r}")
 
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(sheet[:31])
+
+def write_workbook(sheets: Sequence[tuple[str, ResultTable]], out: Path | io.BytesIO) -> None:
+    """Write one XLSX with a sheet per (name, table); text is never read as a formula, missing values are empty."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = Workbook(write_only=True)
+    for name, table in sheets:
+        ws = wb.create_sheet(name[:31])
         ws.append(list(table.columns))
 
-        def xlsx_cell(value: Any) -> Any:
+        def xlsx_cell(value: Any, ws: Any = ws) -> Any:
             value = _cell(value)
             if isinstance(value, str) and value.startswith(_FORMULA_START):
                 cell = WriteOnlyCell(ws, value=value)
@@ -198,9 +206,7 @@ def write_table(table: ResultTable, fmt: str, out: Path | io.BytesIO, *, sheet: 
 
         for row in table.rows:
             ws.append([xlsx_cell(v) for v in row])
-        wb.save(out)
-        return
-    raise InvalidInput(f"format must be csv or xlsx; got {fmt!r}")
+    wb.save(out)
 
 
 def audit_export(session: Session, actor: str, run: ScoreRun, level: str, scope: Scope, target: str, rows: int) -> None:

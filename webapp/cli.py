@@ -10,12 +10,14 @@
 | `calibrate`, `score` | commands/scoring_cli.py (`calibrate --window`: commands/calibration_cli.py) |
 | `worker` (the research queue's) | commands/calibration_cli.py |
 | `simulate-design` | commands/design_cli.py |
+| `analysis` (a run's item analysis) | commands/analysis_cli.py |
 """
 from __future__ import annotations
 
 import click
 
 from webapp.commands.admin_cli import db, users
+from webapp.commands.analysis_cli import analysis_command
 from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
 from webapp.commands.design_cli import simulate_design_command
@@ -49,6 +51,7 @@ for _command, _name in (
     (results_group, "results"), (responses_group, "responses"), (demo_census_command, "demo-census"),
     (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
     (simulate_design_command, "simulate-design"),
+    (analysis_command, "analysis"),
 ):
     cli.add_command(_command, _name)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ._bars import dumbbell, grouped_bars
 from ._comparisons import funnel, funnel_limits, intervals, trend
+from ._curves import CurveSeries, curves
 from ._data import (
     Band,
     BarSeries,
@@ -42,6 +43,7 @@ __all__ = [
     "Band",
     "BarSeries",
     "ChartDataError",
+    "CurveSeries",
     "Cut",
     "DumbbellRow",
     "FunnelLimits",
@@ -54,6 +56,7 @@ __all__ = [
     "TrendPoint",
     "TrendSeries",
     "Wording",
+    "curves",
     "dumbbell",
     "funnel",
     "funnel_limits",
