@@ -193,7 +193,7 @@ def _parameters(session: Session, records: dict[int, ItemRecord]) -> tuple[Param
         ParameterSet, ParameterSet.id == ItemParameterRecord.parameter_set_id)
         .where(ItemParameterRecord.item_pk.in_(list(records))).order_by(ParameterSet.created_at.desc(),
                                                                          ParameterSet.name)).all()
-    published: dict[int, list[str]] = {}
+    published: dict[int | None, list[str]] = {}
     for set_id, code in session.execute(select(TestWindow.parameter_set_id, TestWindow.code)
                                         .where(TestWindow.parameter_set_id.is_not(None)).order_by(TestWindow.code)):
         published.setdefault(set_id, []).append(code)

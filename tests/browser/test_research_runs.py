@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from assessment.accounts import create_user
@@ -23,8 +24,9 @@ def _no_scroll_at_1366(page: Any, name: str) -> None:
     assert overflow <= 0, f"{name}: {overflow}px of horizontal scrolling at 1366 px"
 
 
-def test_a_researcher_starts_a_run_and_watches_it_to_done(  # type: ignore[no-untyped-def]
-        browser: Any, live_server: LiveServer, db: Session, tmp_path: Path, worker) -> None:
+@pytest.mark.usefixtures("worker")
+def test_a_researcher_starts_a_run_and_watches_it_to_done(
+        browser: Any, live_server: LiveServer, db: Session, tmp_path: Path) -> None:
     simulate_known_census(db, tmp_path, n_per_grade=600)
     create_user(db, "res", "research-pass", "researcher")
     db.commit()

@@ -177,8 +177,9 @@ def _wait_for(client: Any, run_id: int, done: Any, timeout: float = 90) -> dict[
         time.sleep(0.2)
 
 
-def test_a_run_started_on_the_page_is_done_by_the_worker_and_a_running_one_is_cancelled(  # type: ignore[no-untyped-def]
-        client: Any, db: Session, staff: None, worker, app: Any) -> None:
+@pytest.mark.usefixtures("worker")
+def test_a_run_started_on_the_page_is_done_by_the_worker_and_a_running_one_is_cancelled(
+        client: Any, db: Session, staff: None, app: Any) -> None:
     _login(client, "res")
     before = _counts(db)
     token = _token(client)
