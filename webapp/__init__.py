@@ -66,7 +66,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
     app.after_request(security.set_security_headers)
 
-    from .views import api, audit, auth, main, overview, player, proctor, research_analysis, research_design, results
+    from .views import (
+        api,
+        audit,
+        auth,
+        items,
+        main,
+        overview,
+        player,
+        proctor,
+        research_analysis,
+        research_design,
+        research_runs,
+        results,
+    )
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -78,4 +91,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit.bp)
     app.register_blueprint(research_design.bp)
     app.register_blueprint(research_analysis.bp)
+    app.register_blueprint(items.bp)
+    app.register_blueprint(research_runs.bp)
     return app

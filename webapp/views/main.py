@@ -1,15 +1,14 @@
-"""Landing page, staff home and the item bank browser."""
+"""Landing page, staff home and health checks (the item bank pages: views/items.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from assessment import item_store
 from assessment.hotstate import redis_available
 from assessment.migrate import current_revision, head_revision
 
-from ..extensions import db_session, services
+from ..extensions import services
 from ..security import current_user, role_required
 
 bp = Blueprint("main", __name__)
@@ -53,15 +52,3 @@ def readyz() -> ResponseReturnValue:
 @role_required()
 def home() -> ResponseReturnValue:
     return render_template("home.html", user=current_user())
-
-
-@bp.get("/items")
-@role_required("researcher", "bureau")
-def items() -> ResponseReturnValue:
-    grade = request.args.get("grade", type=int)
-    dimension = request.args.get("dimension") or None
-    status = request.args.get("status") or None
-    if grade not in (None, 5, 8):
-        abort(400, description="grade must be 5 or 8")
-    rows = item_store.list_items(db_session(), grade=grade, dimension=dimension, status=status)
-    return render_template("items.html", items=rows, grade=grade, dimension=dimension, status=status)

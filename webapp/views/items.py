@@ -1,0 +1,79 @@
+"""The item bank pages (issue 11.7): the filtered list, each item's page, and its student view in the player.
+
+Reading rights and who sees keys are `assessment.item_pages`' (ITEM_ROLES, KEY_ROLES);
+this module only draws. The item page previews every language server-side
+(webapp.item_preview, from `Item.student_view`, which holds no key); the student view
+page draws the same view with the player's own modules and stylesheet.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+
+from assessment.item_pages import ITEM_ROLES, ItemQuery, find_items, item_detail, sees_keys
+from item_bank.model import DIMENSIONS, GRADES, LANGUAGES, STATUSES
+from item_bank.types import names as type_names
+
+from ..extensions import db_session
+from ..i18n import current_language
+from ..item_preview import item_key, item_preview, item_rationale
+from ..security import current_user, role_required, strict_page
+from .player import player_messages
+
+__all__ = ["bp"]
+
+bp = Blueprint("items", __name__)
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    """Item content is secure test material: never kept by a shared browser or a proxy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _keys_shown() -> bool:
+    user = current_user()
+    return user is not None and sees_keys(user.role)
+
+
+@bp.get("/items")
+@role_required(*ITEM_ROLES)
+def index() -> ResponseReturnValue:
+    """The newest version of each item, filtered by dimension, grade, type, status, anchor and id/title."""
+    query = ItemQuery.of(request.args)  # InvalidInput: 400 naming the filter
+    rows = find_items(db_session(), query)
+    return render_template("items.html", items=rows, query=query, dimensions=DIMENSIONS, grades=GRADES,
+                           types=type_names(), statuses=STATUSES)
+
+
+def _version() -> int | None:
+    raw = request.args.get("version")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        abort(400, description=f"version: expected a version number, e.g. 1; got {raw!r}")
+    return int(raw)
+
+
+@bp.get("/items/<item_id>")
+@role_required(*ITEM_ROLES)
+def show(item_id: str) -> ResponseReturnValue:
+    """One item: its preview in both languages (key and rationale for KEY_ROLES), versions, parameters, statistics."""
+    detail = item_detail(db_session(), item_id, _version())  # NotFound: 404
+    keys = _keys_shown()
+    previews = [(lang, item_preview(detail.item.student_view(lang)),
+                 item_key(detail.item, lang) if keys else None, item_rationale(detail.item, lang) if keys else None)
+                for lang in LANGUAGES]
+    return strict_page(render_template("items/item.html", d=detail, previews=previews, keys=keys))
+
+
+@bp.get("/items/<item_id>/student")
+@role_required(*ITEM_ROLES)
+def student_view(item_id: str) -> ResponseReturnValue:
+    """The item drawn by the player itself, as a student sees it (answers here are not saved anywhere)."""
+    detail = item_detail(db_session(), item_id, _version())
+    lang = current_language()
+    config = {"lang": lang, "messages": player_messages(lang), "item": detail.item.student_view(lang)}
+    return strict_page(render_template("items/student.html", config=config, d=detail,
+                                       other_lang=next(code for code in LANGUAGES if code != lang)))
