@@ -9,6 +9,7 @@
 | `results`, `responses`, `demo-census` | commands/results_cli.py |
 | `calibrate`, `score` | commands/scoring_cli.py (`calibrate --window`: commands/calibration_cli.py) |
 | `worker` (the research queue's) | commands/calibration_cli.py |
+| `params` (parameter sets) | commands/params_cli.py |
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from webapp.commands.admin_cli import db, users
 from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
 from webapp.commands.items_cli import items
+from webapp.commands.params_cli import params_group
 from webapp.commands.results_cli import demo_census_command, responses_group, results_group
 from webapp.commands.scoring_cli import calibrate_command, score_command
 from webapp.commands.server_cli import demo, demo_city, network_refusal, prepare_demo, serve
@@ -46,6 +48,7 @@ for _command, _name in (
     (demo_city, "demo-city"), (demo, "demo"), (serve, "serve"),
     (results_group, "results"), (responses_group, "responses"), (demo_census_command, "demo-census"),
     (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
+    (params_group, "params"),
 ):
     cli.add_command(_command, _name)
 
