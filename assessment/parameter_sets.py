@@ -71,7 +71,7 @@ def set_summary(session: Session, pset: ParameterSet, *, run_ids: dict[int, int]
     """A set as plain data: origin, models, item count, created, status, groups (CLI JSON, pages)."""
     if run_ids is None:
         run_ids = dict(session.execute(select(CalibrationRun.parameter_set_id, CalibrationRun.id)
-                                       .where(CalibrationRun.parameter_set_id == pset.id)).tuples().all())
+                                       .where(CalibrationRun.parameter_set_id == pset.id)).all())
     if windows is None:
         windows = {pset.id: list(session.scalars(select(TestWindow.code).where(
             TestWindow.parameter_set_id == pset.id).order_by(TestWindow.code)))}
@@ -92,7 +92,7 @@ def list_sets(session: Session) -> list[dict[str, Any]]:
     sets = list(session.scalars(select(ParameterSet).options(selectinload(ParameterSet.parameters))
                                 .order_by(ParameterSet.id.desc())))
     run_ids = dict(session.execute(select(CalibrationRun.parameter_set_id, CalibrationRun.id)
-                                   .where(CalibrationRun.parameter_set_id.is_not(None))).tuples().all())
+                                   .where(CalibrationRun.parameter_set_id.is_not(None))).all())
     windows: dict[int, list[str]] = {}
     for set_id, code in session.execute(select(TestWindow.parameter_set_id, TestWindow.code)
                                         .where(TestWindow.parameter_set_id.is_not(None)).order_by(TestWindow.code)):
