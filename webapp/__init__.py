@@ -66,7 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
     app.after_request(security.set_security_headers)
 
-    from .views import api, audit, auth, main, overview, player, proctor, results
+    from .views import api, audit, auth, main, overview, player, proctor, research_params, results
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -76,4 +76,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(results.bp)
     app.register_blueprint(overview.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(research_params.bp)
     return app
