@@ -143,9 +143,9 @@ def start_run(session: Session, req: RunRequest, actor: str) -> CalibrationRun:
                          progress={"step": "queued"}, message="")
     session.add(run)
     session.flush()
+    rerun: dict[str, Any] = {"rerun_of": req.rerun_of, "exclude": sorted(req.exclude)} if req.rerun_of else {}
     audit.record(session, actor, "calibration.start", f"run {run.id}", run_id=run.id, name=run.name,
-                 window=window.code, grade=req.grade, model=settings["model"], anchors=req.anchors,
-                 **({"rerun_of": req.rerun_of, "exclude": sorted(req.exclude)} if req.rerun_of is not None else {}))
+                 window=window.code, grade=req.grade, model=settings["model"], anchors=req.anchors, **rerun)
     return run
 
 

@@ -24,8 +24,18 @@ from scoring.csvio import write_group_rows, write_params_csv
 from .errors import InvalidInput, NotFound
 from .models import CalibrationRun, ItemParameterRecord, ParameterSet, TestWindow
 
-__all__ = ["Comparison", "ComparedItem", "SetArrays", "compare_sets", "get_set", "get_set_by_id", "list_sets",
-           "set_arrays", "set_summary", "write_set_csv"]
+__all__ = [
+    "ComparedItem",
+    "Comparison",
+    "SetArrays",
+    "compare_sets",
+    "get_set",
+    "get_set_by_id",
+    "list_sets",
+    "set_arrays",
+    "set_summary",
+    "write_set_csv",
+]
 
 
 def _known(session: Session) -> str:
@@ -70,8 +80,8 @@ def set_summary(session: Session, pset: ParameterSet, *, run_ids: dict[int, int]
                 windows: dict[int, list[str]] | None = None) -> dict[str, Any]:
     """A set as plain data: origin, models, item count, created, status, groups (CLI JSON, pages)."""
     if run_ids is None:
-        run_ids = dict(session.execute(select(CalibrationRun.parameter_set_id, CalibrationRun.id)
-                                       .where(CalibrationRun.parameter_set_id == pset.id)).all())
+        run_id = session.scalar(select(CalibrationRun.id).where(CalibrationRun.parameter_set_id == pset.id).limit(1))
+        run_ids = {} if run_id is None else {pset.id: run_id}
     if windows is None:
         windows = {pset.id: list(session.scalars(select(TestWindow.code).where(
             TestWindow.parameter_set_id == pset.id).order_by(TestWindow.code)))}
@@ -91,13 +101,15 @@ def list_sets(session: Session) -> list[dict[str, Any]]:
     """Every set, newest first, as `set_summary` rows (three queries, whatever the number of sets)."""
     sets = list(session.scalars(select(ParameterSet).options(selectinload(ParameterSet.parameters))
                                 .order_by(ParameterSet.id.desc())))
-    run_ids = dict(session.execute(select(CalibrationRun.parameter_set_id, CalibrationRun.id)
-                                   .where(CalibrationRun.parameter_set_id.is_not(None))).all())
+    run_ids = {set_id: run_id for set_id, run_id in session.execute(
+        select(CalibrationRun.parameter_set_id, CalibrationRun.id).where(CalibrationRun.parameter_set_id.is_not(None)))
+        if set_id is not None}
     windows: dict[int, list[str]] = {}
     for set_id, code in session.execute(select(TestWindow.parameter_set_id, TestWindow.code)
                                         .where(TestWindow.parameter_set_id.is_not(None)).order_by(TestWindow.code)):
-        windows.setdefault(set_id, []).append(code)
-    return [set_summary(session, p, run_ids=run_ids, windows=windows) for p in sets]  # type: ignore[arg-type]
+        if set_id is not None:
+            windows.setdefault(set_id, []).append(code)
+    return [set_summary(session, p, run_ids=run_ids, windows=windows) for p in sets]
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,7 +218,9 @@ def compare_sets(session: Session, name_a: str, name_b: str) -> Comparison:
     common = [pk for pk in sa.item_pks if pk in key_b]
     pa, pb = sa.params, sb.params
     ba, bb = pa.b, pb.b
-    items, diff_a, diff_b = [], [], []
+    items: list[ComparedItem] = []
+    diff_a: list[float] = []
+    diff_b: list[float] = []
     for pk in common:
         i, k = key_a[pk], key_b[pk]
         width = max(pa.d.shape[1], pb.d.shape[1])
