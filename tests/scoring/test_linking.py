@@ -299,7 +299,7 @@ def test_jackknife_ses_are_zero_for_exact_anchors_and_track_the_spread_of_noisy_
         return ItemParameters(("2pl",) * J, af, (-af * bf)[:, None], item_names=base.item_names)
 
     exact = link(from_set(0.0), base, method="stocking-lord", se=True)
-    assert exact.A == pytest.approx(A, abs=1e-8) and exact.se_A == pytest.approx(0, abs=1e-6)
+    assert pytest.approx(A, abs=1e-8) == exact.A and exact.se_A == pytest.approx(0, abs=1e-6)
     assert exact.se_B == pytest.approx(0, abs=1e-6)
     assert np.isnan(link(from_set(0.0).take([0, 1]), base, se=True).se_A)
     assert np.isnan(link(from_set(0.1), base).se_A)  # only when asked for
