@@ -16,9 +16,10 @@ No transaction stays open while the EM runs (SQLite writers would wait on it).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,8 @@ from .results import software_version
 from .states import CalibrationStatus
 
 __all__ = ["ANCHOR_MODES", "GROUP_COLUMNS", "MODELS", "PROGRESS_SECONDS", "RunCancelled", "RunRequest",
-           "cancel_run", "execute_run", "get_run", "list_runs", "mark_failed", "run_summary", "start_run"]
+           "cancel_run", "execute_run", "get_run", "list_runs", "mark_failed", "rerun_request", "run_summary",
+           "start_run"]
 
 MODELS = ("auto", "2pl", "1pl", "rasch", "3pl", "grm", "gpcm")
 GROUP_COLUMNS = ("grade", "none")
@@ -67,6 +69,8 @@ class RunRequest:
     max_iter: int = 500
     tol: float = 1e-4
     se: bool = True
+    exclude: tuple[str, ...] = ()  # item columns left out (a re-run without flagged items)
+    rerun_of: int | None = None
 
 
 def _check_request(session: Session, req: RunRequest) -> tuple[TestWindow, ParameterSet | None]:
@@ -129,16 +133,43 @@ def start_run(session: Session, req: RunRequest, actor: str) -> CalibrationRun:
                 "reference_group": req.reference_group if req.reference_group is not None else "lowest",
                 "max_iter": req.max_iter, "tol": req.tol, "se": "louis" if req.se else None,
                 "not_reached": "missing", "method": "MML-EM (Bock-Aitkin), 41 nodes on [-6, 6], SQUAREM"}
+    selection: dict[str, Any] = {"window": window.code, "grade": req.grade, "rows": "latest finished attempt "
+                                 "with an answer per student (ctcensus responses export)"}
+    if req.rerun_of is not None:
+        selection |= {"rerun_of": req.rerun_of, "exclude": sorted(req.exclude)}
     run = CalibrationRun(name=req.name.strip(), window_id=window.id, status=CalibrationStatus.QUEUED,
-                         selection={"window": window.code, "grade": req.grade, "rows": "latest finished attempt "
-                                    "with an answer per student (ctcensus responses export)"},
+                         selection=selection,
                          settings=settings, software_version=software_version(), created_by=actor,
                          progress={"step": "queued"}, message="")
     session.add(run)
     session.flush()
+    rerun: dict[str, Any] = {"rerun_of": req.rerun_of, "exclude": sorted(req.exclude)} if req.rerun_of else {}
     audit.record(session, actor, "calibration.start", f"run {run.id}", run_id=run.id, name=run.name,
-                 window=window.code, grade=req.grade, model=settings["model"], anchors=req.anchors)
+                 window=window.code, grade=req.grade, model=settings["model"], anchors=req.anchors, **rerun)
     return run
+
+
+def rerun_request(session: Session, run_id: int, name: str, exclude: Sequence[str]) -> RunRequest:
+    """Run `run_id`'s selection and settings again without the `exclude` item columns (flagged items)."""
+    run = get_run(session, run_id)
+    items = run.selection.get("items")
+    if not isinstance(items, list):
+        raise InvalidInput(f"--rerun: run {run_id} never read its data ({run.status}); re-run a run that has")
+    wanted = tuple(dict.fromkeys(e.strip() for e in exclude if e.strip()))
+    if not wanted:
+        raise InvalidInput("--exclude: name at least one item to leave out, e.g. --exclude CT-D3-017")
+    unknown = [e for e in wanted if e not in items]
+    if unknown:
+        raise InvalidInput(f"--exclude: item {unknown[0]!r} is not in run {run_id}; its items: {', '.join(items)}")
+    if len(wanted) >= len(items):
+        raise InvalidInput(f"--exclude: that leaves none of run {run_id}'s {len(items)} items to calibrate")
+    s = run.settings
+    ref = s.get("reference_group")
+    return RunRequest(window=run.window.code, name=name, grade=run.selection.get("grade"), model=s["model"],
+                      group_column=s["group_column"], anchors=s["anchors"], anchor_set=s.get("anchor_set"),
+                      reference_group=None if ref in (None, "lowest") else int(ref), max_iter=int(s["max_iter"]),
+                      tol=float(s["tol"]), se=s.get("se") is not None,
+                      exclude=tuple(sorted(set(wanted) | set(run.selection.get("exclude") or []))), rerun_of=run.id)
 
 
 def get_run(session: Session, run_id: int) -> CalibrationRun:
@@ -233,6 +264,16 @@ def _fixed_anchors(session: Session, settings: dict[str, Any], selection: Respon
     return fixed
 
 
+def _without(selection: ResponseSelection, exclude: Sequence[str]) -> ResponseSelection:
+    """The selection minus the excluded item columns (a re-run), rows unchanged."""
+    if not exclude:
+        return selection
+    keep = [j for j, name in enumerate(selection.item_ids) if name not in set(exclude)]
+    return dataclasses.replace(selection, item_pks=selection.item_pks[keep],
+                               item_ids=tuple(selection.item_ids[j] for j in keep), item_max=selection.item_max[keep],
+                               scores=selection.scores[:, keep], status=selection.status[:, keep])
+
+
 def _nan_none(values: Any) -> Any:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim == 0:
@@ -249,7 +290,10 @@ def _store(session: Session, run: CalibrationRun, selection: ResponseSelection, 
                "sd": float(res.group_sds[g]), "se_mean": _nan_none(res.se_group_means[g]),
                "se_sd": _nan_none(res.se_group_sds[g]), "n": int(res.group_n[g])} for g, lab in enumerate(labels)]
     grade = f" grade {selection.grade}" if selection.grade is not None else ""
-    pset = ParameterSet(name=run.name, provisional=True, published=False, groups=groups,
+    origin = {"kind": "calibration", "run": run.id} | (
+        {"rerun_of": run.selection["rerun_of"], "excluded": run.selection.get("exclude", [])}
+        if run.selection.get("rerun_of") else {})
+    pset = ParameterSet(name=run.name, provisional=True, published=False, groups=groups, origin=origin,
                         description=f"calibration run {run.id}: window {selection.window_code}{grade}, "
                                     f"{run.settings['model']}, anchors {run.settings['anchors']} (draft)")
     session.add(pset)
@@ -306,8 +350,9 @@ def execute_run(
     started = time.perf_counter()
     try:
         with factory() as session:
-            selection = select_responses(session, window_code, secret_key=secret_key,
-                                         grade=base_selection.get("grade"))
+            selection = _without(select_responses(session, window_code, secret_key=secret_key,
+                                                  grade=base_selection.get("grade")),
+                                 base_selection.get("exclude") or [])
             fixed = _fixed_anchors(session, settings, selection)
             session.rollback()  # no transaction stays open during the EM
         read_seconds = time.perf_counter() - started

@@ -39,6 +39,7 @@ __all__ = [
     "ItemParameterRecord",
     "ItemRecord",
     "ParameterSet",
+    "ParameterSetPublication",
     "ResultAggregate",
     "ResultItemStat",
     "School",
@@ -95,6 +96,9 @@ class ParameterSet(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # latent distribution per group of a calibrated set: [{"group", "mean", "sd", "se_mean", "se_sd", "n"}]
     groups: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # where a set came from: {"kind": "calibration", "run"} or {"kind": "link", "from", "base", "method", "A", ...};
+    # None for sets from the item files
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     parameters: Mapped[list[ItemParameterRecord]] = relationship(
         back_populates="parameter_set", cascade="all, delete-orphan"
@@ -493,3 +497,28 @@ class CalibrationRun(Base):
 
     window: Mapped[TestWindow] = relationship()
     parameter_set: Mapped[ParameterSet | None] = relationship()
+
+
+class ParameterSetPublication(Base):
+    """A set published for a window (issue 11.4): what it replaced and which items it moved, so it can be undone.
+
+    The window's operational set is `TestWindow.parameter_set_id`; the publication
+    not yet withdrawn that put it there is the one `unpublish` reverses.
+    """
+
+    __tablename__ = "parameter_set_publications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("test_windows.id"), index=True)
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    previous_set_id: Mapped[int | None] = mapped_column(ForeignKey("parameter_sets.id"), nullable=True)
+    previous_provisional: Mapped[bool] = mapped_column(Boolean, default=True)  # the set's flag before publishing
+    moved_items: Mapped[list[Any]] = mapped_column(JSON, default=list)  # item pks moved pilot -> operational
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    window: Mapped[TestWindow] = relationship()
+    parameter_set: Mapped[ParameterSet] = relationship(foreign_keys=[parameter_set_id])
+    previous_set: Mapped[ParameterSet | None] = relationship(foreign_keys=[previous_set_id])

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .ability import AbilityEstimates
 from .calibration import Calibration
@@ -48,6 +48,7 @@ __all__ = [
     "read_groups_csv",
     "read_params_csv",
     "read_responses_csv",
+    "write_group_rows",
     "write_groups_csv",
     "write_params_csv",
     "write_theta_csv",
@@ -180,14 +181,29 @@ def _fmt(x: float) -> str:
     return "" if not np.isfinite(x) else f"{x:.6f}"
 
 
-def write_params_csv(path: str | Path, result: Calibration | ItemParameters) -> None:
-    """Write item parameters (and SEs when ``result`` is a :class:`Calibration`)."""
+def write_params_csv(
+    path: str | Path,
+    result: Calibration | ItemParameters,
+    *,
+    se: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
+) -> None:
+    """Write item parameters (and SEs when ``result`` is a :class:`Calibration`).
+
+    ``se = (se_a (J,), se_d (J, K-1), se_c (J,))`` gives the SEs of plain
+    ``ItemParameters`` (NaN = not estimated), e.g. a stored parameter set's.
+    """
     params = result.params if isinstance(result, Calibration) else result
     km1 = params.d.shape[1]
     J = params.n_items
     se_a = result.se_a if isinstance(result, Calibration) else np.full(J, np.nan)
     se_d = result.se_d if isinstance(result, Calibration) else np.full((J, km1), np.nan)
     se_c = result.se_c if isinstance(result, Calibration) else np.full(J, np.nan)
+    if se is not None:
+        se_a, se_d, se_c = (np.asarray(x, dtype=np.float64) for x in se)
+        if se_a.shape != (J,) or se_d.shape != (J, km1) or se_c.shape != (J,):
+            raise ScoringInputError(
+                f"se: expected shapes ({J},), ({J}, {km1}), ({J},); found {se_a.shape}, {se_d.shape}, {se_c.shape}"
+            )
     header = ["item", "model", "a"] + [f"d{k + 1}" for k in range(km1)] + ["c", "se_a"]
     header += [f"se_d{k + 1}" for k in range(km1)] + ["se_c"]
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
@@ -278,14 +294,28 @@ def write_groups_csv(path: str | Path, result: Calibration, *, labels: Sequence[
     names = tuple(result.group_labels) if labels is None else tuple(labels)
     if len(names) != len(result.group_labels):
         raise ScoringInputError(f"labels: expected {len(result.group_labels)} group labels; found {len(names)}")
+    write_group_rows(path, names, result.group_means, result.group_sds, result.se_group_means,
+                     result.se_group_sds, result.group_n)
+
+
+def write_group_rows(
+    path: str | Path,
+    labels: Sequence[str],
+    means: ArrayLike,
+    sds: ArrayLike,
+    se_means: ArrayLike,
+    se_sds: ArrayLike,
+    n: ArrayLike,
+) -> None:
+    """Write ``group,mean,sd,se_mean,se_sd,n`` from arrays of shape ``(G,)`` (NaN SE = not estimated)."""
+    cols = [np.asarray(x, dtype=np.float64).reshape(-1) for x in (means, sds, se_means, se_sds, n)]
+    if any(c.shape != (len(labels),) for c in cols):
+        raise ScoringInputError(f"means, sds, se_means, se_sds, n: expected {len(labels)} values each")
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["group", "mean", "sd", "se_mean", "se_sd", "n"])
-        for g, lab in enumerate(names):
-            w.writerow(
-                [lab, _fmt(result.group_means[g]), _fmt(result.group_sds[g]), _fmt(result.se_group_means[g]),
-                 _fmt(result.se_group_sds[g]), int(result.group_n[g])]
-            )
+        for g, lab in enumerate(labels):
+            w.writerow([lab, _fmt(cols[0][g]), _fmt(cols[1][g]), _fmt(cols[2][g]), _fmt(cols[3][g]), int(cols[4][g])])
 
 
 def read_groups_csv(path: str | Path) -> dict[str, tuple[float, float]]:

@@ -77,6 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         proctor,
         research_analysis,
         research_design,
+        research_params,
         research_runs,
         results,
     )
@@ -93,4 +94,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(research_analysis.bp)
     app.register_blueprint(items.bp)
     app.register_blueprint(research_runs.bp)
+    app.register_blueprint(research_params.bp)
     return app

@@ -11,6 +11,7 @@
 | `worker` (the research queue's) | commands/calibration_cli.py |
 | `simulate-design` | commands/design_cli.py |
 | `analysis` (a run's item analysis) | commands/analysis_cli.py |
+| `params` (parameter sets) | commands/params_cli.py |
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from webapp.commands.calibration_cli import worker_command
 from webapp.commands.common import Context
 from webapp.commands.design_cli import simulate_design_command
 from webapp.commands.items_cli import items
+from webapp.commands.params_cli import params_group
 from webapp.commands.results_cli import demo_census_command, responses_group, results_group
 from webapp.commands.scoring_cli import calibrate_command, score_command
 from webapp.commands.server_cli import demo, demo_city, network_refusal, prepare_demo, serve
@@ -52,6 +54,7 @@ for _command, _name in (
     (calibrate_command, "calibrate"), (score_command, "score"), (worker_command, "worker"),
     (simulate_design_command, "simulate-design"),
     (analysis_command, "analysis"),
+    (params_group, "params"),
 ):
     cli.add_command(_command, _name)
 

@@ -43,6 +43,10 @@ URLS: dict[str, Callable[[World], tuple[list[str], list[str]]]] = {
     "results.school_pdf": lambda w: ([f"/results/{W}/school/{w.b.source_id}/report.pdf"],
                                      [f"/results/{W}/school/es-nowhere/report.pdf"]),
     "results.responses": lambda w: ([f"/results/{W}/responses.csv", f"/results/{W}/responses.csv?grade=5"], []),
+    # parameter sets name no school: researchers and admins only (set 1: the starter bank's provisional set)
+    "research_params.show": lambda w: (["/research/params/1"], ["/research/params/99999"]),
+    "research_params.export": lambda w: (["/research/params/1/params.csv", "/research/params/1/groups.csv"],
+                                         ["/research/params/99999/params.csv"]),
 }
 # Pages a role opens with B's ids on purpose: the bureau reads the whole city; researchers read the city and
 # district pages and tables, where schools are pseudonyms.
@@ -51,7 +55,8 @@ BY_DESIGN: dict[str, set[str]] = {
                "results.city", "results.city_table", "results.unit", "results.unit_table", "results.export",
                "results.school_pdf", "results.responses"},
     "researcher": {"results.city", "results.city_table", f"/results/{W}/district/kl-test",
-                   f"/results/{W}/district/kl-test/tables/schools.csv", "results.responses"},
+                   f"/results/{W}/district/kl-test/tables/schools.csv", "results.responses", "research_params.show",
+                   "research_params.export"},
 }
 # Proctor pages tell an unknown session id (404) from another school's (403): session ids are sequential
 # numbers that name nothing, and tests/webapp/test_proctor.py pins 404 for unknown ids.

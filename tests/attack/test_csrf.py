@@ -8,8 +8,10 @@ token succeeds, which proves the refusal was the CSRF check and not something el
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,7 +69,58 @@ CASES: dict[tuple[str, str], Callable[[World, Session], Attack]] = {
     **{("proctor.attempt_action", action): (lambda a: lambda w, db: Attack(
         "a-proctor", f"/proctor/api/attempts/{w.a.attempt_ids[0]}/{a}",
         json={"seconds": 120} if a == "extend" else None))(action) for action in ("extend", "lock", "unlock")},
+    **{("research_params." + name, ""): (lambda n: lambda w, db: _params_attack(db, n))(name)
+       for name in ("link", "publish", "unpublish", "recompute", "rerun")},
 }
+
+
+def _params_attack(db: Session, action: str) -> Attack:
+    """A researcher's parameter-set action (issue 11.4) on the starter bank's provisional set."""
+    from assessment.models import CalibrationRun, ParameterSet, TestWindow
+    from assessment.parameter_publishing import publish_set
+    from assessment.states import CalibrationStatus
+    from tests.assessment.test_parameter_sets import _copy
+
+    window = db.scalar(select(TestWindow).where(TestWindow.code == "113"))
+    assert window is not None
+    pset = _copy(db, "csrf-copy", A=1.1, B=0.1)
+    db.commit()
+    if action == "link":
+        return Attack("researcher", f"/research/params/{pset.id}/link",
+                      form={"base": "provisional-2026", "method": "stocking-lord", "name": "csrf-linked"})
+    if action == "publish":
+        return Attack("researcher", f"/research/params/{pset.id}/publish", form={"window": "113", "expected_113": ""})
+    if action == "unpublish":
+        publish_set(db, "csrf-copy", "113", "setup")
+        db.commit()
+        return Attack("researcher", "/research/params/windows/113/unpublish", form={"expected": str(pset.id)})
+    if action == "recompute":
+        _paper_scores(db, tmp_dir=Path(tempfile.mkdtemp()))
+        return Attack("researcher", "/research/params/windows/113/recompute", form={})
+    items = sorted(r.item.item_id for r in db.scalar(select(ParameterSet).where(ParameterSet.id == pset.id)).parameters)
+    db.add(CalibrationRun(name="csrf-copy", window_id=window.id, status=CalibrationStatus.DONE, parameter_set_id=pset.id,
+                          selection={"window": "113", "grade": None, "items": items},
+                          settings={"model": "auto", "group_column": "grade", "anchors": "free", "anchor_set": None,
+                                    "reference_group": "lowest", "max_iter": 5, "tol": 1e-4, "se": "louis"},
+                          software_version="test"))
+    db.commit()
+    return Attack("researcher", f"/research/params/{pset.id}/rerun", form={"exclude": items[0], "name": "csrf-rerun"})
+
+
+def _paper_scores(db: Session, tmp_dir: Path) -> None:
+    """School A's two students finished on paper: a window with results to recompute."""
+    from assessment.forms import form_items
+    from assessment.models import Form
+    from assessment.responses_import import import_responses
+
+    form = db.scalar(select(Form).order_by(Form.id).limit(1))
+    assert form is not None
+    ids = [item.id for _, _, item in form_items(db, form)]
+    path = tmp_dir / "paper.csv"
+    path.write_text("student," + ",".join(ids) + "\n" + "".join(
+        f"es-a-c1-0{seat}," + ",".join(str((seat + j) % 2) for j in range(len(ids))) + "\n" for seat in (1, 2)))
+    import_responses(db, path, window_code="113", form_id=form.id, actor="setup", replace=True)
+    db.commit()
 
 
 def _open_session(world: World, db: Session) -> Attack:

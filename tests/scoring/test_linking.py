@@ -282,3 +282,29 @@ def test_vertical_linking_of_two_separate_calibrations() -> None:
     for method in METHODS:
         ident = link(cal5.params, cal5.params, method=method)
         assert pytest.approx((1.0, 0.0), abs=1e-8) == (ident.A, ident.B)
+
+
+def test_jackknife_ses_are_zero_for_exact_anchors_and_track_the_spread_of_noisy_ones() -> None:
+    """link(se=True): no anchor moves an exact link; with noisy anchors the jackknife SE matches the Monte Carlo
+    SD of the constants over fresh anchor noise (within a factor 1.6), and two anchors give NaN."""
+    rng = np.random.default_rng(5)
+    J = 10
+    a, b = rng.uniform(0.8, 2.0, J), rng.normal(0, 1, J)
+    base = ItemParameters(("2pl",) * J, a, (-a * b)[:, None], item_names=tuple(f"i{j}" for j in range(J)))
+    A, B = 1.2, -0.3  # theta_base = A theta_from + B: from-scale b = (b - B) / A, a = a A
+
+    def from_set(noise: float) -> ItemParameters:
+        bf = (b - B) / A + rng.normal(0, noise, J)
+        af = a * A * np.exp(rng.normal(0, noise / 2, J))
+        return ItemParameters(("2pl",) * J, af, (-af * bf)[:, None], item_names=base.item_names)
+
+    exact = link(from_set(0.0), base, method="stocking-lord", se=True)
+    assert pytest.approx(A, abs=1e-8) == exact.A and exact.se_A == pytest.approx(0, abs=1e-6)
+    assert exact.se_B == pytest.approx(0, abs=1e-6)
+    assert np.isnan(link(from_set(0.0).take([0, 1]), base, se=True).se_A)
+    assert np.isnan(link(from_set(0.1), base).se_A)  # only when asked for
+    reps = [link(from_set(0.15), base, method="haebara", se=True) for _ in range(60)]
+    mc_A, mc_B = np.std([r.A for r in reps]), np.std([r.B for r in reps])
+    jk_A, jk_B = np.mean([r.se_A for r in reps]), np.mean([r.se_B for r in reps])
+    assert mc_A / 1.6 < jk_A < mc_A * 1.6, (jk_A, mc_A)
+    assert mc_B / 1.6 < jk_B < mc_B * 1.6, (jk_B, mc_B)

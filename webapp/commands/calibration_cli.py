@@ -13,14 +13,17 @@ from __future__ import annotations
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from .common import Context, cli_actor, echo_json
 
-__all__ = ["calibrate_from_database", "cancel_calibration", "list_calibrations", "show_calibration", "worker_command"]
+__all__ = ["calibrate_from_database", "cancel_calibration", "list_calibrations", "rerun_calibration", "show_calibration",
+           "worker_command"]
 
 POLL_SECONDS = 0.2
 
@@ -35,8 +38,7 @@ def calibrate_from_database(
     quiet: bool,
 ) -> None:
     """Record, queue (or run here) and, unless --no-wait, wait for a calibration run; print its summary."""
-    from assessment.calibration_runs import RunRequest, start_run
-    from assessment.jobs import enqueue_calibration, workers_listening
+    from assessment.calibration_runs import RunRequest
 
     ctx = _ctx()
     ref: int | None = None
@@ -48,12 +50,32 @@ def calibrate_from_database(
     request = RunRequest(window=window, name=name, grade=grade, model=model, group_column=group_column,
                          anchors=anchors, anchor_set=anchor_set, reference_group=ref, max_iter=max_iter, tol=tol,
                          se=se)
+    _launch(ctx, lambda session: request, no_wait=no_wait, here=here, as_json=as_json, quiet=quiet)
+
+
+def rerun_calibration(*, run_id: int, exclude: tuple[str, ...], name: str, no_wait: bool, here: bool, as_json: bool,
+                      quiet: bool) -> None:
+    """`ctcensus calibrate --rerun RUN_ID --exclude ITEM[,ITEM...] --name NEW`: the run again without those items."""
+    from assessment.calibration_runs import rerun_request
+
+    items = tuple(part for value in exclude for part in value.split(","))
+    _launch(_ctx(), lambda session: rerun_request(session, run_id, name, items), no_wait=no_wait, here=here,
+            as_json=as_json, quiet=quiet)
+
+
+def _launch(ctx: Context, make_request: Callable[[Session], Any], *, no_wait: bool, here: bool, as_json: bool,
+            quiet: bool) -> None:
+    """Record the run (queue it, or run it here), wait unless --no-wait, print its summary."""
+    from assessment.calibration_runs import start_run
+    from assessment.jobs import enqueue_calibration, workers_listening
+
     workers = 0 if here else workers_listening(ctx.settings)
     if no_wait and workers == 0:
         raise click.ClickException("no worker is running to take the run; start `ctcensus serve` (or "
                                    "`ctcensus worker`), or run it without --no-wait to wait for it here")
     with ctx.transaction() as session:
-        run_id = start_run(session, request, cli_actor()).id
+        run = start_run(session, make_request(session), cli_actor())
+        run_id, name = run.id, run.name
     if workers:
         try:
             enqueue_calibration(ctx.settings, run_id)

@@ -66,6 +66,11 @@ MODELS = ["2pl", "1pl", "rasch", "3pl", "grm", "gpcm", "auto"]
               help="Cancel a queued or running calibration run (nothing is stored).")
 @click.option("--status", "status", type=click.IntRange(1, 2**31 - 1), default=None, metavar="RUN_ID",
               help="Show a calibration run (add --json for everything it records).")
+@click.option("--rerun", "rerun", type=click.IntRange(1, 2**31 - 1), default=None, metavar="RUN_ID",
+              help="Run this calibration run again (its selection and settings) without the --exclude items, as "
+                   "a new run making draft set --name.")
+@click.option("--exclude", "exclude", multiple=True, metavar="ITEM_ID[,ITEM_ID...]",
+              help="--rerun: item ids to leave out (comma-separated or repeated); stored in the new run's selection.")
 @click.option("--list", "list_runs", is_flag=True, help="List the calibration runs (of --window when given), newest first.")
 @click.option("--json", "as_json", is_flag=True, help="--window/--status/--list: print JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -73,12 +78,27 @@ def calibrate_command(
     responses: str | None, window: str | None, grade: int | None, model: str | None, group_column: str | None,
     skip_columns: tuple[str, ...], reference_group: str | None, anchors: str | None, anchor_set: str | None,
     name: str | None, out: str | None, max_iter: int, tol: float, se: bool, no_wait: bool, here: bool,
-    cancel: int | None, status: int | None, list_runs: bool, as_json: bool, quiet: bool,
+    cancel: int | None, status: int | None, rerun: int | None, exclude: tuple[str, ...], list_runs: bool,
+    as_json: bool, quiet: bool,
 ) -> None:
     """Calibrate items from RESPONSES.csv (id column, one column per item, empty = missing), or a window's
     responses from the database (--window CODE --name NAME: a stored run making a draft parameter set)."""
-    from .calibration_cli import calibrate_from_database, cancel_calibration, list_calibrations, show_calibration
+    from .calibration_cli import (
+        calibrate_from_database,
+        cancel_calibration,
+        list_calibrations,
+        rerun_calibration,
+        show_calibration,
+    )
 
+    if rerun is not None or exclude:
+        if rerun is None or not exclude or not name:
+            raise click.UsageError("a re-run needs all of --rerun RUN_ID, --exclude ITEM_ID[,ITEM_ID...] and --name NEW")
+        if responses or window:
+            raise click.UsageError("--rerun takes the run's own window and settings; give no file or --window")
+        rerun_calibration(run_id=rerun, exclude=exclude, name=name, no_wait=no_wait, here=here, as_json=as_json,
+                          quiet=quiet)
+        return
     if list_runs:
         if responses or name:
             raise click.UsageError("--list takes at most --window (and --json)")
