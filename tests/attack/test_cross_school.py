@@ -9,14 +9,23 @@ every URL with 200 shows the URLs are real, so each refusal is about scope and n
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
+
+from assessment.calibration_runs import RunRequest, execute_run, start_run
+from assessment.db import make_session_factory
+from assessment.design_runs import bank_design, queue_design
+from assessment.states import CalibrationStatus
 
 from .conftest import ROLES_OF_A, World, staff_client
 
 W = "113"
+# The research workbench's ids (a done calibration run of the census, a queued design simulation), made by the
+# `research` fixture for the tests that open every URL.
+RESEARCH: dict[str, str] = {}
 # endpoint -> (URLs with school B's ids, the same URLs with ids that do not exist)
 URLS: dict[str, Callable[[World], tuple[list[str], list[str]]]] = {
     "proctor.live": lambda w: ([f"/proctor/sessions/{w.b.session_id}"], ["/proctor/sessions/99999"]),
@@ -47,16 +56,32 @@ URLS: dict[str, Callable[[World], tuple[list[str], list[str]]]] = {
     "research_params.show": lambda w: (["/research/params/1"], ["/research/params/99999"]),
     "research_params.export": lambda w: (["/research/params/1/params.csv", "/research/params/1/groups.csv"],
                                          ["/research/params/99999/params.csv"]),
+    # calibration runs, their analyses and design simulations name no school either: researchers and admins only
+    "research_runs.show": lambda w: ([f"/research/runs/{RESEARCH['run']}"], ["/research/runs/99999"]),
+    "research_runs.progress": lambda w: ([f"/research/runs/{RESEARCH['run']}/progress.json"],
+                                         ["/research/runs/99999/progress.json"]),
+    "research_analysis.analysis": lambda w: ([f"/research/runs/{RESEARCH['run']}/analysis"],
+                                             ["/research/runs/99999/analysis"]),
+    "research_analysis.analysis_xlsx": lambda w: ([f"/research/runs/{RESEARCH['run']}/analysis.xlsx"],
+                                                  ["/research/runs/99999/analysis.xlsx"]),
+    "research_design.job": lambda w: ([f"/research/design/jobs/{RESEARCH['design_job']}"],
+                                      ["/research/design/jobs/no-such-job"]),
+    # items name no school: the bank is read by admins, researchers and the bureau (keys for the first two only)
+    "items.show": lambda w: ([f"/items/{next(iter(w.items.values())).id}"], ["/items/no-such-item"]),
+    "items.student_view": lambda w: ([f"/items/{next(iter(w.items.values())).id}/student"],
+                                     ["/items/no-such-item/student"]),
 }
+_RESEARCH_PAGES = {"research_params.show", "research_params.export", "research_runs.show", "research_runs.progress",
+                   "research_analysis.analysis", "research_analysis.analysis_xlsx", "research_design.job",
+                   "items.show", "items.student_view"}
 # Pages a role opens with B's ids on purpose: the bureau reads the whole city; researchers read the city and
 # district pages and tables, where schools are pseudonyms.
 BY_DESIGN: dict[str, set[str]] = {
     "bureau": {"overview.district", "overview.school", "overview.api_district", "overview.api_school",
                "results.city", "results.city_table", "results.unit", "results.unit_table", "results.export",
-               "results.school_pdf", "results.responses"},
+               "results.school_pdf", "results.responses", "items.show", "items.student_view"},
     "researcher": {"results.city", "results.city_table", f"/results/{W}/district/kl-test",
-                   f"/results/{W}/district/kl-test/tables/schools.csv", "results.responses", "research_params.show",
-                   "research_params.export"},
+                   f"/results/{W}/district/kl-test/tables/schools.csv", "results.responses", *_RESEARCH_PAGES},
 }
 # Proctor pages tell an unknown session id (404) from another school's (403): session ids are sequential
 # numbers that name nothing, and tests/webapp/test_proctor.py pins 404 for unknown ids.
@@ -69,6 +94,24 @@ def get_routes_with_parameters(app: Flask) -> set[str]:
     return {rule.endpoint for rule in app.url_map.iter_rules()
             if "GET" in (rule.methods or set()) and rule.arguments and not rule.rule.startswith("/api/v1/")
             and rule.endpoint not in PUBLIC}
+
+
+@pytest.fixture
+def research(app: Flask, db: Session, census_world: World) -> Iterator[dict[str, str]]:
+    """A done calibration run of the census window and a queued design simulation (no worker takes it)."""
+    run_id = start_run(db, RunRequest(window=W, name="cross-school-run"), actor="root").id
+    db.commit()
+    factory = make_session_factory(db.get_bind())  # type: ignore[arg-type]
+    assert execute_run(factory, run_id, secret_key=app.config["SECRET_KEY"]) is CalibrationStatus.DONE
+    with app.app_context():
+        from webapp.extensions import services
+
+        spec = bank_design(db, n_per_grade={5: 200, 8: 200}, schools={5: 4, 8: 4}, replications=2)
+        job = queue_design(services().settings, spec, "root", "cross-school test")
+    db.rollback()  # end the read (SQLite would keep the file locked against the app's requests)
+    RESEARCH.update(run=str(run_id), design_job=job)
+    yield RESEARCH
+    RESEARCH.clear()
 
 
 def test_every_get_route_with_parameters_has_foreign_ids(app: Flask) -> None:
@@ -88,7 +131,8 @@ def _allowed(username: str, endpoint: str, url: str) -> bool:
     return endpoint in design or url in design
 
 
-def test_no_role_of_school_a_reads_school_b(app: Flask, db: Session, census_world: World) -> None:
+def test_no_role_of_school_a_reads_school_b(app: Flask, db: Session, census_world: World,
+                                            research: dict[str, str]) -> None:
     world = census_world
     markers = _markers(world)
     failures: list[str] = []
@@ -117,7 +161,7 @@ def test_no_role_of_school_a_reads_school_b(app: Flask, db: Session, census_worl
     assert not failures, "\n".join(failures)
 
 
-def test_the_foreign_urls_are_real(app: Flask, census_world: World) -> None:
+def test_the_foreign_urls_are_real(app: Flask, census_world: World, research: dict[str, str]) -> None:
     """The control: an admin opens every one of B's URLs (so each refusal above is about scope)."""
     client, _ = staff_client(app, "root")
     for endpoint, urls in URLS.items():
