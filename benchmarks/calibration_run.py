@@ -5,6 +5,9 @@ Usage::
     python benchmarks/calibration_run.py              # build the city in a temp instance, 3 timed runs + the queue path
     python benchmarks/calibration_run.py --repeat 5 --no-queue
 
+It also times the run's item-analysis report (`assessment.item_analysis.analyse_run`, what
+`/research/runs/<id>/analysis` and its XLSX compute on demand) against the same reference.
+
 The city is built as `benchmarks/results_city.py` builds it (`prepare_demo`, then
 `simulate_census` for window 113) in a temporary instance folder with
 DATABASE_URL and REDIS_URL unset (SQLite file, embedded Redis); with them set,
@@ -103,6 +106,25 @@ def reference(ctx: object, name: str) -> tuple[float, float]:
     return seconds, diff
 
 
+def analysis_seconds(ctx: object, name: str, repeat: int) -> list[float]:
+    """The item-analysis report of a done run (`analyse_run`, as its page and XLSX compute it): wall seconds."""
+    from sqlalchemy import select
+
+    from assessment.item_analysis import analyse_run
+    from assessment.models import CalibrationRun
+
+    walls = []
+    for _ in range(repeat):
+        with ctx.transaction() as session:  # type: ignore[attr-defined]
+            run_id = session.scalar(select(CalibrationRun.id).where(CalibrationRun.name == name))
+            t = time.perf_counter()
+            report = analyse_run(session, run_id, secret_key=ctx.settings.secret_key)  # type: ignore[attr-defined]
+            walls.append(time.perf_counter() - t)
+    flagged = sum(1 for item in report.items if item.flags)
+    print(f"item analysis of run {name}: {len(report.items)} items, {flagged} flagged")
+    return walls
+
+
 def queue_path(ctx: object, name: str) -> float:
     """`ctcensus calibrate --window 113 --name NAME` through a real worker process; wall seconds."""
     from click.testing import CliRunner
@@ -147,7 +169,8 @@ def main() -> None:
         t = time.perf_counter()
         ctx = build_city(instance)
         print(f"built in {time.perf_counter() - t:.1f} s (not timed below)")
-        walls, result = [], {}
+        walls: list[float] = []
+        result: dict[str, object] = {}
         for k in range(args.repeat + 1):  # the first run warms imports and caches; not counted
             wall, result = timed_run(ctx, f"bench-{k}")
             if k == 0:
@@ -169,6 +192,11 @@ def main() -> None:
               f"(max |estimate difference| {diff:.1e})")
         print(f"ratio ours / reference: {ours / ref:.2f}x    target <= {TARGET_SECONDS:.0f} s: "
               f"{'MET' if ours <= TARGET_SECONDS else 'NOT MET'}")
+        report_walls = analysis_seconds(ctx, f"bench-{args.repeat}", args.repeat)
+        report = statistics.median(report_walls)
+        print(f"item-analysis report of the run (CTT, fit, DIF, drift, curves' data) {report:6.2f} s (median of "
+              f"{len(report_walls)}; min {min(report_walls):.2f}, max {max(report_walls):.2f}); "
+              f"ratio to the reference calibration {report / ref:.2f}x")
         if not args.no_queue:
             wall = queue_path(ctx, "bench-queue")
             print(f"queue path: `ctcensus calibrate --window {WINDOW} --name bench-queue` through a worker process "
