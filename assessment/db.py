@@ -14,10 +14,20 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UTCDateTime", "make_engine", "make_session_factory", "session_scope", "utcnow"]
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "first_line",
+    "make_engine",
+    "make_session_factory",
+    "schema_missing",
+    "session_scope",
+    "utcnow",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -119,3 +129,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_MISSING_SCHEMA_STATES = ("42P01", "42703")  # PostgreSQL: undefined table, undefined column
+
+
+def schema_missing(exc: DBAPIError) -> bool:
+    """Whether a database error says a table or column is not there (no `db upgrade` yet, or an older one)."""
+    if getattr(exc.orig, "sqlstate", None) in _MISSING_SCHEMA_STATES:
+        return True
+    text = str(exc.orig).lower()
+    return "no such table" in text or "no such column" in text
+
+
+def first_line(exc: DBAPIError) -> str:
+    """The driver's message, first line only (SQLAlchemy appends the statement and a link)."""
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]

@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from assessment.db import first_line, schema_missing
 from webapp.commands.admin_cli import db, users
 from webapp.commands.analysis_cli import analysis_command
 from webapp.commands.calibration_cli import worker_command
@@ -32,7 +34,21 @@ from webapp.commands.testday_cli import classes_group, forms_group, roster_group
 __all__ = ["cli", "main", "network_refusal", "prepare_demo"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group: a database without the schema (or with an older one) is a one-line error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            if not schema_missing(exc):
+                raise
+            raise click.ClickException(
+                f"the database has no ctcensus tables, or an older schema ({first_line(exc)}): run `ctcensus db "
+                "upgrade` first (or `./manage.sh demo` for the demo city)") from None
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
     """ctcensus: computational-thinking census engine (Keelung)."""

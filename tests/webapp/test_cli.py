@@ -318,3 +318,41 @@ def test_serve_check_accepts_loopback_or_a_real_key(tmp_path: Path) -> None:
     assert network_refusal(published, "0.0.0.0")
     real = Settings.from_env({"CTCENSUS_INSTANCE": str(tmp_path), "SECRET_KEY": "r" * 40})
     assert network_refusal(real, "0.0.0.0") is None
+
+
+def _schemaless_databases(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    """An empty SQLite file, and an empty PostgreSQL database when the suite runs on PostgreSQL."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    if database_url.startswith("postgresql"):
+        url = make_url(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        name = f"ctc_noschema_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def test_a_database_without_the_schema_is_a_one_line_error(cli_env, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                           database_url: str) -> None:
+    """Commands on a database nobody upgraded say what to do instead of printing a traceback."""
+    from click.testing import CliRunner
+
+    from webapp.cli import Context, cli
+
+    for url in _schemaless_databases(tmp_path, database_url):
+        env = {**cli_env, "DATABASE_URL": url}
+        for args in (["params", "list"], ["responses", "export", "--window", "113", "--out", str(tmp_path / "r.csv")],
+                     ["simulate-design", "--design", "docs/design-example.yaml", "--replications", "2", "--quiet"]):
+            result = CliRunner().invoke(cli, args, env=env, obj=Context())
+            assert result.exit_code == 1, (url, args, result.output, result.exception)
+            assert "run `ctcensus db upgrade` first" in result.output and "Traceback" not in result.output, result.output
+        assert not (tmp_path / "r.csv").exists()
