@@ -38,7 +38,7 @@ from ..extensions import db_session, services
 from ..i18n import gettext as _
 from ..security import check_csrf, current_user, role_required, strict_page
 
-__all__ = ["RESEARCH_ROLES", "bp", "run_links", "run_progress"]
+__all__ = ["RESEARCH_ROLES", "bp", "run_progress"]
 
 bp = Blueprint("research_runs", __name__, url_prefix="/research")
 
@@ -149,7 +149,7 @@ def _check_job(run: CalibrationRun) -> None:
         db_session().commit()
 
 
-def run_links(run: CalibrationRun) -> list[tuple[str, str]]:
+def _run_links(run: CalibrationRun) -> list[tuple[str, str]]:
     """The pages a run leads to, as (message key, URL): its item-analysis report once done, its parameter set.
 
     The set's page is addressed by the set's id (a name could read as another route, or as another set's id).
@@ -200,7 +200,7 @@ def show(run_id: int) -> ResponseReturnValue:
     published_for = list(db_session().scalars(select(TestWindow.code).where(
         TestWindow.parameter_set_id == run.parameter_set_id).order_by(TestWindow.code))) if pset else []
     html = render_template("research/run.html", run=run, progress=run_progress(run), parameter_set=pset,
-                           published_for=published_for, links=run_links(run))
+                           published_for=published_for, links=_run_links(run))
     return strict_page(html)
 
 
