@@ -12,8 +12,9 @@ FOLDER = SHOTS / "design"
 
 def test_researcher_runs_a_design_and_the_report_reflows_at_200_percent(
         browser: Any, live_server: LiveServer, census: None) -> None:
-    for lang, nav, heading, run in (("zh-TW", "試題設計模擬", "模擬結果", "執行模擬"),
-                                    ("en", "Design simulation", "Simulation report", "Run the simulation")):
+    for lang, workbench, nav, heading, run in (
+            ("zh-TW", "研究工作台", "試題設計模擬", "模擬結果", "執行模擬"),
+            ("en", "Research", "Design simulation", "Simulation report", "Run the simulation")):
         context = browser.new_context(viewport=WIDE, locale=lang)
         page = context.new_page()
         page.goto(f"{live_server.url}/login?lang={lang}")
@@ -21,7 +22,8 @@ def test_researcher_runs_a_design_and_the_report_reflows_at_200_percent(
         page.fill("input[name=password]", "research-pass")
         page.click("button[type=submit]")
         page.wait_for_url(f"{live_server.url}/results")
-        page.click(f"header nav >> text={nav}")
+        page.click(f"header nav >> text={workbench}")  # the design page is in the workbench's sub-nav
+        page.click(f"nav.subnav >> text={nav}")
         page.wait_for_url("**/research/design")
         assert_reflows_at_200_percent(page, FOLDER, f"form-{lang}", full_page=True)
         for name, value in (("n5", "300"), ("n8", "300"), ("schools5", "6"), ("schools8", "3"),

@@ -68,7 +68,7 @@ def test_the_page_in_both_languages_shows_the_summary_table_flags_and_curves(cli
                                                                              run_id: int) -> None:
     _login(client, "res", "res-password-1")
     zh = client.get(f"/research/runs/{run_id}/analysis").get_data(as_text=True)
-    assert f"試題分析：校準 {run_id}" in zh and "已收斂" in zh and "AIC / BIC" in zh and "published-113" in zh
+    assert f"試題分析：校準 #{run_id}：" in zh and "已收斂" in zh and "AIC / BIC" in zh and "published-113" in zh
     assert "定錨題漂移" in zh and "不適配" in zh and "性別 DIF" in zh
     body = zh[zh.index('<table class="data results analysis sortable">'):]
     rows = re.findall(r'<tr( class="flagged")?>\s*<th scope="row"><a href="#item-\d+-([^"]+)"', body)
@@ -78,7 +78,7 @@ def test_the_page_in_both_languages_shows_the_summary_table_flags_and_curves(cli
     assert 'class="chart chart-curves"' in zh and "<desc" in zh
     assert "analysis." not in re.sub(r"<[^>]+>", "", zh)  # no untranslated key
     en = client.get(f"/research/runs/{run_id}/analysis?lang=en").get_data(as_text=True)
-    assert f"Item analysis: calibration run {run_id}" in en and "anchor drift" in en and "Gender DIF" in en
+    assert f"Item analysis: calibration run #{run_id}: " in en and "anchor drift" in en and "Gender DIF" in en
     assert "Flagging rules" in en and "Benjamini–Hochberg" in en and "試題分析" not in en
 
 

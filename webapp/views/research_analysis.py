@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Response, render_template, request, send_file
+from flask import Blueprint, Response, render_template, request, send_file, url_for
 
 from assessment.calibration_runs import get_run
 from assessment.errors import Conflict, NotFound
@@ -70,8 +70,10 @@ def _analysis(run_id: int) -> ItemAnalysis:
 def analysis(run_id: int) -> str:
     """The report: summary, the item table with its flags, and each item's curves."""
     report = _analysis(run_id)
+    set_id = get_run(db_session(), run_id).parameter_set_id
+    set_url = url_for("research_params.show", set_id=set_id) if set_id is not None else None
     return render_template("research/analysis.html", a=report, s=report.summary, charts=item_charts(report),
-                           test_info=test_information_chart(report), rules=RULES)
+                           test_info=test_information_chart(report), rules=RULES, set_url=set_url)
 
 
 @bp.get("/runs/<id:run_id>/analysis.xlsx")

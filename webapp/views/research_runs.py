@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import NotFound as RouteNotFound
 
 from assessment.audit_log import TAIWAN
 from assessment.calibration_runs import (
@@ -32,7 +30,8 @@ from assessment.calibration_runs import (
 from assessment.errors import DomainError, InvalidInput
 from assessment.hotstate import REDIS_ERRORS
 from assessment.jobs import calibration_job_failure, enqueue_calibration, workers_listening
-from assessment.models import CalibrationRun, ParameterSet
+from assessment.models import CalibrationRun, ParameterSet, TestWindow
+from assessment.states import CalibrationStatus
 from assessment.windows import list_windows
 
 from ..extensions import db_session, services
@@ -64,17 +63,6 @@ def _private(response: Response) -> Response:
 def _actor() -> str:
     user = current_user()
     return user.username if user is not None else "?"
-
-
-def _routed(path: str) -> str | None:
-    """`path` when this app serves it (pages other helpers add, e.g. a parameter set's page), else None."""
-    try:
-        current_app.url_map.bind("localhost").match(path, method="GET")
-    except RouteNotFound:
-        return None
-    except HTTPException:  # a redirect (trailing slash) or another method: the path is served
-        return path
-    return path
 
 
 def _form_values() -> dict[str, str]:
@@ -161,14 +149,35 @@ def _check_job(run: CalibrationRun) -> None:
         db_session().commit()
 
 
+def _run_links(run: CalibrationRun) -> list[tuple[str, str]]:
+    """The pages a run leads to, as (message key, URL): its item-analysis report once done, its parameter set.
+
+    The set's page is addressed by the set's id (a name could read as another route, or as another set's id).
+    """
+    links: list[tuple[str, str]] = []
+    if run.status == CalibrationStatus.DONE:
+        links.append(("research.link.analysis", url_for("research_analysis.analysis", run_id=run.id)))
+    if run.parameter_set_id is not None:
+        links.append(("research.link.params", url_for("research_params.show", set_id=run.parameter_set_id)))
+    return links
+
+
+def _step_text(step: str) -> str:
+    """The run's step in the reader's language ("" stays ""; a step the catalogue lacks shows as it is)."""
+    key = f"research.step.{step}"
+    text = _(key) if step else ""
+    return step if text == key else text
+
+
 def run_progress(run: CalibrationRun) -> dict[str, Any]:
     """What the page's progress bar shows: the status and the EM's iteration, log-likelihood and change."""
     progress = dict(run.progress or {})
     max_iter = int(progress.get("max_iter") or run.settings.get("max_iter") or 1)
     iteration = int(progress.get("iteration") or 0)
     done = str(run.status) == "done"
+    step = str(progress.get("step", ""))
     return {"run": run.id, "status": str(run.status), "status_text": _(f"research.status.{run.status}"),
-            "finished": run.status.finished, "step": str(progress.get("step", "")),
+            "finished": run.status.finished, "step": step, "step_text": _step_text(step),
             "iteration": iteration, "max_iter": max_iter,
             "loglik": progress.get("loglik"), "change": progress.get("change"),
             "fraction": 1.0 if done else min(iteration / max_iter, 1.0), "message": run.message}
@@ -188,13 +197,10 @@ def show(run_id: int) -> ResponseReturnValue:
     run = _run_or_404(run_id)
     _check_job(run)
     pset = run.parameter_set.name if run.parameter_set is not None else None
-    # The lead links the item-analysis report and the parameter set page here once their blueprints are merged;
-    # a page this app does not serve yet is left out rather than linked to a 404.
-    links = [(key, url) for key, url in (
-        ("research.link.analysis", _routed(f"/research/runs/{run.id}/analysis")),
-        ("research.link.params", _routed(f"/research/params/{pset}") if pset else None),
-    ) if url]
-    html = render_template("research/run.html", run=run, progress=run_progress(run), parameter_set=pset, links=links)
+    published_for = list(db_session().scalars(select(TestWindow.code).where(
+        TestWindow.parameter_set_id == run.parameter_set_id).order_by(TestWindow.code))) if pset else []
+    html = render_template("research/run.html", run=run, progress=run_progress(run), parameter_set=pset,
+                           published_for=published_for, links=_run_links(run))
     return strict_page(html)
 
 

@@ -15,7 +15,7 @@ function describe(p) {
   if (p.change !== null && p.change !== undefined) {
     parts.push(fill(live.dataset.textChange, { change: Number(p.change).toExponential(1) }));
   }
-  return (p.step ? `${p.step}: ` : '') + parts.join(' · ');
+  return (p.step_text ? fill(live.dataset.textStep, { step: p.step_text }) : '') + parts.join(' · ');
 }
 
 function show(p) {
