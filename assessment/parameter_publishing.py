@@ -27,11 +27,11 @@ from item_bank import ItemStatus
 from . import audit
 from .db import utcnow
 from .errors import Conflict
-from .models import ItemParameterRecord, ItemRecord, ParameterSet, ParameterSetPublication, TestWindow
+from .models import CalibrationRun, ItemParameterRecord, ItemRecord, ParameterSet, ParameterSetPublication, TestWindow
 from .parameter_sets import get_set
 from .windows import get_window
 
-__all__ = ["UNSEEN", "PublishOutcome", "current_set_id", "publish_set", "unpublish_window"]
+__all__ = ["UNSEEN", "PublishOutcome", "current_set_id", "publish_set", "unconverged_source", "unpublish_window"]
 
 #: `expected_set_id` not given: the window's set as read in the publishing transaction itself
 UNSEEN: Any = object()
@@ -77,11 +77,40 @@ def _item_ids(session: Session, pks: list[int]) -> tuple[str, ...]:
     return tuple(sorted(session.scalars(select(ItemRecord.item_id).where(ItemRecord.pk.in_(pks)))))
 
 
+def unconverged_source(session: Session, pset: ParameterSet) -> str | None:
+    """Why `pset`'s estimates are not final: its calibration run (or, for a linked set, its source's) did not converge.
+
+    None when the set converged or did not come from a run (item files). Publishing such a set silently
+    would score a census with estimates the EM had not settled.
+    """
+    seen: set[int] = set()
+    current: ParameterSet | None = pset
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        run = session.scalar(select(CalibrationRun).where(CalibrationRun.parameter_set_id == current.id))
+        if run is not None and not (run.result or {}).get("converged", True):
+            return (f"calibration run {run.id} ({run.name}) did not converge in {run.result.get('n_iter', '?')} "  # type: ignore[union-attr]
+                    f"EM iterations")
+        origin = current.origin or {}
+        source = origin.get("from") if origin.get("kind") == "link" else None
+        current = session.scalar(select(ParameterSet).where(ParameterSet.name == source)) if source else None
+    return None
+
+
 def publish_set(session: Session, name: str, window_code: str, actor: str, *, expected_set_id: Any = UNSEEN,
-                ip: str = "") -> PublishOutcome:
-    """Make set `name` the window's operational set, in the caller's transaction (see the module docstring)."""
+                ip: str = "", allow_unconverged: bool = False) -> PublishOutcome:
+    """Make set `name` the window's operational set, in the caller's transaction (see the module docstring).
+
+    A set whose estimates did not converge is refused (Conflict) unless `allow_unconverged`: the
+    researcher re-runs it (more iterations, fewer items) or says so explicitly, and the audit records it.
+    """
     pset = get_set(session, name)
     window = get_window(session, window_code)
+    unconverged = unconverged_source(session, pset)
+    if unconverged is not None and not allow_unconverged:
+        raise Conflict(f"parameter set {name!r} is not published: {unconverged}. Re-run it (ctcensus calibrate "
+                       f"--rerun, more --max-iter) or, if you accept its estimates, publish it with "
+                       f"--allow-unconverged", code="unconverged")
     expected = window.parameter_set_id if expected_set_id is UNSEEN else expected_set_id
     if expected == pset.id and window.parameter_set_id == pset.id:
         raise Conflict(f"parameter set {name!r} is already published for window {window.code}")
@@ -106,7 +135,7 @@ def publish_set(session: Session, name: str, window_code: str, actor: str, *, ex
     session.flush()
     audit.record(session, actor, "params.publish", f"window {window.code}", ip=ip, parameter_set=pset.name,
                  previous=prev.name if prev is not None else None, moved_to_operational=list(moved),
-                 publication=publication.id)
+                 publication=publication.id, **({"unconverged": unconverged} if unconverged else {}))
     return PublishOutcome(window.code, pset.name, prev.name if prev is not None else None, moved)
 
 

@@ -269,3 +269,28 @@ def test_a_rerun_leaves_out_the_excluded_items_and_records_them(db: Session, tmp
                                         "excluded": sorted(items[:2])}
     assert {r["name"]: r["origin_text"] for r in list_sets(db)}["cal-b"] == f"calibration run {run.id}, re-run of " \
         f"run {first.id}"
+
+
+def test_a_set_that_did_not_converge_is_not_published_silently(db: Session, tmp_path: Path) -> None:
+    """DESIGN.md: never a silent non-convergence. A run stopped by --max-iter makes a set that publishing refuses
+    (and the same for a set linked from it) until the researcher says so; then the audit records it."""
+    simulate_known_census(db, tmp_path, n_per_grade=200)
+    run = start_run(db, RunRequest(window="113", name="cal-short", max_iter=3), "test")
+    db.commit()
+    factory = make_session_factory(db.get_bind())  # type: ignore[arg-type]
+    assert execute_run(factory, run.id, secret_key=SECRET) is CalibrationStatus.DONE
+    db.expire_all()
+    assert get_run(db, run.id).result["converged"] is False  # type: ignore[index]
+    link_set(db, "cal-short", "provisional-2026", "stocking-lord", "test", new_name="cal-short-linked")
+    db.commit()
+    for name in ("cal-short", "cal-short-linked"):
+        with pytest.raises(Conflict, match=r"did not converge in 3 EM iterations.*--allow-unconverged") as caught:
+            publish_set(db, name, "113", "test")
+        assert caught.value.code == "unconverged"
+        db.rollback()
+        assert current_set_id(db, "113") is None
+    outcome = publish_set(db, "cal-short", "113", "test", allow_unconverged=True)
+    db.commit()
+    assert outcome.parameter_set == "cal-short" and current_set_id(db, "113") is not None
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "params.publish")).all()[-1]
+    assert "did not converge" in str(entry.detail)

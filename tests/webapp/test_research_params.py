@@ -120,3 +120,31 @@ def test_roles_pages_and_the_whole_workflow(client, db: Session, census) -> None
     response = client.post(f"/research/params/{shifted}/rerun", data={"csrf_token": token, "name": "x",
                                                                        "exclude": "a"})
     assert response.status_code == 400 and "not made by a calibration run" in response.get_data(as_text=True)
+
+
+def test_the_set_page_warns_of_non_convergence_and_publishing_needs_consent(  # type: ignore[no-untyped-def]
+        client, db: Session, census, app) -> None:
+    from assessment.calibration_runs import RunRequest, execute_run, start_run
+    from assessment.db import make_session_factory
+    from assessment.states import CalibrationStatus
+
+    run_id = start_run(db, RunRequest(window="113", name="cal-short", max_iter=3), "test").id
+    db.commit()
+    factory = make_session_factory(db.get_bind())  # type: ignore[arg-type]
+    assert execute_run(factory, run_id, secret_key=app.config["SECRET_KEY"]) is CalibrationStatus.DONE
+    set_id = _id(db, "cal-short")
+    _login(client, "res", "research-pass")
+    page = client.get(f"/research/params/{set_id}?lang=en").get_data(as_text=True)
+    assert "did not converge" in page and 'name="allow_unconverged"' in page
+    assert "尚未收斂" in client.get(f"/research/params/{set_id}?lang=zh-TW").get_data(as_text=True)
+    token = _token(client, f"/research/params/{set_id}")
+    form = {"csrf_token": token, "window": "113", "expected_113": ""}
+    refused = client.post(f"/research/params/{set_id}/publish", data=form)
+    assert refused.status_code == 409 and "--allow-unconverged" in refused.get_data(as_text=True)
+    assert _read(db, select(TestWindow.parameter_set_id).where(TestWindow.code == "113")) is None
+    ok = client.post(f"/research/params/{set_id}/publish", data={**form, "allow_unconverged": "1"})
+    assert ok.status_code == 303
+    assert _read(db, select(TestWindow.parameter_set_id).where(TestWindow.code == "113")) == set_id
+    converged = _copy(db, "from-files")  # not made by a run: nothing to warn about
+    db.commit()
+    assert 'name="allow_unconverged"' not in client.get(f"/research/params/{converged.id}").get_data(as_text=True)

@@ -130,15 +130,18 @@ def _echo_outcome(verb: str, outcome: Any) -> None:
 @click.argument("name")
 @click.option("--window", "window", required=True, help="test window code, e.g. 113")
 @click.option("--recompute", is_flag=True, help="then recompute the window's census results with the set")
+@click.option("--allow-unconverged", is_flag=True,
+              help="publish a set whose calibration did not converge (refused otherwise; audited)")
 @pass_ctx
-def params_publish(ctx: Context, name: str, window: str, recompute: bool) -> None:
+def params_publish(ctx: Context, name: str, window: str, recompute: bool, allow_unconverged: bool) -> None:
     """Make NAME the window's operational set (reversible: `params unpublish`); moves its pilot items to operational."""
     from assessment.parameter_publishing import current_set_id, publish_set
 
     with ctx.transaction() as session:  # what this researcher sees now; the publish below checks it is unchanged
         seen = current_set_id(session, window)
     with ctx.transaction() as session:
-        outcome = publish_set(session, name, window, cli_actor(), expected_set_id=seen)
+        outcome = publish_set(session, name, window, cli_actor(), expected_set_id=seen,
+                              allow_unconverged=allow_unconverged)
     _echo_outcome("published", outcome)
     if recompute:
         _recompute(ctx, window)

@@ -16,7 +16,7 @@ from assessment.calibration_runs import mark_failed, rerun_request, start_run
 from assessment.errors import Conflict, InvalidInput
 from assessment.models import CalibrationRun, ParameterSet
 from assessment.parameter_linking import LINK_METHODS, link_set
-from assessment.parameter_publishing import publish_set, unpublish_window
+from assessment.parameter_publishing import publish_set, unconverged_source, unpublish_window
 from assessment.parameter_sets import compare_sets, get_set_by_id, list_sets, set_arrays, set_summary, write_set_csv
 from assessment.results import compute_results
 from assessment.windows import list_windows
@@ -81,7 +81,8 @@ def show(set_id: int) -> str:
     names = dict(session.execute(select(ParameterSet.id, ParameterSet.name)).all())
     others = [s for s in names.values() if s != pset.name]
     return render_template("research/param_set.html", pset=pset, summary=summary, arrays=arrays, run=run,
-                           windows=windows, set_names=names, others=sorted(others), methods=LINK_METHODS)
+                           windows=windows, set_names=names, others=sorted(others), methods=LINK_METHODS,
+                           unconverged=unconverged_source(session, pset))
 
 
 @bp.get("/params/compare")
@@ -142,7 +143,7 @@ def publish(set_id: int) -> ResponseReturnValue:
     pset = get_set_by_id(session, set_id)
     window = request.form.get("window", "").strip()
     outcome = publish_set(session, pset.name, window, _actor(), expected_set_id=_expected(f"expected_{window}"),
-                          ip=_ip())
+                          ip=_ip(), allow_unconverged=request.form.get("allow_unconverged") == "1")
     session.commit()
     flash(_("params.published", window=outcome.window, moved=", ".join(outcome.moved_items) or "-"), "ok")
     return redirect(url_for("research_params.show", set_id=set_id), code=303)
