@@ -77,9 +77,9 @@ def analysis_state(run: CalibrationRun) -> str | None:
     return "stored" if isinstance((run.result or {}).get(STATISTICS_KEY), dict) else None
 
 
-def write_item_statistics(session: Session, run_id: int, analysis: ItemAnalysis, *,
-                          seconds: float | None = None) -> CalibrationRun:
-    """Put the report's summary on the run, in the caller's transaction (the run must be the report's)."""
+def write_item_statistics(session: Session, run_id: int, analysis: ItemAnalysis, *, seconds: float | None = None,
+                          actor: str | None = None) -> CalibrationRun:
+    """Put the report's summary on the run, in the caller's transaction (audited when a person asked for it)."""
     run = session.get(CalibrationRun, run_id)
     if run is None:
         raise NotFound(f"no calibration run {run_id}; list them with `ctcensus calibrate --list`")
@@ -89,6 +89,9 @@ def write_item_statistics(session: Session, run_id: int, analysis: ItemAnalysis,
              "flagged": [r.item_id for r in analysis.flagged], "seconds": _round(seconds, 3)}
     # a new dict: the JSON column only sees a replaced value, not one changed in place
     run.result = dict(run.result or {}) | {STATISTICS_KEY: item_summaries(analysis), STATE_KEY: state}
+    if actor is not None:
+        audit.record(session, actor, "analysis.store", f"run {run_id}", run_id=run_id, items=s.n_items,
+                     flagged=len(analysis.flagged))
     return run
 
 
@@ -105,10 +108,7 @@ def store_item_statistics(factory: sessionmaker[Session], run_id: int, *, secret
         analysis = analyse_run(session, run_id, secret_key=secret_key)
         session.rollback()
     with factory() as session, session.begin():
-        write_item_statistics(session, run_id, analysis, seconds=time.perf_counter() - started)
-        if actor is not None:
-            audit.record(session, actor, "analysis.store", f"run {run_id}", run_id=run_id,
-                         items=analysis.summary.n_items, flagged=len(analysis.flagged))
+        write_item_statistics(session, run_id, analysis, seconds=time.perf_counter() - started, actor=actor)
     return analysis
 
 

@@ -31,8 +31,10 @@ from assessment.calibration_runs import (
 )
 from assessment.errors import DomainError, InvalidInput
 from assessment.hotstate import REDIS_ERRORS
+from assessment.item_analysis_store import analysis_state
 from assessment.jobs import calibration_job_failure, enqueue_calibration, workers_listening
 from assessment.models import CalibrationRun, ParameterSet
+from assessment.states import CalibrationStatus
 from assessment.windows import list_windows
 
 from ..extensions import db_session, services
@@ -171,7 +173,8 @@ def run_progress(run: CalibrationRun) -> dict[str, Any]:
             "finished": run.status.finished, "step": str(progress.get("step", "")),
             "iteration": iteration, "max_iter": max_iter,
             "loglik": progress.get("loglik"), "change": progress.get("change"),
-            "fraction": 1.0 if done else min(iteration / max_iter, 1.0), "message": run.message}
+            "fraction": 1.0 if done else min(iteration / max_iter, 1.0), "message": run.message,
+            "analysis": analysis_state(run)}
 
 
 def _run_or_404(run_id: int) -> CalibrationRun:
@@ -188,11 +191,12 @@ def show(run_id: int) -> ResponseReturnValue:
     run = _run_or_404(run_id)
     _check_job(run)
     pset = run.parameter_set.name if run.parameter_set is not None else None
-    # The lead links the item-analysis report and the parameter set page here once their blueprints are merged;
-    # a page this app does not serve yet is left out rather than linked to a 404.
+    # A done run links its item-analysis report and its parameter set's page (by the set's id); a page this app
+    # does not serve (its blueprint not registered) is left out rather than linked to a 404.
+    done = run.status == CalibrationStatus.DONE
     links = [(key, url) for key, url in (
-        ("research.link.analysis", _routed(f"/research/runs/{run.id}/analysis")),
-        ("research.link.params", _routed(f"/research/params/{pset}") if pset else None),
+        ("research.link.analysis", _routed(f"/research/runs/{run.id}/analysis") if done else None),
+        ("research.link.params", _routed(f"/research/params/{run.parameter_set_id}") if pset else None),
     ) if url]
     html = render_template("research/run.html", run=run, progress=run_progress(run), parameter_set=pset, links=links)
     return strict_page(html)
