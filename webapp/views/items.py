@@ -45,9 +45,11 @@ def _trend_chart(detail: ItemDetail) -> Markup | None:
     series = [ch.TrendSeries(_(f"analysis.col.{key}"), [
         ch.TrendPoint(label, c.statistics.get(key) if c.statistics else None) for label, c in zip(labels, runs)])
         for key in ("p", "r")]
-    return ch.trend(series, title=_("itemstats.trend_title"), y_label=_("itemstats.trend_y"), categories=labels,
-                    no_data_text=_("itemstats.trend_none"), decimals=2,
-                    wording=ch.Wording.from_catalogue(_), chart_id="item-trend")
+    svg = ch.trend(series, title=_("itemstats.trend_title"), y_label=_("itemstats.trend_y"), categories=labels,
+                   no_data_text=_("itemstats.trend_none"), decimals=2,
+                   wording=ch.Wording.from_catalogue(_), chart_id="item-trend-chart")
+    # the item page runs under the strict CSP (no inline styles); app.css's `figure.chart svg` sizes it instead
+    return Markup(str(svg).replace(' style="height:auto"', "", 1))
 
 
 @bp.after_request
