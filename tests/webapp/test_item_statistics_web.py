@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,7 +144,8 @@ def test_a_run_done_by_the_job_stores_its_statistics_and_the_pages_show_tick_and
 
 
 def test_a_run_done_before_has_none_until_the_cli_stores_them(client: Any, db: Session, researcher: None,
-                                                               run_cli: Any, cli_env: dict[str, str]) -> None:
+                                                               run_cli: Any, cli_env: dict[str, str],
+                                                               tmp_path: Path) -> None:
     run_id = analysed_census(db, n_classes=4, per_class=40, previous=False)
     run = get_run(db, run_id)
     run.result = {k: v for k, v in (run.result or {}).items() if k not in (STATISTICS_KEY, "item_analysis")}
@@ -179,6 +181,11 @@ def test_a_run_done_before_has_none_until_the_cli_stores_them(client: Any, db: S
     db.rollback()
     assert "every done calibration run has its item statistics stored" in run_cli(
         "analysis", "--store", "--missing").output
+    result = run_cli("analysis", str(run_id), "--out", str(tmp_path / "a.xlsx"), "--store", "--quiet")
+    assert result.exit_code == 0 and "wrote" in result.output and "stored its item statistics" in result.output
+    assert (tmp_path / "a.xlsx").is_file() and _read(db, run_id)[0][STATISTICS_KEY] == stored  # the same numbers
+    assert len(db.scalars(select(AuditEntry).where(AuditEntry.action == "analysis.store")).all()) == 2
+    db.rollback()
     body = client.get(f"/items/{DIF}?lang=en").get_data(as_text=True)
     assert "not computed yet" not in _stats_row(body, run_id)
     assert f"{stored[DIF]['p']:.3f}" in _stats_row(body, run_id)
