@@ -318,11 +318,15 @@ def execute_run(
     *,
     secret_key: str,
     should_cancel: Callable[[int], bool] | None = None,
+    analyse: bool = True,
 ) -> CalibrationStatus:
     """Run a queued calibration to its end (done, failed or cancelled) and return how it ended.
 
     `should_cancel(iteration)` is asked after every EM iteration; by default it
-    reads the run's `cancel_requested` at most every `PROGRESS_SECONDS`.
+    reads the run's `cancel_requested` at most every `PROGRESS_SECONDS`. A run that
+    ends done then gets its item statistics stored (`analyse`; see
+    `item_analysis_store`): the parameter set is committed first, and a failure of the
+    analysis leaves the run done, with a note in its message.
     """
     with factory() as session, session.begin():
         run = session.get(CalibrationRun, run_id)
@@ -397,9 +401,10 @@ def execute_run(
                 "groups": pset.groups, "warnings": notes,
                 "seconds": {"read": round(read_seconds, 3), "calibrate": round(calibrate_seconds, 3),
                             "total": round(time.perf_counter() - started, 3)}}
+            if analyse:
+                run.result["item_analysis"] = {"state": "pending"}
             audit.record(session, run.created_by, "calibration.done", f"run {run.id}", run_id=run.id,
                          parameter_set=pset.name, converged=res.converged)
-        return CalibrationStatus.DONE
     except KeyboardInterrupt:  # Ctrl+C of a run in the CLI's own process
         _update(factory, run_id, status=CalibrationStatus.CANCELLED, finished_at=utcnow(), message="interrupted",
                 progress={"step": "cancelled"})
@@ -422,3 +427,8 @@ def execute_run(
         _update(factory, run_id, status=CalibrationStatus.FAILED, finished_at=utcnow(),
                 message=f"{type(exc).__name__}: {exc}", progress={"step": "failed"})
         raise
+    if analyse:  # outside the handlers above: whatever happens here, the run stays done
+        from .item_analysis_store import store_after_run  # it reads runs through this module
+
+        store_after_run(factory, run_id, secret_key=secret_key)
+    return CalibrationStatus.DONE

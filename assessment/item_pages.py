@@ -4,11 +4,13 @@ Who may read: `ITEM_ROLES` (as the item list always was: admins, researchers and
 bureau); of those only `KEY_ROLES` see the answer key and the rationale (item
 content is secure; the bureau reads results, it does not author or calibrate).
 Statistics are read, never computed here: the city-level percent of maximum of
-every scoring run (`result_item_stats`), and for calibration runs whatever their
-item analysis has stored; what nobody computed yet is said so.
+every scoring run (`result_item_stats`), and for calibration runs the summary of
+their item analysis each run stores when it ends (`item_analysis_store`); what
+nobody computed yet is said so, with the command that computes it.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ from item_bank.types import names as type_names
 from scoring.models import to_irt_parameters
 
 from .errors import InvalidInput, NotFound
+from .item_analysis_store import STATISTICS_KEY, analysis_state
 from .item_store import item_from_record, list_items
 from .models import (
     CalibrationRun,
@@ -150,7 +153,13 @@ class ScoreStat:
 
 @dataclass(frozen=True)
 class CalibrationUse:
-    """A calibration run whose data held the item, and the item statistics it stored (None: not computed)."""
+    """A calibration run whose data held the item (one row per version in it), and the statistics it stored.
+
+    `statistics` is the run's stored summary of its item analysis for this column
+    (`item_analysis_store`: p, r, a, b, infit, outfit, sx2_p, dif_gender, dif_grade,
+    drift, flags), None while not computed; `analysis` says why: pending, failed or
+    None (the run is not done, or was done before runs stored their statistics).
+    """
 
     run_id: int
     name: str
@@ -158,7 +167,16 @@ class CalibrationUse:
     academic_year: int
     status: str
     finished_at: datetime | None
-    statistics: dict[str, Any] | None  # p, point-biserial, infit/outfit, S-X2, DIF: once an item analysis stores them
+    column: str  # the item's column in the run's data: its id, or ID-vN when two versions were in it
+    versioned: bool  # the column names its version (ID-vN)
+    version: int | None
+    analysis: str | None
+    statistics: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        """The run as a trend chart's category: academic year and run number."""
+        return f"{self.academic_year} #{self.run_id}" + (f" v{self.version}" if self.versioned else "")
 
 
 @dataclass(frozen=True)
@@ -171,6 +189,12 @@ class ItemDetail:
     parameters: tuple[ParameterRow, ...]
     score_stats: tuple[ScoreStat, ...]
     calibrations: tuple[CalibrationUse, ...]
+
+    @property
+    def calibration_trend(self) -> tuple[CalibrationUse, ...]:
+        """The runs with stored statistics, oldest first (academic year, then run): the item's trend."""
+        return tuple(sorted((c for c in self.calibrations if c.statistics is not None),
+                            key=lambda c: (c.academic_year, c.run_id, c.column)))
 
 
 def _versions(session: Session, records: list[ItemRecord]) -> tuple[VersionRow, ...]:
@@ -226,20 +250,31 @@ def _score_stats(session: Session, records: dict[int, ItemRecord]) -> tuple[Scor
                  for s, run, w, pset in rows)
 
 
-def _calibrations(session: Session, item_id: str) -> tuple[CalibrationUse, ...]:
+def _calibrations(session: Session, item_id: str, versions: dict[int, int]) -> tuple[CalibrationUse, ...]:
+    """Every run whose data held the item (newest first), one row per version of it in the run's data."""
+    mine = re.compile(rf"{re.escape(item_id)}(?:-v(\d+))?")
     runs = session.execute(select(CalibrationRun, TestWindow).join(TestWindow, TestWindow.id == CalibrationRun.window_id)
                            .order_by(CalibrationRun.id.desc())).all()
     out = []
     for run, window in runs:
         items = (run.selection or {}).get("items")
-        if not isinstance(items, list) or not any(str(i) == item_id or str(i).startswith(f"{item_id}-v")
-                                                  for i in items):
-            continue  # not read yet, or the item was not in its data
-        stats = (run.result or {}).get("item_statistics", {})
-        mine = stats.get(item_id) if isinstance(stats, dict) else None
-        out.append(CalibrationUse(run_id=run.id, name=run.name, window=window.code,
-                                  academic_year=window.academic_year, status=str(run.status),
-                                  finished_at=run.finished_at, statistics=mine if isinstance(mine, dict) else None))
+        if not isinstance(items, list):
+            continue  # not read yet
+        stats = (run.result or {}).get(STATISTICS_KEY)
+        state = analysis_state(run)
+        for column in items:
+            match = mine.fullmatch(str(column))
+            if match is None:
+                continue
+            entry = stats.get(column) if isinstance(stats, dict) else None
+            entry = entry if isinstance(entry, dict) else None
+            pk = entry.get("item_pk") if entry is not None else None
+            version = versions.get(pk) if isinstance(pk, int) else int(match[1]) if match[1] else None
+            out.append(CalibrationUse(run_id=run.id, name=run.name, window=window.code,
+                                      academic_year=window.academic_year, status=str(run.status),
+                                      finished_at=run.finished_at, column=str(column),
+                                      versioned=match[1] is not None, version=version,
+                                      analysis=state, statistics=entry))
     return tuple(out)
 
 
@@ -256,4 +291,4 @@ def item_detail(session: Session, item_id: str, version: int | None = None) -> I
     by_pk = {r.pk: r for r in records}
     return ItemDetail(record=record, item=item_from_record(record), versions=_versions(session, records),
                       parameters=_parameters(session, by_pk), score_stats=_score_stats(session, by_pk),
-                      calibrations=_calibrations(session, item_id))
+                      calibrations=_calibrations(session, item_id, {pk: r.version for pk, r in by_pk.items()}))

@@ -188,8 +188,10 @@ def test_a_run_started_on_the_page_is_done_by_the_worker_and_a_running_one_is_ca
                                                    "name": "cal-web", "csrf_token": token})
     assert response.status_code == 303, response.get_data(as_text=True)[-800:]
     run_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    data = _wait_for(client, run_id, lambda d: d["finished"])
+    # the job ends the run done, then stores its item statistics (pending until then)
+    data = _wait_for(client, run_id, lambda d: d["finished"] and d["analysis"] != "pending")
     assert data["status"] == "done" and data["fraction"] == 1.0 and data["iteration"] > 1
+    assert data["analysis"] == "stored", data
     page = client.get(f"/research/runs/{run_id}?lang=en").get_data(as_text=True)
     assert 'id="run-summary"' in page and "converged in" in page and "AIC / BIC" in page
     assert "<code>cal-web</code>" in page and "Cancel this run" not in page
@@ -205,7 +207,8 @@ def test_a_run_started_on_the_page_is_done_by_the_worker_and_a_running_one_is_ca
     item_id = pset.parameters[0].item.item_id
     db.rollback()
     item_page = client.get(f"/items/{item_id}?lang=en").get_data(as_text=True)
-    assert "cal-web" in item_page and f"#{run_id} cal-web" in item_page and "not computed yet" in item_page
+    assert "cal-web" in item_page and f"#{run_id} cal-web" in item_page
+    assert "not computed yet" not in item_page and 'id="item-calibrations"' in item_page  # the job stored them
 
     # a run that would go on for long (tol never reached), queued as the page does, is cancelled from the page
     long_id = _queued(db, "cal-long", tol=1e-300, max_iter=1_000_000)

@@ -7,15 +7,20 @@ page draws the same view with the player's own modules and stylesheet.
 """
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
-from assessment.item_pages import ITEM_ROLES, ItemQuery, find_items, item_detail, sees_keys
+from assessment.item_pages import ITEM_ROLES, ItemDetail, ItemQuery, find_items, item_detail, sees_keys
 from item_bank.model import DIMENSIONS, GRADES, LANGUAGES, STATUSES
 from item_bank.types import names as type_names
 
+from .. import charts as ch
 from ..extensions import db_session
 from ..i18n import current_language
+from ..i18n import gettext as _
 from ..item_preview import item_key, item_preview, item_rationale
 from ..security import current_user, role_required, strict_page
 from .player import player_messages
@@ -23,6 +28,28 @@ from .player import player_messages
 __all__ = ["bp"]
 
 bp = Blueprint("items", __name__)
+
+
+@bp.app_template_filter("item_stat")
+def item_stat(value: object) -> str:
+    """A stored statistic to three decimals; a dash when there is none."""
+    return f"{value:.3f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
+
+
+def _trend_chart(detail: ItemDetail) -> Markup | None:
+    """p and item-rest r across the calibration runs that stored them, oldest first (None: fewer than two runs)."""
+    runs = detail.calibration_trend
+    if len(runs) < 2:
+        return None
+    labels = [c.label for c in runs]
+    series = [ch.TrendSeries(_(f"analysis.col.{key}"), [
+        ch.TrendPoint(label, c.statistics.get(key) if c.statistics else None) for label, c in zip(labels, runs)])
+        for key in ("p", "r")]
+    svg = ch.trend(series, title=_("itemstats.trend_title"), y_label=_("itemstats.trend_y"), categories=labels,
+                   no_data_text=_("itemstats.trend_none"), decimals=2,
+                   wording=ch.Wording.from_catalogue(_), chart_id="item-trend-chart")
+    # the item page runs under the strict CSP (no inline styles); app.css's `figure.chart svg` sizes it instead
+    return Markup(str(svg).replace(' style="height:auto"', "", 1))
 
 
 @bp.after_request
@@ -65,7 +92,8 @@ def show(item_id: str) -> ResponseReturnValue:
     previews = [(lang, item_preview(detail.item.student_view(lang)),
                  item_key(detail.item, lang) if keys else None, item_rationale(detail.item, lang) if keys else None)
                 for lang in LANGUAGES]
-    return strict_page(render_template("items/item.html", d=detail, previews=previews, keys=keys))
+    return strict_page(render_template("items/item.html", d=detail, previews=previews, keys=keys,
+                                       trend_chart=_trend_chart(detail)))
 
 
 @bp.get("/items/<item_id>/student")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from assessment import audit
 from assessment.calibration_runs import mark_failed, rerun_request, start_run
 from assessment.errors import Conflict, InvalidInput
+from assessment.item_analysis_store import run_flags
 from assessment.models import CalibrationRun, ParameterSet
 from assessment.parameter_linking import LINK_METHODS, link_set
 from assessment.parameter_publishing import publish_set, unconverged_source, unpublish_window
@@ -80,9 +81,12 @@ def show(set_id: int) -> str:
     windows = list_windows(session)
     names = dict(session.execute(select(ParameterSet.id, ParameterSet.name)).all())
     others = [s for s in names.values() if s != pset.name]
+    # the re-run form lists the run's item columns (the names --exclude takes), the flagged ones ticked
+    columns = [str(c) for c in (run.selection or {}).get("items") or []] if run is not None else []
+    flags = run_flags(run) if run is not None else None
     return render_template("research/param_set.html", pset=pset, summary=summary, arrays=arrays, run=run,
                            windows=windows, set_names=names, others=sorted(others), methods=LINK_METHODS,
-                           unconverged=unconverged_source(session, pset))
+                           unconverged=unconverged_source(session, pset), columns=columns, flags=flags)
 
 
 @bp.get("/params/compare")

@@ -29,6 +29,7 @@ from assessment.calibration_runs import (
 )
 from assessment.errors import DomainError, InvalidInput
 from assessment.hotstate import REDIS_ERRORS
+from assessment.item_analysis_store import analysis_state
 from assessment.jobs import calibration_job_failure, enqueue_calibration, workers_listening
 from assessment.models import CalibrationRun, ParameterSet, TestWindow
 from assessment.states import CalibrationStatus
@@ -180,7 +181,8 @@ def run_progress(run: CalibrationRun) -> dict[str, Any]:
             "finished": run.status.finished, "step": step, "step_text": _step_text(step),
             "iteration": iteration, "max_iter": max_iter,
             "loglik": progress.get("loglik"), "change": progress.get("change"),
-            "fraction": 1.0 if done else min(iteration / max_iter, 1.0), "message": run.message}
+            "fraction": 1.0 if done else min(iteration / max_iter, 1.0), "message": run.message,
+            "analysis": analysis_state(run)}
 
 
 def _run_or_404(run_id: int) -> CalibrationRun:
