@@ -8,6 +8,8 @@ token succeeds, which proves the refusal was the CSRF check and not something el
 """
 from __future__ import annotations
 
+import io
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +40,14 @@ class Attack:
     url: str
     form: dict[str, str] | None = None  # a form post (token in the csrf_token field); else JSON + X-CSRF-Token
     json: dict[str, Any] | None = None
+    cleanup: Callable[[], None] | None = None  # undo what the case set up outside the database (a worker's record)
+    files: dict[str, tuple[bytes, str]] | None = None  # uploads of a form post: field -> (content, file name)
 
     def send(self, client: FlaskClient, token: str | None, *, in_query: bool = False) -> Any:
         url = f"{self.url}?csrf_token={token}" if in_query and token else self.url
         if self.form is not None:
-            data = dict(self.form)
+            data: dict[str, Any] = dict(self.form)
+            data |= {field: (io.BytesIO(content), name) for field, (content, name) in (self.files or {}).items()}
             if token is not None and not in_query:
                 data["csrf_token"] = token
             return client.post(url, data=data)
@@ -71,7 +76,45 @@ CASES: dict[tuple[str, str], Callable[[World, Session], Attack]] = {
         json={"seconds": 120} if a == "extend" else None))(action) for action in ("extend", "lock", "unlock")},
     **{("research_params." + name, ""): (lambda n: lambda w, db: _params_attack(db, n))(name)
        for name in ("link", "publish", "unpublish", "recompute", "rerun")},
+    ("research_runs.start", ""): lambda w, db: _start_run_attack(),
+    ("research_runs.cancel", ""): lambda w, db: _cancel_run_attack(db),
+    # a small design (the example file, fewer students) runs in the request; it is audited, which the tables see
+    ("research_design.simulate", ""): lambda w, db: Attack("researcher", "/research/design", form={
+        "source": "file", "replications": "2", "seed": "1"}, files={"design_file": (_small_design(), "small.yaml")}),
 }
+
+
+def _small_design() -> bytes:
+    """docs/design-example.yaml with 2 replications of 300 students per grade (quick enough to run in the request)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "design-example.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^replications: \d+", "replications: 2", text, flags=re.M)
+    return re.sub(r"students: \d+", "students: 300", text).encode()
+
+
+def _start_run_attack() -> Attack:
+    """Starting a run from /research/: the page refuses it unless a worker listens, so one is registered (a real RQ
+    worker record on the test's queue; it takes nothing, the run stays queued) and removed after the case."""
+    from rq import Worker
+
+    from assessment.jobs import calibration_queue
+    from webapp.extensions import services
+
+    queue = calibration_queue(services().settings)
+    worker = Worker([queue], connection=queue.connection, name=f"csrf-test-{id(queue)}")
+    worker.register_birth()
+    return Attack("researcher", "/research/runs", form={"window": "113", "grade": "", "model": "auto",
+                                                         "group_column": "grade", "anchors": "free",
+                                                         "anchor_set": "", "name": "csrf-run"},
+                  cleanup=worker.register_death)
+
+
+def _cancel_run_attack(db: Session) -> Attack:
+    """Cancelling a queued run (recorded, never taken: no worker here)."""
+    from assessment.calibration_runs import RunRequest, start_run
+
+    run_id = start_run(db, RunRequest(window="113", name="csrf-cancel"), actor="setup").id
+    db.commit()
+    return Attack("researcher", f"/research/runs/{run_id}/cancel", form={})
 
 
 def _params_attack(db: Session, action: str) -> Attack:
@@ -165,7 +208,8 @@ def test_no_state_change_without_the_csrf_token(app: Flask, db: Session, two_sch
                                                 key: tuple[str, str]) -> None:
     world = two_schools
     _prepare(key[1], db, world)
-    attack = CASES[key](world, db)
+    with app.app_context():  # a case may need the app's services (e.g. its Redis queue)
+        attack = CASES[key](world, db)
     if attack.username is None:
         client, token = app.test_client(), None
         token = csrf_of(client.get("/login").data)
@@ -182,9 +226,13 @@ def test_no_state_change_without_the_csrf_token(app: Flask, db: Session, two_sch
             assert client.get("/home").status_code == 200, label  # still signed in: the refusal ended nothing
         else:
             assert client.get("/home").status_code == 302, label  # and not signed in by a forged login
-    done = attack.send(client, token)
-    assert done.status_code in (200, 302, 303), done.get_data(as_text=True)[:300]
-    assert snapshot(watch) != before  # the same request with the token does change something
+    try:
+        done = attack.send(client, token)
+        assert done.status_code in (200, 302, 303), done.get_data(as_text=True)[:300]
+        assert snapshot(watch) != before  # the same request with the token does change something
+    finally:
+        if attack.cleanup is not None:
+            attack.cleanup()
 
 
 def test_the_session_cookie_is_httponly_and_samesite(app: Flask) -> None:

@@ -3,6 +3,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from werkzeug.routing import AnyConverter
 
 from assessment.accounts import create_user
 from webapp.extensions import services
@@ -135,7 +136,8 @@ def _get_paths(app) -> list[str]:  # type: ignore[no-untyped-def]
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods:
             continue
-        values = {arg: ("app.css" if arg == "filename" else "1") for arg in rule.arguments}
+        choices = {arg: sorted(c.items)[0] for arg, c in rule._converters.items() if isinstance(c, AnyConverter)}
+        values = {arg: choices.get(arg, "app.css" if arg == "filename" else "1") for arg in rule.arguments}
         with app.test_request_context():
             from flask import url_for
 
