@@ -179,7 +179,8 @@ def main() -> None:
             walls.append(wall)
             sec = result["seconds"]
             store = sec["total"] - sec["read"] - sec["calibrate"]  # type: ignore[index]
-            print(f"run {k}: {wall:.2f} s  (start {wall - sec['total']:.2f}, read {sec['read']:.2f}, "  # type: ignore[index]
+            print(f"run {k}: {wall:.2f} s  (start + stored item-analysis summary {wall - sec['total']:.2f}, "  # type: ignore[index]
+                  f"read {sec['read']:.2f}, "  # type: ignore[index]
                   f"calibrate {sec['calibrate']:.2f}, store+commit {store:.2f})")  # type: ignore[index]
         print(f"calibrated {result['n_items']} items on {result['n_persons']:,} students: "
               f"{'converged' if result['converged'] else 'NOT converged'} in {result['n_iter']} EM iterations, "
